@@ -1,0 +1,185 @@
+"""The backend: CuPy on a CUDA GPU, NumPy otherwise. The only module that imports cupy.
+
+The choice is made once, from ``NNKIT_BACKEND`` (``cpu``, ``gpu`` or ``auto``, the default), and can be
+changed with ``use("cpu")``, either as a statement or as a context manager::
+
+    with nnkit.backend.use("cpu"):
+        model.fit(x, y)
+
+Asking for ``gpu`` where none is usable raises ``BackendError`` saying why; ``auto`` falls back to NumPy.
+"""
+import contextlib
+import math
+import os
+
+import numpy
+
+try:
+    import cupy
+    _CUPY_IMPORT_ERROR = None
+except ImportError as error:  # CuPy is optional
+    cupy = None
+    _CUPY_IMPORT_ERROR = error
+
+BACKENDS = ("cpu", "gpu", "auto")
+
+
+class BackendError(RuntimeError):
+    """The requested backend cannot be used on this machine."""
+
+
+def gpu_unavailable_reason():
+    """Why the GPU backend cannot run here, or None when it can."""
+    if cupy is None:
+        return (f"CuPy is not installed ({_CUPY_IMPORT_ERROR}); install it with "
+                "`pip install nnkit[cuda12]` or `pip install nnkit[cuda13]`")
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as error:  # CUDARuntimeError, or a missing driver library
+        return f"CuPy is installed but CUDA is not usable: {error} (is an NVIDIA driver installed?)"
+    if count == 0:
+        return "CuPy is installed but no CUDA device was found"
+    return None
+
+
+def _resolve(requested):
+    requested = str(requested).lower()
+    if requested not in BACKENDS:
+        raise BackendError(f"Unknown backend {requested!r}: expected one of {', '.join(BACKENDS)}")
+    if requested == "cpu":
+        return "cpu"
+    reason = gpu_unavailable_reason()
+    if reason is None:
+        return "gpu"
+    if requested == "gpu":
+        raise BackendError(f"The GPU backend was requested but cannot be used: {reason}")
+    return "cpu"
+
+
+_active = None
+_floatx = numpy.dtype("float32")
+
+
+def name():
+    """The active backend: ``'cpu'`` or ``'gpu'``."""
+    global _active
+    if _active is None:
+        _active = _resolve(os.environ.get("NNKIT_BACKEND", "auto"))
+    return _active
+
+
+def is_gpu():
+    return name() == "gpu"
+
+
+class use(contextlib.AbstractContextManager):
+    """Switch the backend; restores the previous one when used as a context manager."""
+
+    def __init__(self, backend):
+        global _active
+        self._previous = name()
+        _active = _resolve(backend)
+
+    def __exit__(self, *exc_info):
+        global _active
+        _active = self._previous
+        return False
+
+
+def xp():
+    """The array module of the active backend (``cupy`` or ``numpy``)."""
+    return cupy if is_gpu() else numpy
+
+
+def get_array_module(array):
+    """``cupy`` for a CuPy array, ``numpy`` for anything else."""
+    if cupy is not None and isinstance(array, cupy.ndarray):
+        return cupy
+    return numpy
+
+
+def is_device_array(array):
+    return cupy is not None and isinstance(array, cupy.ndarray)
+
+
+def to_device(array, dtype=None):
+    """The array on the active backend (no copy when it is already there with that dtype)."""
+    return xp().asarray(array, dtype=dtype)
+
+
+def to_host(array):
+    """A NumPy array (copies from the GPU when needed)."""
+    if is_device_array(array):
+        return cupy.asnumpy(array)
+    return numpy.asarray(array)
+
+
+def erf(array):
+    """The error function, element-wise, on either backend."""
+    if is_device_array(array):
+        import cupyx.scipy.special
+        return cupyx.scipy.special.erf(array)
+    return numpy.vectorize(math.erf, otypes=[array.dtype])(array)
+
+
+def synchronize():
+    if is_gpu():
+        cupy.cuda.get_current_stream().synchronize()
+
+
+def floatx():
+    """The float dtype new weights and data get (float32 unless set_floatx says otherwise)."""
+    return _floatx
+
+
+def set_floatx(dtype):
+    global _floatx
+    dtype = numpy.dtype(dtype)
+    if dtype not in (numpy.float32, numpy.float64):
+        raise ValueError(f"floatx must be float32 or float64. Received: {dtype}")
+    _floatx = dtype
+
+
+# Random numbers. Weights are drawn on the host, so the same seed gives the same initial weights on
+# either backend; dropout masks and shuffles are drawn where the data lives.
+_seed = None
+_host_rng = numpy.random.default_rng()
+_device_rngs = {}
+
+
+def seed(value):
+    """Reseed every generator nnkit draws from."""
+    global _seed, _host_rng
+    _seed = int(value)
+    _host_rng = numpy.random.default_rng(_seed)
+    _device_rngs.clear()
+
+
+def host_rng():
+    """NumPy Generator used for weight initialisation."""
+    return _host_rng
+
+
+def device_rng():
+    """Generator of the active backend, with ``random(shape, dtype)`` and ``permutation(n)``."""
+    backend = name()
+    if backend not in _device_rngs:
+        stream_seed = None if _seed is None else _seed + 1
+        if backend == "gpu":
+            _device_rngs[backend] = _CupyRandom(stream_seed)
+        else:
+            _device_rngs[backend] = numpy.random.default_rng(stream_seed)
+    return _device_rngs[backend]
+
+
+class _CupyRandom:
+    """The two draws nnkit needs, with NumPy Generator's signatures."""
+
+    def __init__(self, stream_seed):
+        self._state = cupy.random.RandomState(stream_seed)
+
+    def random(self, shape, dtype=numpy.float64):
+        return self._state.random_sample(shape, dtype=dtype)
+
+    def permutation(self, n):
+        return self._state.permutation(n)

@@ -1,0 +1,49 @@
+"""Loads the CUDA sources in ``kernels/*.cu`` with ``cupy.RawModule``: once per process per file (CuPy's
+on-disk cache keeps the compiled code across runs). Entry points are ``extern "C"`` with one name per
+element type (``adam_step_f32``, ``adam_step_f64``), never C++ templates reached by name expressions.
+
+Launch wrappers for each kernel family live in the submodules; each checks dtypes and contiguity, passes
+scalars as NumPy scalars of the kernel's types, and computes the grid.
+"""
+import functools
+import pathlib
+
+import numpy
+
+from .. import backend
+
+_PACKAGE_KERNELS = pathlib.Path(__file__).resolve().parent.parent / "kernels"   # inside an installed wheel
+_SOURCE_KERNELS = pathlib.Path(__file__).resolve().parents[2] / "kernels"       # in a source checkout
+
+SUFFIX = {numpy.dtype(numpy.float32): "f32", numpy.dtype(numpy.float64): "f64"}
+
+
+def kernel_dir():
+    for candidate in (_PACKAGE_KERNELS, _SOURCE_KERNELS):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError(f"nnkit's CUDA sources were not found in {_PACKAGE_KERNELS} or {_SOURCE_KERNELS}.")
+
+
+def kernel_files():
+    return sorted(kernel_dir().glob("*.cu"))
+
+
+@functools.lru_cache(maxsize=None)
+def module(name):
+    """The compiled ``kernels/<name>.cu`` as a ``cupy.RawModule`` (compiled on first use, then cached)."""
+    source = (kernel_dir() / f"{name}.cu").read_text()
+    return backend.cupy.RawModule(code=source, options=("-std=c++17",))
+
+
+def function(module_name, entry, dtype):
+    """The entry point ``<entry>_<f32|f64>`` of ``kernels/<module_name>.cu`` for ``dtype``."""
+    dtype = numpy.dtype(dtype)
+    if dtype not in SUFFIX:
+        raise TypeError(f"nnkit's CUDA kernels take float32 or float64 arrays; received {dtype}.")
+    return module(module_name).get_function(f"{entry}_{SUFFIX[dtype]}")
+
+
+def grid_for(n, block=256, max_blocks=65535 * 32):
+    """Blocks for a grid-stride loop over ``n`` elements."""
+    return (max(1, min(max_blocks, -(-int(n) // block))),)

@@ -1,0 +1,187 @@
+"""The layer contract: ``build(input_shape)``, ``forward(x, training)``, ``backward(dy) -> dx``.
+
+Shapes passed to ``build`` and returned by ``compute_output_shape`` include the batch axis as ``None``,
+as in Keras. ``forward`` keeps what ``backward`` needs; ``backward`` writes the gradient of every
+trainable weight into ``self.grads[name]`` (overwriting it) and returns the gradient of the input.
+"""
+import collections
+import math
+from dataclasses import dataclass
+
+import numpy
+
+from .. import backend, initializers, regularizers
+from .._registry import snake_case
+
+_name_counts = collections.Counter()
+
+
+def unique_name(prefix):
+    """Keras' automatic names: ``dense``, ``dense_1``, ``dense_2``..."""
+    count = _name_counts[prefix]
+    _name_counts[prefix] += 1
+    return prefix if count == 0 else f"{prefix}_{count}"
+
+
+@dataclass
+class WeightSpec:
+    name: str
+    trainable: bool
+    regularizer: object = None
+
+
+class Layer:
+    #: Cleared by a model on its first layer, whose input (the data) needs no gradient.
+    needs_input_gradient = True
+
+    def __init__(self, name=None, trainable=True, dtype=None, input_shape=None, input_dim=None,
+                 batch_input_shape=None, **unknown):
+        if unknown:
+            raise TypeError(f"{type(self).__name__} got unexpected keyword argument(s): "
+                            f"{', '.join(sorted(unknown))}")
+        self.name = name or unique_name(snake_case(type(self).__name__))
+        self.trainable = trainable
+        self.dtype = dtype
+        self.built = False
+        self.grads = {}
+        self._weight_specs = []
+        self.input_shape_hint = _input_shape_from_arguments(input_shape, input_dim, batch_input_shape)
+
+    # ---- to be written by each layer -------------------------------------------------------------
+    def build(self, input_shape):
+        self.built = True
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def forward(self, x, training=False):
+        raise NotImplementedError
+
+    def backward(self, dy):
+        raise NotImplementedError
+
+    def forward_masked(self, x, mask, training=False):
+        """Forward pass carrying a Keras-style mask (``(N, T)`` booleans, True = real step).
+
+        By default the mask passes through unchanged; layers that create or consume masks (Embedding with
+        ``mask_zero``, recurrent layers) override this.
+        """
+        return self.forward(x, training=training), mask
+
+    def get_config(self):
+        config = {"name": self.name, "trainable": self.trainable}
+        if self.input_shape_hint is not None:
+            config["batch_input_shape"] = list(self.input_shape_hint)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    # ---- shared machinery ------------------------------------------------------------------------
+    def __call__(self, x, training=False):
+        """Run the layer on an array, building it on first use (as a Keras layer does)."""
+        x = backend.to_device(x)
+        if not self.built:
+            self.build_for((None,) + tuple(x.shape[1:]))
+        return self.forward(x, training=training)
+
+    def build_for(self, input_shape):
+        """Build, then record the shapes (for summary) and return the output shape."""
+        input_shape = tuple(input_shape)
+        if not self.built:
+            self.build(input_shape)
+            self.built = True
+        self.input_shape = input_shape
+        self.output_shape = tuple(self.compute_output_shape(input_shape))
+        return self.output_shape
+
+    def add_weight(self, name, shape, initializer="glorot_uniform", regularizer=None, trainable=True):
+        """Create ``self.<name>`` (and its gradient ``self.grads[name]`` when trainable)."""
+        value = backend.to_device(initializers.get(initializer)(shape, self.dtype or backend.floatx()))
+        trainable = trainable and self.trainable
+        setattr(self, name, value)
+        if trainable:
+            self.grads[name] = backend.xp().zeros_like(value)
+        self._weight_specs.append(WeightSpec(name, trainable, regularizers.get(regularizer)))
+        return value
+
+    def bind_weight(self, name, value, grad):
+        """Point ``self.<name>`` (and its gradient) at views of the model's flat buffers."""
+        setattr(self, name, value)
+        self.grads[name] = grad
+
+    @property
+    def weight_specs(self):
+        return list(self._weight_specs)
+
+    @property
+    def weights(self):
+        return [getattr(self, spec.name) for spec in self._weight_specs]
+
+    @property
+    def trainable_weights(self):
+        return [getattr(self, spec.name) for spec in self._weight_specs if spec.trainable]
+
+    @property
+    def non_trainable_weights(self):
+        return [getattr(self, spec.name) for spec in self._weight_specs if not spec.trainable]
+
+    def count_params(self):
+        return sum(math.prod(w.shape) for w in self.weights)
+
+    def get_weights(self):
+        """The weights as NumPy arrays, in Keras' order."""
+        return [backend.to_host(w).copy() for w in self.weights]
+
+    def set_weights(self, weights):
+        """Copy values into the weights (checks every shape before writing any)."""
+        specs = self._weight_specs
+        if len(weights) != len(specs):
+            raise ValueError(f"Layer '{self.name}' expects {len(specs)} weight arrays "
+                             f"({', '.join(s.name for s in specs)}), but received {len(weights)}.")
+        for spec, value in zip(specs, weights):
+            expected = getattr(self, spec.name).shape
+            if tuple(numpy.shape(value)) != tuple(expected):
+                raise ValueError(f"Layer '{self.name}' weight '{spec.name}' has shape {tuple(expected)}, "
+                                 f"but the value given has shape {tuple(numpy.shape(value))}.")
+        for spec, value in zip(specs, weights):
+            target = getattr(self, spec.name)
+            target[...] = backend.get_array_module(target).asarray(value, dtype=target.dtype)
+
+    def regularization_penalty(self):
+        """The sum of this layer's weight penalties (0 when it has none)."""
+        return sum(spec.regularizer.penalty(getattr(self, spec.name))
+                   for spec in self._weight_specs if spec.regularizer is not None)
+
+    def add_regularization_gradients(self):
+        for spec in self._weight_specs:
+            if spec.regularizer is not None and spec.trainable:
+                spec.regularizer.add_gradient(getattr(self, spec.name), self.grads[spec.name])
+
+    def check_input_rank(self, input_shape, min_rank, description):
+        if len(input_shape) < min_rank:
+            raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) expects {description}, "
+                             f"but received input of shape {input_shape}.")
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}>"
+
+
+def _input_shape_from_arguments(input_shape, input_dim, batch_input_shape):
+    """The full input shape (batch axis None) from Keras' older ways of giving it, or None."""
+    if batch_input_shape is not None:
+        return (None,) + tuple(batch_input_shape[1:])
+    if input_shape is not None:
+        return (None,) + tuple(input_shape)
+    if input_dim is not None:
+        return (None, int(input_dim))
+    return None
+
+
+def positive_int(layer_name, argument, value):
+    """Keras-style argument check: ``expected a positive integer. Received: units=0``."""
+    if isinstance(value, bool) or not isinstance(value, (int, numpy.integer)) or value <= 0:
+        raise ValueError(f"{layer_name}: expected a positive integer for `{argument}`. "
+                         f"Received: {argument}={value!r}")
+    return int(value)

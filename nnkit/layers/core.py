@@ -1,0 +1,161 @@
+"""Input, Dense, Activation, Dropout, Flatten."""
+import math
+
+from .. import activations, backend, initializers, ops, regularizers
+from .base import Layer, positive_int
+
+
+class Input:
+    """Declares the input shape of a Sequential model (Keras 3's preferred first entry).
+
+    Args:
+        shape: the shape of one sample, without the batch axis, e.g. ``(784,)`` or ``(28, 28, 1)``.
+    """
+
+    def __init__(self, shape=None, batch_size=None, name=None, dtype=None):
+        if shape is None:
+            raise ValueError("Input needs `shape`, the shape of one sample, e.g. Input(shape=(784,)).")
+        shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        if any(d is not None and (not isinstance(d, int) or d <= 0) for d in shape):
+            raise ValueError(f"Input shape must be positive integers (or None). Received: shape={shape}")
+        self.shape = (None,) + shape
+        self.name = name
+
+
+class Dense(Layer):
+    """Densely connected layer: ``activation(x @ kernel + bias)``.
+
+    Args:
+        units: output dimension.
+        activation: name or Activation (default linear).
+        use_bias, kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer: as in Keras.
+
+    Input shape: ``(batch, ..., in)``. Output shape: ``(batch, ..., units)``.
+
+    Example:
+        >>> layer = Dense(3, activation="relu")
+        >>> layer(numpy.ones((2, 4))).shape
+        (2, 3)
+    """
+
+    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, **kwargs):
+        super().__init__(**kwargs)
+        self.units = positive_int("Dense", "units", units)
+        self.activation = activations.get(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        # Set by the model when the loss takes over this activation (fused softmax/sigmoid cross-entropy).
+        self.emit_logits = False
+
+    def build(self, input_shape):
+        self.check_input_rank(input_shape, 2, "an input of rank >= 2 (batch, ..., features)")
+        self.add_weight("kernel", (input_shape[-1], self.units), self.kernel_initializer, self.kernel_regularizer)
+        if self.use_bias:
+            self.add_weight("bias", (self.units,), self.bias_initializer, self.bias_regularizer)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def forward(self, x, training=False):
+        features = self.kernel.shape[0]
+        if x.shape[-1] != features:
+            raise ValueError(f"Layer '{self.name}' (Dense) expects inputs with last dimension {features}, "
+                             f"but received input of shape {tuple(x.shape)}.")
+        self._x_shape = x.shape
+        self._x = x.reshape(-1, features)
+        activation = activations.linear if self.emit_logits else self.activation
+        z = self._x @ self.kernel
+        self._y = ops.bias_activation(z, self.bias if self.use_bias else None, activation)
+        self._z = z if activation.needs_input else None
+        return self._y.reshape(x.shape[:-1] + (self.units,))
+
+    def backward(self, dy):
+        activation = activations.linear if self.emit_logits else self.activation
+        dy = dy.reshape(-1, self.units)
+        # ==== dz (activation and bias) ====
+        dz = ops.bias_activation_backward(dy, self._z, self._y, activation,
+                                          self.grads.get("bias") if self.use_bias else None)
+        # ==== dW ====
+        if "kernel" in self.grads:
+            backend.get_array_module(dz).matmul(self._x.T, dz, out=self.grads["kernel"])
+        # ==== dx ====
+        if not self.needs_input_gradient:
+            return None
+        return (dz @ self.kernel.T).reshape(self._x_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units,
+                "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
+                "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer),
+                "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+                "bias_regularizer": regularizers.serialize(self.bias_regularizer)}
+
+
+class Activation(Layer):
+    """Applies an activation function: ``Activation("relu")``."""
+
+    def __init__(self, activation, **kwargs):
+        super().__init__(**kwargs)
+        self.activation = activations.get(activation)
+        self.emit_logits = False
+
+    def forward(self, x, training=False):
+        if self.emit_logits:
+            return x
+        self._x = x if self.activation.needs_input else None
+        self._y = self.activation.forward(x)
+        return self._y
+
+    def backward(self, dy):
+        if self.emit_logits:
+            return dy
+        return self.activation.backward(dy, self._x, self._y)
+
+    def get_config(self):
+        return {**super().get_config(), "activation": activations.serialize(self.activation)}
+
+
+class Dropout(Layer):
+    """Inverted dropout: zeroes a ``rate`` fraction of inputs in training and scales the rest by
+    ``1 / (1 - rate)``; the identity at inference."""
+
+    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if not 0 <= rate < 1:
+            raise ValueError(f"Dropout: expected `rate` in [0, 1). Received: rate={rate!r}")
+        self.rate = float(rate)
+        self._mask = None
+
+    def forward(self, x, training=False):
+        if not training or self.rate == 0:
+            self._mask = None
+            return x
+        keep = backend.device_rng().random(x.shape, dtype=x.dtype) >= self.rate
+        self._mask = keep * x.dtype.type(1 / (1 - self.rate))
+        return x * self._mask
+
+    def backward(self, dy):
+        return dy if self._mask is None else dy * self._mask
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate}
+
+
+class Flatten(Layer):
+    """Flattens every axis but the batch axis: ``(N, H, W, C) -> (N, H*W*C)``."""
+
+    def compute_output_shape(self, input_shape):
+        rest = input_shape[1:]
+        return (input_shape[0], None if None in rest else math.prod(rest))
+
+    def forward(self, x, training=False):
+        self._shape = x.shape
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, dy):
+        return dy.reshape(self._shape)

@@ -1,0 +1,166 @@
+"""Losses with Keras' names, defaults and reduction ("sum over batch size": the mean over samples).
+
+Each loss gives ``forward_backward(y_true, y_pred) -> (loss, dy_pred)`` with ``loss`` a 0-d array on
+the backend; calling it, ``loss(y_true, y_pred)``, returns the value as a float as Keras does.
+Probabilities are clipped to ``[1e-7, 1 - 1e-7]`` when ``from_logits=False``.
+"""
+import numpy
+
+from . import backend, ops
+from ._registry import Registry
+from ._shapes import format_shape
+
+EPSILON = 1e-7
+registry = Registry("loss")
+
+
+class Loss:
+    #: The output activation this loss can absorb into a fused from-logits kernel (or None).
+    fusable_activation = None
+
+    def __init__(self, from_logits=False, name=None):
+        self.from_logits = from_logits
+        self.name = name or _registry_key(type(self))
+
+    def __call__(self, y_true, y_pred):
+        y_pred = backend.to_device(y_pred)
+        y_true = backend.get_array_module(y_pred).asarray(y_true)
+        self.validate_targets(y_true, y_pred.shape)
+        return float(self.forward_backward(y_true, y_pred)[0])
+
+    def forward_backward(self, y_true, y_pred):
+        raise NotImplementedError
+
+    def validate_targets(self, y_true, output_shape):
+        """Raise a clear error when targets cannot go with outputs of ``output_shape`` (batch axis ignored)."""
+        per_sample, expected = tuple(y_true.shape[1:]), tuple(output_shape[1:])
+        if per_sample != expected and not (expected[-1:] == (1,) and per_sample == expected[:-1]):
+            raise ValueError(f"{self.name}: targets of shape {tuple(y_true.shape)} do not match the model output "
+                             f"of shape {format_shape(output_shape)}.")
+
+    def with_logits(self):
+        """The same loss taking logits, for the fused output path."""
+        return type(self)(from_logits=True, name=self.name)
+
+    def get_config(self):
+        return {"from_logits": self.from_logits, "name": self.name}
+
+
+def _registry_key(cls):
+    return next((k for k, v in registry._factories.items() if v is cls and len(k) > 3), cls.__name__)
+
+
+def _as_output_shape(y_true, y_pred):
+    return y_true.reshape(y_pred.shape) if y_true.shape != y_pred.shape else y_true
+
+
+@registry.register("mean_squared_error", "mse")
+class MeanSquaredError(Loss):
+    def forward_backward(self, y_true, y_pred):
+        diff = y_pred - _as_output_shape(y_true, y_pred)
+        loss = backend.get_array_module(diff).vdot(diff, diff) / diff.size
+        diff *= 2 / diff.size
+        return loss, diff
+
+
+@registry.register("mean_absolute_error", "mae")
+class MeanAbsoluteError(Loss):
+    def forward_backward(self, y_true, y_pred):
+        xp = backend.get_array_module(y_pred)
+        diff = y_pred - _as_output_shape(y_true, y_pred)
+        return xp.abs(diff).sum() / diff.size, xp.sign(diff) / diff.size
+
+
+@registry.register("binary_crossentropy")
+class BinaryCrossentropy(Loss):
+    fusable_activation = "sigmoid"
+
+    def forward_backward(self, y_true, y_pred):
+        xp = backend.get_array_module(y_pred)
+        y_true = _as_output_shape(y_true, y_pred).astype(y_pred.dtype, copy=False)
+        if self.from_logits:
+            return ops.sigmoid_binary_cross_entropy(y_pred, y_true)
+        p = xp.clip(y_pred, EPSILON, 1 - EPSILON)
+        loss = -(y_true * xp.log(p) + (1 - y_true) * xp.log(1 - p)).sum() / p.size
+        inside = (y_pred > EPSILON) & (y_pred < 1 - EPSILON)  # clip() passes no gradient outside
+        grad = ((1 - y_true) / (1 - p) - y_true / p) * inside / p.size
+        return loss, grad
+
+
+@registry.register("categorical_crossentropy")
+class CategoricalCrossentropy(Loss):
+    fusable_activation = "softmax"
+
+    def forward_backward(self, y_true, y_pred):
+        targets = y_true.astype(y_pred.dtype, copy=False)
+        if self.from_logits:
+            return ops.softmax_cross_entropy(y_pred, targets)
+        return _cross_entropy_of_probabilities(targets, y_pred)
+
+
+@registry.register("sparse_categorical_crossentropy")
+class SparseCategoricalCrossentropy(Loss):
+    fusable_activation = "softmax"
+
+    def forward_backward(self, y_true, y_pred):
+        labels = y_true.reshape(-1).astype(numpy.int64, copy=False)
+        if self.from_logits:
+            return ops.softmax_cross_entropy(y_pred, labels)
+        xp = backend.get_array_module(y_pred)
+        targets = xp.zeros_like(y_pred)
+        targets[xp.arange(len(labels)), labels] = 1
+        return _cross_entropy_of_probabilities(targets, y_pred)
+
+    def validate_targets(self, y_true, output_shape):
+        per_sample, expected = tuple(y_true.shape[1:]), tuple(output_shape[1:-1])
+        if per_sample not in (expected, expected + (1,)):
+            raise ValueError(f"{self.name}: expected integer labels of shape {format_shape(output_shape[:-1])} for a "
+                             f"model output of shape {format_shape(output_shape)}, but received labels of shape "
+                             f"{tuple(y_true.shape)}. (One-hot targets go with categorical_crossentropy.)")
+        check_labels(y_true, output_shape[-1], self.name)
+
+
+def check_labels(labels, num_classes, what):
+    """Integer class labels in ``[0, num_classes)``, or a ValueError naming the offending value."""
+    xp = backend.get_array_module(labels)
+    if labels.dtype.kind == "f":
+        if not bool(xp.all(labels == xp.floor(labels))):
+            raise ValueError(f"{what}: labels must be integers; received non-integer values (dtype {labels.dtype}).")
+    elif labels.dtype.kind not in "iub":
+        raise ValueError(f"{what}: labels must be integers; received dtype {labels.dtype}.")
+    if labels.size:
+        low, high = int(labels.min()), int(labels.max())
+        if low < 0 or high >= num_classes:
+            bad = low if low < 0 else high
+            raise ValueError(f"{what}: label {bad} is out of range; the model has {num_classes} outputs, "
+                             f"so labels must lie in [0, {num_classes - 1}].")
+
+
+def _cross_entropy_of_probabilities(targets, probabilities):
+    """Keras' categorical cross-entropy of probabilities: rows renormalised, then clipped."""
+    xp = backend.get_array_module(probabilities)
+    n = probabilities.shape[0]
+    total = probabilities.sum(axis=-1, keepdims=True)
+    q = probabilities / total
+    clipped = xp.clip(q, EPSILON, 1 - EPSILON)
+    loss = -(targets * xp.log(clipped)).sum() / n
+    # d/dq_k = -t_k / q_k inside the clip range; then back through q = p / sum(p).
+    dq = -targets / clipped * ((q > EPSILON) & (q < 1 - EPSILON))
+    grad = (dq - (dq * q).sum(axis=-1, keepdims=True)) / total / n
+    return loss, grad
+
+
+def get(identifier):
+    loss = registry.get(identifier)
+    if not isinstance(loss, Loss):
+        raise ValueError(f"A loss must be a name ({', '.join(registry.names())}) or an nnkit.losses.Loss, so "
+                         f"that its gradient is known. Received: {identifier!r}")
+    return loss
+
+
+# Keras' function-style names.
+mean_squared_error = mse = MeanSquaredError()
+mean_absolute_error = mae = MeanAbsoluteError()
+binary_crossentropy = BinaryCrossentropy()
+categorical_crossentropy = CategoricalCrossentropy()
+sparse_categorical_crossentropy = SparseCategoricalCrossentropy()

@@ -1,0 +1,88 @@
+"""Metrics reported during fit/evaluate: accuracy (binary / categorical / sparse, picked as Keras picks),
+mae, mse. Each gives ``batch_total(y_true, y_pred, from_logits)``, the sum of its per-sample values as a
+0-d array on the backend, so the model can accumulate them without leaving the device."""
+from . import backend
+from ._registry import Registry
+
+registry = Registry("metric")
+
+
+class Metric:
+    def __init__(self, name=None):
+        self.name = name or self.default_name
+
+    def batch_total(self, y_true, y_pred, from_logits=False):
+        raise NotImplementedError
+
+
+@registry.register("binary_accuracy")
+class BinaryAccuracy(Metric):
+    default_name = "binary_accuracy"
+
+    def batch_total(self, y_true, y_pred, from_logits=False):
+        threshold = 0 if from_logits else 0.5
+        hits = (y_pred > threshold) == (y_true.reshape(y_pred.shape) > 0.5)
+        return hits.mean(axis=-1).sum()
+
+
+@registry.register("categorical_accuracy")
+class CategoricalAccuracy(Metric):
+    default_name = "categorical_accuracy"
+
+    def batch_total(self, y_true, y_pred, from_logits=False):
+        return (y_pred.argmax(axis=-1) == y_true.argmax(axis=-1)).sum()
+
+
+@registry.register("sparse_categorical_accuracy")
+class SparseCategoricalAccuracy(Metric):
+    default_name = "sparse_categorical_accuracy"
+
+    def batch_total(self, y_true, y_pred, from_logits=False):
+        return (y_pred.argmax(axis=-1) == y_true.reshape(y_pred.shape[:-1])).sum()
+
+
+class _RegressionMetric(Metric):
+    """Per-sample mean over the last axis; needs outputs, not logits."""
+
+    def batch_total(self, y_true, y_pred, from_logits=False):
+        if from_logits:
+            raise ValueError(f"Metric '{self.name}' needs the model's outputs, not logits.")
+        return self.per_element(y_pred - y_true.reshape(y_pred.shape)).mean(axis=-1).sum()
+
+
+@registry.register("mean_absolute_error", "mae")
+class MeanAbsoluteError(_RegressionMetric):
+    default_name = "mean_absolute_error"
+
+    def per_element(self, diff):
+        return backend.get_array_module(diff).abs(diff)
+
+
+@registry.register("mean_squared_error", "mse")
+class MeanSquaredError(_RegressionMetric):
+    default_name = "mean_squared_error"
+
+    def per_element(self, diff):
+        return diff * diff
+
+
+def get(identifier, loss=None, output_shape=None):
+    """A Metric. ``"accuracy"``/``"acc"`` becomes binary, categorical or sparse accuracy by the loss (and
+    else by the output shape), as Keras decides; the metric keeps the name it was asked by."""
+    if isinstance(identifier, Metric):
+        return identifier
+    if isinstance(identifier, str) and identifier.lower() in ("accuracy", "acc"):
+        return _accuracy_for(loss, output_shape)(name=identifier)
+    if isinstance(identifier, str):
+        return registry.get(identifier, name=identifier)
+    raise ValueError(f"Unknown metric {identifier!r}. Expected 'accuracy' or one of: "
+                     f"{', '.join(registry.names())}.")
+
+
+def _accuracy_for(loss, output_shape):
+    loss_name = getattr(loss, "name", "")
+    if "sparse" in loss_name:
+        return SparseCategoricalAccuracy
+    if loss_name == "binary_crossentropy" or (output_shape is not None and output_shape[-1] == 1):
+        return BinaryAccuracy
+    return CategoricalAccuracy

@@ -1,0 +1,62 @@
+"""Checking and moving the arrays handed to fit / evaluate / predict."""
+import numpy
+
+from .. import backend
+from .._shapes import format_shape
+
+
+def as_input_array(x, input_shape, what="x"):
+    """``x`` on the backend in floatx, checked against the model's input shape (batch axis None)."""
+    if x is None:
+        raise ValueError(f"{what} is None: expected an array of shape {input_shape}.")
+    array = x if backend.is_device_array(x) else numpy.asarray(x)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{what} must hold numbers; received dtype {array.dtype}.")
+    if input_shape is not None:
+        expected = tuple(input_shape[1:])
+        received = tuple(array.shape[1:])
+        if len(expected) != len(received) or any(e is not None and e != r for e, r in zip(expected, received)):
+            raise ValueError(f"The model expects input of shape {format_shape(input_shape)}, but {what} has shape "
+                             f"{tuple(array.shape)}.")
+    check_finite(array, what)
+    return backend.to_device(array, dtype=backend.floatx())
+
+
+def as_target_array(y, loss, output_shape, num_samples, what="y"):
+    """``y`` on the backend, checked against the loss and the number of samples."""
+    array = y if backend.is_device_array(y) else numpy.asarray(y)
+    if array.ndim == 0 or len(array) != num_samples:
+        received = "a scalar" if array.ndim == 0 else f"{len(array)} samples"
+        raise ValueError(f"x and {what} must have the same number of samples: x has {num_samples}, "
+                         f"{what} has {received}.")
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{what} must hold numbers; received dtype {array.dtype}.")
+    check_finite(array, what)
+    device = backend.to_device(array)
+    loss.validate_targets(device, output_shape)
+    if "sparse" not in loss.name:
+        device = device.astype(backend.floatx(), copy=False)
+    return device
+
+
+def check_finite(array, what):
+    if array.dtype.kind != "f":
+        return
+    xp = backend.get_array_module(array)
+    finite = xp.isfinite(array.reshape(len(array), -1) if array.ndim else array)
+    if not bool(finite.all()):
+        rows = xp.flatnonzero(~finite.all(axis=-1)) if array.ndim > 1 else xp.flatnonzero(~finite)
+        raise ValueError(f"{what} contains NaN or Inf (first at sample {int(rows[0])}, {int(rows.size)} samples "
+                         f"affected); clean or impute the data before training.")
+
+
+def split_validation(x, y, fraction):
+    """Keras' ``validation_split``: the last ``fraction`` of the samples, taken before any shuffling."""
+    if not 0 <= fraction < 1:
+        raise ValueError(f"validation_split must be in [0, 1). Received: validation_split={fraction!r}")
+    split = int(len(x) * (1 - fraction))
+    if split == 0 or split == len(x):
+        raise ValueError(f"validation_split={fraction} leaves no samples on one side of {len(x)} samples.")
+    return (x[:split], y[:split]), (x[split:], y[split:])
+
+

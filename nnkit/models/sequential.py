@@ -1,0 +1,360 @@
+"""``Sequential``: a stack of layers with Keras' compile / fit / evaluate / predict / summary."""
+import sys
+
+import numpy
+
+from .. import backend, losses, metrics as metrics_module, optimizers
+from ..callbacks import CallbackList, History, ProgbarLogger
+from ..layers.base import Layer, unique_name
+from ..layers.core import Input
+from ..params import ParameterStore
+from . import data
+from .summary import summary_lines
+
+
+class Sequential:
+    """A linear stack of layers.
+
+    Example:
+        >>> model = Sequential([Input(shape=(784,)), Dense(128, activation="relu"), Dense(10, activation="softmax")])
+        >>> model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        >>> history = model.fit(x_train, y_train, epochs=5, batch_size=64, validation_split=0.1)
+    """
+
+    def __init__(self, layers=None, name=None):
+        self.name = name or unique_name("sequential")
+        self.layers = []
+        self.input_shape = None
+        self.output_shape = None
+        self.store = None
+        self.optimizer = None
+        self.loss = None
+        self.stop_training = False
+        self._compiled_metrics = []
+        self._metric_identifiers = []
+        for layer in layers or []:
+            self.add(layer)
+
+    # ---- building ------------------------------------------------------------------------------------
+    def add(self, layer):
+        if isinstance(layer, Input):
+            if self.layers or self.input_shape is not None:
+                raise ValueError("Input(...) must be the first entry of a Sequential model.")
+            self.input_shape = layer.shape
+            return
+        if not isinstance(layer, Layer):
+            raise TypeError(f"Sequential.add expects a layer (nnkit.layers.Layer). Received: {layer!r}")
+        if not self.layers and self.input_shape is None:
+            self.input_shape = layer.input_shape_hint
+        self.layers.append(layer)
+        self.store = None
+        if self.input_shape is not None:
+            self._build_layers()
+
+    def pop(self):
+        layer = self.layers.pop()
+        self.store = None
+        self._build_layers()
+        return layer
+
+    def build(self, input_shape=None):
+        if input_shape is not None:
+            self.input_shape = (None,) + tuple(input_shape[1:])
+        if self.input_shape is None:
+            raise ValueError("Cannot build the model: its input shape is unknown. Start it with "
+                             "Input(shape=...), pass input_shape= to the first layer, or call fit/predict.")
+        self._build_layers()
+
+    @property
+    def built(self):
+        return self.output_shape is not None
+
+    def _build_layers(self):
+        shape = self.input_shape
+        for layer in self.layers:
+            shape = layer.build_for(shape)
+        self.output_shape = shape if self.layers else None
+        if self.layers:
+            # The input itself needs no gradient: spare the first layer that GEMM.
+            for index, layer in enumerate(self.layers):
+                layer.needs_input_gradient = index > 0
+
+    def _ensure_built(self, x):
+        if self.input_shape is None:
+            self.input_shape = (None,) + tuple(numpy.shape(x)[1:])
+        if not self.built or any(not layer.built for layer in self.layers):
+            self._build_layers()
+
+    def _ensure_store(self):
+        """Gather the trainable weights into the flat buffers (again if layers changed)."""
+        if self.store is None or not self.store.owns(self.layers):
+            self.store = ParameterStore(self.layers)
+            if self.optimizer is not None:
+                self.optimizer.build(self.store)
+        return self.store
+
+    # ---- compile -------------------------------------------------------------------------------------
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None):
+        if loss is None:
+            raise ValueError("compile() needs a loss, e.g. loss='sparse_categorical_crossentropy'.")
+        self.optimizer = optimizers.get(optimizer)
+        self.loss = losses.get(loss)
+        self._metric_identifiers = list(metrics or [])
+        for identifier in self._metric_identifiers:
+            metrics_module.get(identifier, self.loss)  # unknown names fail here, not at fit time
+        self._compiled_metrics = []
+        if self.store is not None:
+            self.optimizer.build(self.store)
+
+    def _require_compiled(self, method):
+        if self.loss is None:
+            raise RuntimeError(f"You must call compile() before {method}().")
+
+    def _output_plan(self):
+        """Fuse the last layer's softmax/sigmoid into the loss when the pair allows (see DESIGN.md)."""
+        last = self.layers[-1]
+        activation = getattr(last, "activation", None)
+        fuse = (self.loss.fusable_activation is not None and not self.loss.from_logits
+                and activation is not None and activation.name == self.loss.fusable_activation)
+        if hasattr(last, "emit_logits"):
+            last.emit_logits = fuse
+        self._train_loss = self.loss.with_logits() if fuse else self.loss
+        self._output_activation = activation if fuse else None
+        self._compiled_metrics = [metrics_module.get(identifier, self.loss, self.output_shape)
+                                  for identifier in self._metric_identifiers]
+
+    # ---- the training step ---------------------------------------------------------------------------
+    def _forward(self, x, training):
+        mask = None
+        for layer in self.layers:
+            x, mask = layer.forward_masked(x, mask, training=training)
+        return x
+
+    def _backward(self, dy):
+        for layer in reversed(self.layers):
+            dy = layer.backward(dy)
+
+    def _regularization(self, with_gradients):
+        penalty = 0.0
+        for layer in self.layers:
+            if any(spec.regularizer is not None for spec in layer.weight_specs):
+                penalty = penalty + layer.regularization_penalty()
+                if with_gradients:
+                    layer.add_regularization_gradients()
+        return penalty
+
+    def _accumulate(self, totals, loss, y, output, batch_size):
+        totals[0] += loss * batch_size
+        for index, metric in enumerate(self._compiled_metrics, start=1):
+            totals[index] += metric.batch_total(y, output, from_logits=self._output_activation is not None)
+
+    def _train_step(self, x, y, totals):
+        output = self._forward(x, training=True)
+        loss, d_output = self._train_loss.forward_backward(y, output)
+        self._backward(d_output)
+        loss = loss + self._regularization(with_gradients=True)
+        self.optimizer.apply_gradients(self.store)
+        self._accumulate(totals, loss, y, output, len(x))
+
+    def _logs(self, totals, count, prefix=""):
+        values = backend.to_host(totals) / max(count, 1)
+        names = ["loss"] + [metric.name for metric in self._compiled_metrics]
+        return {prefix + name: float(value) for name, value in sorted(zip(names, values))}
+
+    # ---- fit / evaluate / predict --------------------------------------------------------------------
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0):
+        """Train for ``epochs`` epochs; returns a ``History``. Arguments as in Keras."""
+        self._require_compiled("fit")
+        batch_size = _positive("batch_size", 32 if batch_size is None else batch_size)
+        _positive("epochs", epochs)
+        if validation_data is None and validation_split:
+            (x, y), validation_data = data.split_validation(numpy.asarray(x) if not backend.is_device_array(x)
+                                                            else x, y, validation_split)
+        x, y = self._prepare(x, y)
+        validation = self._prepare(*_unpack_validation(validation_data)) if validation_data is not None else None
+        self._ensure_store()
+
+        steps = -(-len(x) // batch_size)
+        verbose = _resolve_verbose(verbose)
+        history = History()
+        default = [ProgbarLogger(verbose)] if verbose else []
+        callback_list = CallbackList(default + list(callbacks or []) + [history], self,
+                                     {"epochs": epochs, "steps": steps, "verbose": verbose})
+        self.stop_training = False
+        self.history = history
+        xp = backend.xp()
+        totals = xp.zeros(1 + len(self._compiled_metrics), dtype=backend.floatx())
+        callback_list.on_train_begin()
+        for epoch in range(initial_epoch, epochs):
+            callback_list.on_epoch_begin(epoch)
+            order = backend.device_rng().permutation(len(x)) if shuffle else None
+            totals.fill(0)
+            seen = 0
+            for step in range(steps):
+                batch = slice(step * batch_size, (step + 1) * batch_size)
+                index = order[batch] if order is not None else batch
+                x_batch, y_batch = x[index], y[index]
+                self._train_step(x_batch, y_batch, totals)
+                seen += len(x_batch)
+                callback_list.on_train_batch_end(step, _LazyLogs(self, totals, seen))
+            logs = self._logs(totals, seen)
+            if not numpy.isfinite(logs["loss"]):
+                raise FloatingPointError(
+                    f"The training loss became {logs['loss']} in epoch {epoch + 1}: training diverged. Lower the "
+                    f"learning rate, scale the inputs, or clip gradients (e.g. clipnorm=1.0).")
+            if validation is not None:
+                logs.update(self._evaluate_arrays(*validation, batch_size, prefix="val_"))
+            callback_list.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        callback_list.on_train_end()
+        return history
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", return_dict=False):
+        """The loss (and metrics) over ``(x, y)``: a float, or ``[loss, *metrics]``, or a dict."""
+        self._require_compiled("evaluate")
+        x, y = self._prepare(x, y)
+        logs = self._evaluate_arrays(x, y, _positive("batch_size", batch_size or 32))
+        if _resolve_verbose(verbose):
+            print(" - ".join(f"{key}: {value:.4f}" for key, value in logs.items()))
+        if return_dict:
+            return logs
+        names = ["loss"] + [metric.name for metric in self._compiled_metrics]
+        return logs["loss"] if len(names) == 1 else [logs[name] for name in names]
+
+    def _evaluate_arrays(self, x, y, batch_size, prefix=""):
+        totals = backend.xp().zeros(1 + len(self._compiled_metrics), dtype=backend.floatx())
+        for start in range(0, len(x), batch_size):
+            x_batch, y_batch = x[start:start + batch_size], y[start:start + batch_size]
+            output = self._forward(x_batch, training=False)
+            loss, _ = self._train_loss.forward_backward(y_batch, output)
+            self._accumulate(totals, loss + self._regularization(with_gradients=False), y_batch, output, len(x_batch))
+        return self._logs(totals, len(x), prefix)
+
+    def predict(self, x, batch_size=None, verbose="auto"):
+        """The model's outputs for ``x``, as a NumPy array."""
+        self._ensure_built(x)
+        x = data.as_input_array(x, self.input_shape)
+        if self.loss is not None:
+            self._output_plan()
+        batch_size = _positive("batch_size", batch_size or 32)
+        xp = backend.get_array_module(x)
+        outputs = []
+        for start in range(0, len(x), batch_size):
+            output = self._forward(x[start:start + batch_size], training=False)
+            if getattr(self, "_output_activation", None) is not None:
+                output = self._output_activation.forward(output)
+            outputs.append(output)
+        return backend.to_host(xp.concatenate(outputs) if outputs else xp.zeros((0,) + self.output_shape[1:]))
+
+    def __call__(self, x, training=False):
+        return self.predict(x) if not training else self._forward(backend.to_device(x), training=True)
+
+    def _prepare(self, x, y):
+        if len(self.layers) == 0:
+            raise ValueError("The model has no layers: add some before fit/evaluate/predict.")
+        self._ensure_built(x)
+        self._output_plan()
+        x = data.as_input_array(x, self.input_shape)
+        y = data.as_target_array(y, self.loss, self.output_shape, len(x))
+        return x, y
+
+    # ---- weights and description ---------------------------------------------------------------------
+    def get_weights(self):
+        return [w for layer in self.layers for w in layer.get_weights()]
+
+    def set_weights(self, weights):
+        """Set every weight from a list in ``get_weights()`` order; checks all shapes before writing."""
+        if not self.built:
+            raise ValueError("Build the model (give it an input shape) before set_weights().")
+        expected = sum(len(layer.weight_specs) for layer in self.layers)
+        if len(weights) != expected:
+            raise ValueError(f"set_weights expects {expected} arrays for model '{self.name}', received {len(weights)}.")
+        position = 0
+        for layer in self.layers:
+            count = len(layer.weight_specs)
+            current = layer.get_weights()
+            for value, old in zip(weights[position:position + count], current):
+                if tuple(numpy.shape(value)) != old.shape:
+                    raise ValueError(f"Layer '{layer.name}': expected a weight of shape {old.shape}, "
+                                     f"received {tuple(numpy.shape(value))}.")
+            position += count
+        position = 0
+        for layer in self.layers:
+            count = len(layer.weight_specs)
+            layer.set_weights(weights[position:position + count])
+            position += count
+
+    @property
+    def weights(self):
+        return [w for layer in self.layers for w in layer.weights]
+
+    @property
+    def trainable_weights(self):
+        return [w for layer in self.layers for w in layer.trainable_weights]
+
+    def count_params(self):
+        return sum(layer.count_params() for layer in self.layers)
+
+    def summary(self, print_fn=None):
+        for line in summary_lines(self):
+            (print_fn or print)(line)
+
+
+class _LazyLogs(dict):
+    """Batch logs that copy the running means from the device only when a callback reads them."""
+
+    def __init__(self, model, totals, seen):
+        super().__init__()
+        self._source = (model, totals, seen)
+
+    def _load(self):
+        if self._source is not None:
+            model, totals, seen = self._source
+            self._source = None
+            self.update(model._logs(totals, seen))
+
+    def __getitem__(self, key):
+        self._load()
+        return super().__getitem__(key)
+
+    def __iter__(self):
+        self._load()
+        return super().__iter__()
+
+    def __len__(self):
+        self._load()
+        return super().__len__()
+
+    def items(self):
+        self._load()
+        return super().items()
+
+    def keys(self):
+        self._load()
+        return super().keys()
+
+    def get(self, key, default=None):
+        self._load()
+        return super().get(key, default)
+
+
+def _unpack_validation(validation_data):
+    if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+        raise ValueError("validation_data must be a tuple (x_val, y_val).")
+    return validation_data
+
+
+def _positive(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, numpy.integer)) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}")
+    return int(value)
+
+
+def _resolve_verbose(verbose):
+    if verbose == "auto":
+        return 1 if sys.stdout.isatty() else 2
+    if verbose not in (0, 1, 2):
+        raise ValueError(f"verbose must be 0, 1, 2 or 'auto'. Received: verbose={verbose!r}")
+    return verbose

@@ -1,0 +1,41 @@
+"""Fused, numerically stable cross-entropies from logits: the loss and its gradient in one pass.
+
+``softmax_cross_entropy(logits (N, K), targets)`` with integer labels ``(N,)`` or one-hot / soft targets
+``(N, K)``; ``sigmoid_binary_cross_entropy(logits, targets)`` with targets of the logits' shape.
+Both return ``(loss, dlogits)``: the mean loss over the batch (Keras' "sum over batch size") as a 0-d
+array, and its gradient with respect to the logits.
+"""
+from .. import backend
+
+
+def softmax_cross_entropy(logits, targets):
+    """loss = mean_n(logsumexp(z_n) - sum_k t_nk z_nk);  dlogits = (softmax(z) - t) / N."""
+    xp = backend.get_array_module(logits)
+    n = logits.shape[0]
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exp = xp.exp(shifted)
+    sum_exp = exp.sum(axis=1, keepdims=True)
+    log_sum_exp = xp.log(sum_exp)
+    grad = exp
+    grad /= sum_exp
+    if targets.ndim == 1:
+        rows = xp.arange(n)
+        loss = (log_sum_exp[:, 0] - shifted[rows, targets]).sum()
+        grad[rows, targets] -= 1
+    else:
+        loss = (targets * (log_sum_exp - shifted)).sum()
+        grad -= targets
+    grad /= n
+    return loss / n, grad
+
+
+def sigmoid_binary_cross_entropy(logits, targets):
+    """loss = mean(max(z, 0) - z t + log(1 + exp(-|z|)));  dlogits = (sigmoid(z) - t) / size."""
+    xp = backend.get_array_module(logits)
+    size = logits.size
+    loss = (xp.maximum(logits, 0) - logits * targets + xp.log1p(xp.exp(-xp.abs(logits)))).sum()
+    exp = xp.exp(-xp.abs(logits))
+    sigmoid = xp.where(logits >= 0, 1 / (1 + exp), exp / (1 + exp))
+    grad = sigmoid - targets
+    grad /= size
+    return loss / size, grad

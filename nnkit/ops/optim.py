@@ -1,0 +1,50 @@
+"""Optimizer steps over the whole flat parameter buffer, in place.
+
+Each takes the parameters ``p``, their gradients ``g`` and the optimizer's slot buffers, all 1-D of one
+length, and scalars already folded on the host (the bias correction lives in ``alpha``).
+"""
+from .. import backend
+
+
+def adam_step(p, g, m, v, alpha, beta_1, beta_2, epsilon, decay=0.0):
+    """Adam (Kingma & Ba 2015) as Keras applies it, with AdamW's decoupled weight decay.
+
+        p -= decay * p                      (decay = learning_rate * weight_decay; 0 for Adam)
+        m += (1 - beta_1) * (g - m)
+        v += (1 - beta_2) * (g * g - v)
+        p -= alpha * m / (sqrt(v) + epsilon)  (alpha = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t))
+    """
+    xp = backend.get_array_module(p)
+    if decay:
+        p *= 1 - decay
+    scratch = g - m
+    scratch *= 1 - beta_1
+    m += scratch
+    xp.multiply(g, g, out=scratch)
+    scratch -= v
+    scratch *= 1 - beta_2
+    v += scratch
+    xp.sqrt(v, out=scratch)
+    scratch += epsilon
+    xp.divide(m, scratch, out=scratch)
+    scratch *= alpha
+    p -= scratch
+
+
+def sgd_step(p, g, velocity, learning_rate, momentum=0.0, nesterov=False):
+    """SGD as Keras applies it.
+
+        no momentum:  p -= lr * g
+        momentum:     velocity = momentum * velocity - lr * g
+                      p += velocity                             (classic)
+                      p += momentum * velocity - lr * g         (Nesterov)
+    """
+    if not momentum:
+        p -= learning_rate * g
+        return
+    velocity *= momentum
+    velocity -= learning_rate * g
+    if nesterov:
+        p += momentum * velocity - learning_rate * g
+    else:
+        p += velocity

@@ -1,0 +1,72 @@
+"""Adagrad and RMSprop: per-parameter step sizes from accumulated squared gradients (Keras' update rules)."""
+from .. import backend
+from .base import Optimizer
+
+
+class Adagrad(Optimizer):
+    """Adagrad (Duchi et al. 2011): ``acc += g^2; p -= lr * g / sqrt(acc + epsilon)``.
+
+    Args:
+        learning_rate: 0.001. initial_accumulator_value: 0.1. epsilon: 1e-7.
+    """
+    slot_names = ("accumulator",)
+
+    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.initial_accumulator_value, self.epsilon = float(initial_accumulator_value), float(epsilon)
+
+    def build(self, store):
+        super().build(store)
+        self.slots["accumulator"].fill(self.initial_accumulator_value)
+
+    def update(self, params, grads, learning_rate):
+        xp = backend.get_array_module(params)
+        accumulator = self.slots["accumulator"]
+        accumulator += grads * grads
+        params -= learning_rate * grads / xp.sqrt(accumulator + self.epsilon)
+
+    def get_config(self):
+        return {**super().get_config(), "initial_accumulator_value": self.initial_accumulator_value,
+                "epsilon": self.epsilon}
+
+
+class RMSprop(Optimizer):
+    """RMSprop (Hinton 2012), Keras' form::
+
+        v = rho * v + (1 - rho) * g^2
+        mg = rho * mg + (1 - rho) * g                  (centered only)
+        step = lr * g / sqrt(v - mg^2 + epsilon)        (mg = 0 unless centered)
+        p -= step, or with momentum:  u = momentum * u + step;  p -= u
+
+    Args:
+        learning_rate: 0.001. rho: 0.9. momentum: 0.0. epsilon: 1e-7. centered: False.
+    """
+
+    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.rho, self.momentum, self.epsilon, self.centered = float(rho), float(momentum), float(epsilon), centered
+        self.slot_names = ("velocity",) + (("average_gradient",) if centered else ()) + \
+            (("momentum",) if self.momentum else ())
+
+    def update(self, params, grads, learning_rate):
+        xp = backend.get_array_module(params)
+        velocity = self.slots["velocity"]
+        velocity *= self.rho
+        velocity += (1 - self.rho) * grads * grads
+        denominator = velocity + self.epsilon
+        if self.centered:
+            average = self.slots["average_gradient"]
+            average *= self.rho
+            average += (1 - self.rho) * grads
+            denominator -= average * average
+        step = learning_rate * grads / xp.sqrt(denominator)
+        if self.momentum:
+            momentum = self.slots["momentum"]
+            momentum *= self.momentum
+            momentum += step
+            step = momentum
+        params -= step
+
+    def get_config(self):
+        return {**super().get_config(), "rho": self.rho, "momentum": self.momentum, "epsilon": self.epsilon,
+                "centered": self.centered}

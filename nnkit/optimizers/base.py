@@ -1,0 +1,74 @@
+"""The optimizer contract: slot buffers shaped like the model's flat parameter buffer, gradient clipping
+(``clipnorm``, ``clipvalue``, ``global_clipnorm``), and one vectorised ``update`` per step."""
+from .. import backend
+
+
+class Optimizer:
+    #: Names of the per-parameter state buffers, each as long as the flat parameter buffer.
+    slot_names = ()
+
+    def __init__(self, learning_rate=0.001, clipnorm=None, clipvalue=None, global_clipnorm=None, name=None):
+        set_clips = [k for k, v in (("clipnorm", clipnorm), ("clipvalue", clipvalue),
+                                    ("global_clipnorm", global_clipnorm)) if v is not None]
+        if len(set_clips) > 1:
+            raise ValueError(f"Only one of clipnorm, clipvalue and global_clipnorm can be set. "
+                             f"Received: {', '.join(set_clips)}")
+        for key in set_clips:
+            value = locals()[key]
+            if value <= 0:
+                raise ValueError(f"{type(self).__name__}: expected a positive {key}. Received: {key}={value!r}")
+        if not callable(learning_rate) and learning_rate < 0:
+            raise ValueError(f"{type(self).__name__}: expected a non-negative learning_rate. "
+                             f"Received: learning_rate={learning_rate!r}")
+        self.learning_rate = learning_rate
+        self.clipnorm, self.clipvalue, self.global_clipnorm = clipnorm, clipvalue, global_clipnorm
+        self.name = name or type(self).__name__.lower()
+        self.iterations = 0
+        self.slots = {}
+
+    def build(self, store):
+        """Allocate zeroed slot buffers for ``store`` (a ParameterStore) and reset the step count."""
+        xp = backend.get_array_module(store.values)
+        self.slots = {slot: xp.zeros_like(store.values) for slot in self.slot_names}
+        self.iterations = 0
+
+    def current_learning_rate(self):
+        """The learning rate for the coming step (a schedule is called with the step number)."""
+        if callable(self.learning_rate):
+            return float(self.learning_rate(self.iterations))
+        return float(self.learning_rate)
+
+    def apply_gradients(self, store):
+        """Clip ``store.grads`` as configured, then update ``store.values`` in place."""
+        self._clip(store)
+        learning_rate = self.current_learning_rate()
+        self.iterations += 1
+        self.update(store.values, store.grads, learning_rate)
+
+    def update(self, params, grads, learning_rate):
+        raise NotImplementedError
+
+    def _clip(self, store):
+        xp = backend.get_array_module(store.grads)
+        if self.clipvalue is not None:
+            xp.clip(store.grads, -self.clipvalue, self.clipvalue, out=store.grads)
+        elif self.global_clipnorm is not None:
+            _clip_by_norm(xp, store.grads, self.global_clipnorm)
+        elif self.clipnorm is not None:
+            for grad in store.grad_views():
+                _clip_by_norm(xp, grad, self.clipnorm)
+
+    def variables(self):
+        """The optimizer state, for checkpoints: the slots in ``slot_names`` order."""
+        return [self.slots[name] for name in self.slot_names]
+
+    def get_config(self):
+        return {"name": self.name, "learning_rate": self.learning_rate, "clipnorm": self.clipnorm,
+                "clipvalue": self.clipvalue, "global_clipnorm": self.global_clipnorm}
+
+
+def _clip_by_norm(xp, grad, max_norm):
+    """``grad *= max_norm / max(norm, max_norm)``, computed on the device (no host synchronisation)."""
+    flat = grad.reshape(-1)
+    norm = xp.sqrt(xp.dot(flat, flat))
+    grad *= max_norm / xp.maximum(norm, max_norm)

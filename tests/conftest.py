@@ -1,0 +1,42 @@
+"""Shared fixtures: one test body runs on NumPy and (marked ``gpu``) on CuPy."""
+import numpy
+import pytest
+
+import nnkit
+from nnkit import backend
+
+GPU_REASON = backend.gpu_unavailable_reason()
+
+
+def pytest_collection_modifyitems(config, items):
+    if GPU_REASON is None:
+        return
+    skip = pytest.mark.skip(reason=f"no GPU: {GPU_REASON}")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(params=["cpu", pytest.param("gpu", marks=pytest.mark.gpu)])
+def backend_name(request):
+    """Runs the test under each backend (the GPU one skips where there is none)."""
+    with backend.use(request.param):
+        yield request.param
+
+
+@pytest.fixture
+def xp(backend_name):
+    return backend.xp()
+
+
+@pytest.fixture(autouse=True)
+def _seeded():
+    nnkit.utils.set_random_seed(1234)
+    previous = backend.floatx()
+    yield
+    backend.set_floatx(previous)
+
+
+@pytest.fixture
+def rng():
+    return numpy.random.default_rng(42)
