@@ -51,7 +51,19 @@ def _registry_key(cls):
 
 
 def _as_output_shape(y_true, y_pred):
-    return y_true.reshape(y_pred.shape) if y_true.shape != y_pred.shape else y_true
+    """Targets in the outputs' shape and float dtype (so the gradient keeps the model's dtype)."""
+    y_true = y_true.reshape(y_pred.shape) if y_true.shape != y_pred.shape else y_true
+    return y_true.astype(y_pred.dtype, copy=False)
+
+
+def _per_position(forward_backward, targets, y_pred):
+    """Apply a 2-D ``(rows, K)`` cross-entropy to outputs ``(N, ..., K)``: Keras averages over every position."""
+    if y_pred.ndim == 2:
+        return forward_backward(targets, y_pred)
+    k = y_pred.shape[-1]
+    targets = targets.reshape(-1) if targets.ndim < y_pred.ndim else targets.reshape(-1, k)
+    loss, grad = forward_backward(targets, y_pred.reshape(-1, k))
+    return loss, grad.reshape(y_pred.shape)
 
 
 @registry.register("mean_squared_error", "mse")
@@ -93,6 +105,9 @@ class CategoricalCrossentropy(Loss):
 
     def forward_backward(self, y_true, y_pred):
         targets = y_true.astype(y_pred.dtype, copy=False)
+        return _per_position(self._rows, targets, y_pred)
+
+    def _rows(self, targets, y_pred):
         if self.from_logits:
             return ops.softmax_cross_entropy(y_pred, targets)
         return _cross_entropy_of_probabilities(targets, y_pred)
@@ -104,6 +119,9 @@ class SparseCategoricalCrossentropy(Loss):
 
     def forward_backward(self, y_true, y_pred):
         labels = y_true.reshape(-1).astype(numpy.int64, copy=False)
+        return _per_position(self._rows, labels, y_pred)
+
+    def _rows(self, labels, y_pred):
         if self.from_logits:
             return ops.softmax_cross_entropy(y_pred, labels)
         xp = backend.get_array_module(y_pred)
