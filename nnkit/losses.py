@@ -31,6 +31,21 @@ class Loss:
     def forward_backward(self, y_true, y_pred):
         raise NotImplementedError
 
+    def per_sample(self, y_true, y_pred):
+        """Each sample's loss, shape ``(N,)`` (its mean over any further axes): what sample weights scale."""
+        raise NotImplementedError(f"{type(self).__name__} gives no per-sample losses, so fit() cannot weight "
+                                  f"its samples (sample_weight / class_weight).")
+
+    def weighted_forward_backward(self, y_true, y_pred, sample_weight):
+        """Keras' weighted "sum over batch size": ``mean_n(w_n * loss_n)`` and its gradient.
+
+        ``forward_backward``'s gradient is that of ``mean_n(loss_n)``, so sample n's part of it scaled by
+        ``w_n`` is the weighted gradient; the unweighted (fused) path stays as it is.
+        """
+        _, grad = self.forward_backward(y_true, y_pred)
+        grad *= sample_weight.reshape((-1,) + (1,) * (grad.ndim - 1)).astype(grad.dtype, copy=False)
+        return (self.per_sample(y_true, y_pred) * sample_weight).mean(), grad
+
     def validate_targets(self, y_true, output_shape):
         """Raise a clear error when targets cannot go with outputs of ``output_shape`` (batch axis ignored)."""
         per_sample, expected = tuple(y_true.shape[1:]), tuple(output_shape[1:])
@@ -74,6 +89,10 @@ class MeanSquaredError(Loss):
         diff *= 2 / diff.size
         return loss, diff
 
+    def per_sample(self, y_true, y_pred):
+        diff = y_pred - _as_output_shape(y_true, y_pred)
+        return _sample_means(diff * diff)
+
 
 @registry.register("mean_absolute_error", "mae")
 class MeanAbsoluteError(Loss):
@@ -81,6 +100,9 @@ class MeanAbsoluteError(Loss):
         xp = backend.get_array_module(y_pred)
         diff = y_pred - _as_output_shape(y_true, y_pred)
         return xp.abs(diff).sum() / diff.size, xp.sign(diff) / diff.size
+
+    def per_sample(self, y_true, y_pred):
+        return _sample_means(backend.get_array_module(y_pred).abs(y_pred - _as_output_shape(y_true, y_pred)))
 
 
 @registry.register("binary_crossentropy")
@@ -98,6 +120,14 @@ class BinaryCrossentropy(Loss):
         grad = ((1 - y_true) / (1 - p) - y_true / p) * inside / p.size
         return loss, grad
 
+    def per_sample(self, y_true, y_pred):
+        xp = backend.get_array_module(y_pred)
+        t = _as_output_shape(y_true, y_pred)
+        if self.from_logits:
+            return _sample_means(xp.maximum(y_pred, 0) - y_pred * t + xp.log1p(xp.exp(-xp.abs(y_pred))))
+        p = xp.clip(y_pred, EPSILON, 1 - EPSILON)
+        return _sample_means(-(t * xp.log(p) + (1 - t) * xp.log(1 - p)))
+
 
 @registry.register("categorical_crossentropy")
 class CategoricalCrossentropy(Loss):
@@ -111,6 +141,9 @@ class CategoricalCrossentropy(Loss):
         if self.from_logits:
             return ops.softmax_cross_entropy(y_pred, targets)
         return _cross_entropy_of_probabilities(targets, y_pred)
+
+    def per_sample(self, y_true, y_pred):
+        return _categorical_per_sample(y_true.astype(y_pred.dtype, copy=False), y_pred, self.from_logits)
 
 
 @registry.register("sparse_categorical_crossentropy")
@@ -128,6 +161,12 @@ class SparseCategoricalCrossentropy(Loss):
         targets = xp.zeros_like(y_pred)
         targets[xp.arange(len(labels)), labels] = 1
         return _cross_entropy_of_probabilities(targets, y_pred)
+
+    def per_sample(self, y_true, y_pred):
+        xp = backend.get_array_module(y_pred)
+        labels = y_true.reshape(y_pred.shape[:-1] + (1,)).astype(numpy.int64, copy=False)
+        targets = (labels == xp.arange(y_pred.shape[-1])).astype(y_pred.dtype)
+        return _categorical_per_sample(targets, y_pred, self.from_logits)
 
     def validate_targets(self, y_true, output_shape):
         per_sample, expected = tuple(y_true.shape[1:]), tuple(output_shape[1:-1])
@@ -166,6 +205,22 @@ def _cross_entropy_of_probabilities(targets, probabilities):
     dq = -targets / clipped * ((q > EPSILON) & (q < 1 - EPSILON))
     grad = (dq - (dq * q).sum(axis=-1, keepdims=True)) / total / n
     return loss, grad
+
+
+def _sample_means(values):
+    """``(N, ...)`` -> ``(N,)``: the mean over every axis but the batch axis."""
+    return values.reshape(values.shape[0], -1).mean(axis=1)
+
+
+def _categorical_per_sample(targets, y_pred, from_logits):
+    """Each sample's categorical cross-entropy (mean over positions), from logits or probabilities."""
+    xp = backend.get_array_module(y_pred)
+    if from_logits:
+        shifted = y_pred - y_pred.max(axis=-1, keepdims=True)
+        log_q = shifted - xp.log(xp.exp(shifted).sum(axis=-1, keepdims=True))
+    else:
+        log_q = xp.log(xp.clip(y_pred / y_pred.sum(axis=-1, keepdims=True), EPSILON, 1 - EPSILON))
+    return _sample_means(-(targets * log_q).sum(axis=-1))
 
 
 def get(identifier):

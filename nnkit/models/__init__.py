@@ -1,1 +1,3 @@
+from .files import WeightsFileError
+from .saving import load_model
 from .sequential import Sequential

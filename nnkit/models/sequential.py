@@ -8,7 +8,7 @@ from ..callbacks import CallbackList, History, ProgbarLogger
 from ..layers.base import Layer, unique_name
 from ..layers.core import Input
 from ..params import ParameterStore
-from . import data
+from . import data, saving, weighting
 from .summary import summary_lines
 
 
@@ -155,9 +155,12 @@ class Sequential:
             else:
                 totals[index] += metric.batch_total(y, output, from_logits=from_logits)
 
-    def _train_step(self, x, y, totals):
+    def _train_step(self, x, y, totals, sample_weight=None):
         output = self._forward(x, training=True)
-        loss, d_output = self._train_loss.forward_backward(y, output)
+        if sample_weight is None:
+            loss, d_output = self._train_loss.forward_backward(y, output)
+        else:
+            loss, d_output = self._train_loss.weighted_forward_backward(y, output, sample_weight)
         self._backward(d_output)
         loss = loss + self._regularization(with_gradients=True)
         self.optimizer.apply_gradients(self.store)
@@ -170,15 +173,23 @@ class Sequential:
 
     # ---- fit / evaluate / predict --------------------------------------------------------------------
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
-            validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0):
-        """Train for ``epochs`` epochs; returns a ``History``. Arguments as in Keras."""
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None, sample_weight=None,
+            initial_epoch=0):
+        """Train for ``epochs`` epochs; returns a ``History``. Arguments as in Keras.
+
+        ``sample_weight`` (one weight per sample) or ``class_weight`` (``{class index: weight}``) weigh each
+        sample's loss: the loss is ``mean_n(w_n * loss_n)``, Keras' "sum over batch size". With
+        ``validation_split`` the validation samples' weights are not used (val_loss is unweighted).
+        """
         self._require_compiled("fit")
         batch_size = _positive("batch_size", 32 if batch_size is None else batch_size)
         _positive("epochs", epochs)
         if validation_data is None and validation_split:
             (x, y), validation_data = data.split_validation(numpy.asarray(x) if not backend.is_device_array(x)
                                                             else x, y, validation_split)
+            sample_weight = weighting.split_off_validation(sample_weight, len(x))
         x, y = self._prepare(x, y)
+        weights = weighting.sample_weights(y, sample_weight, class_weight, len(x))
         validation = self._prepare(*_unpack_validation(validation_data)) if validation_data is not None else None
         self._ensure_store()
 
@@ -202,11 +213,14 @@ class Sequential:
                 batch = slice(step * batch_size, (step + 1) * batch_size)
                 index = order[batch] if order is not None else batch
                 x_batch, y_batch = x[index], y[index]
-                self._train_step(x_batch, y_batch, totals)
+                callback_list.on_train_batch_begin(step)
+                self._train_step(x_batch, y_batch, totals, None if weights is None else weights[index])
                 seen += len(x_batch)
                 callback_list.on_train_batch_end(step, _LazyLogs(self, totals, seen))
+                if self.stop_training:
+                    break
             logs = self._logs(totals, seen)
-            if not numpy.isfinite(logs["loss"]):
+            if not numpy.isfinite(logs["loss"]) and not self.stop_training:
                 raise FloatingPointError(
                     f"The training loss became {logs['loss']} in epoch {epoch + 1}: training diverged. Lower the "
                     f"learning rate, scale the inputs, or clip gradients (e.g. clipnorm=1.0).")
@@ -307,6 +321,38 @@ class Sequential:
     def summary(self, print_fn=None):
         for line in summary_lines(self):
             (print_fn or print)(line)
+
+    # ---- saving --------------------------------------------------------------------------------------
+    def save_weights(self, filepath):
+        """Write every weight to ``filepath`` as safetensors (names like ``"dense/kernel"``), atomically."""
+        saving.save_weights(self, filepath)
+
+    def load_weights(self, filepath):
+        """Load weights from an nnkit safetensors file (``save_weights`` or ``save``) or a Keras 3
+        ``.weights.h5`` file of the same architecture; every shape is checked before anything is written."""
+        saving.load_weights(self, filepath)
+
+    def save(self, filepath):
+        """Write the architecture, the weights and the optimizer state to one file (``.nnkit`` by convention);
+        ``nnkit.models.load_model(filepath)`` restores it, and ``fit`` resumes exactly."""
+        saving.save_model(self, filepath)
+
+    def get_config(self):
+        """The architecture as JSON-ready data: the name, the input shape, and each layer's class and config."""
+        return {"name": self.name,
+                "build_input_shape": None if self.input_shape is None else list(self.input_shape),
+                "layers": [{"class_name": type(layer).__name__, "config": layer.get_config()} for layer in self.layers]}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """A new, untrained model from ``get_config()``'s output; layer classes are looked up by name in
+        ``custom_objects``, then ``nnkit.layers``."""
+        model = cls(name=config.get("name"))
+        if config.get("build_input_shape") is not None:
+            model.add(Input(shape=tuple(config["build_input_shape"][1:])))
+        for entry in config["layers"]:
+            model.add(saving.layer_from_config(entry, custom_objects))
+        return model
 
 
 class _LazyLogs(dict):

@@ -1,0 +1,276 @@
+"""Saving and loading models: weights in safetensors, whole models as one safetensors file with the
+architecture and the optimizer state. No pickle: a file holds tensors and JSON, nothing executable.
+
+Tensor names are stable and readable: ``"<layer key>/<weight name>"`` such as ``"dense/kernel"`` and
+``"dense_1/bias"``. The layer key is the layer's class in snake case with a counter per class, counted in
+model order (as Keras 3 names the groups of a ``.weights.h5`` file), not the layer's own name, which
+changes from one process to the next (``dense_7`` when six Dense layers were made before).
+
+Files:
+    weights file (``model.save_weights``): the weights of every layer, trainable or not, and metadata
+        ``{"format": "nnkit.weights", "nnkit_version": ...}``.
+    model file (``model.save``, ``.nnkit`` by convention): the same weight tensors, plus one tensor per
+        optimizer slot and trainable weight, ``"optimizer/<slot>/<layer key>/<weight name>"`` (e.g.
+        ``"optimizer/m/dense/kernel"``), and metadata ``{"format": "nnkit.model", "nnkit_version": ...,
+        "config": <JSON>}``, where the JSON holds ``{"model": Sequential.get_config(), "floatx": ...,
+        "compile": {"loss": ..., "metrics": [...], "optimizer": {"class_name", "config", "iterations"}}}``.
+
+Both are ordinary safetensors files: ``safetensors.numpy.load_file(path)`` (or ``safetensors.torch``)
+reads them. Every write is atomic (see ``files.atomic_write``).
+"""
+import json
+import math
+import re
+
+import numpy
+
+from .. import backend, layers as layers_module, losses, metrics, optimizers
+from . import files
+from .files import WeightsFileError
+
+WEIGHTS_FORMAT = "nnkit.weights"
+MODEL_FORMAT = "nnkit.model"
+OPTIMIZER_PREFIX = "optimizer/"
+
+
+def keras_snake_case(class_name):
+    """Keras' ``to_snake_case``: ``"Conv2D"`` -> ``"conv2d"``, ``"BatchNormalization"`` -> ``"batch_normalization"``."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", class_name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def layer_keys(layers):
+    """The stable key of each layer: class name in snake case, numbered per class (``dense``, ``dense_1``)."""
+    counts = {}
+    keys = []
+    for layer in layers:
+        base = keras_snake_case(type(layer).__name__)
+        count = counts.get(base, 0)
+        counts[base] = count + 1
+        keys.append(base if count == 0 else f"{base}_{count}")
+    return keys
+
+
+def weight_entries(model):
+    """``[(tensor name, layer, weight name)]`` for every weight of ``model``, in ``get_weights()`` order."""
+    return [(f"{key}/{spec.name}", layer, spec.name)
+            for key, layer in zip(layer_keys(model.layers), model.layers) for spec in layer.weight_specs]
+
+
+def _version():
+    from .. import __version__
+    return __version__
+
+
+def _require_built(model, action):
+    if not model.built:
+        raise ValueError(f"Model '{model.name}' is not built, so it has no weights to {action}. Give it an input "
+                         f"shape (Input(shape=...) or model.build(input_shape)) first.")
+
+
+# ---- weights ---------------------------------------------------------------------------------------------
+def save_weights(model, path):
+    """Write every weight of ``model`` to ``path`` as safetensors (atomically)."""
+    _require_built(model, "save")
+    tensors = _weight_tensors(model)
+    files.write_safetensors(path, tensors, {"format": WEIGHTS_FORMAT, "nnkit_version": _version()})
+
+
+def _weight_tensors(model):
+    return {name: numpy.ascontiguousarray(backend.to_host(getattr(layer, weight)))
+            for name, layer, weight in weight_entries(model)}
+
+
+def load_weights(model, path):
+    """Load weights written by ``save_weights`` or ``save`` (safetensors), or by Keras 3 (``.weights.h5``).
+
+    Every name and shape is checked before any weight is written, so a file that does not fit leaves the
+    model untouched and raises a WeightsFileError listing the differences.
+    """
+    _require_built(model, "load")
+    data = files.read_bytes(path)
+    if data.startswith(files.HDF5_SIGNATURE):
+        from . import keras_h5
+        values = keras_h5.read_weights(model, path)
+    elif data.startswith(files.ZIP_SIGNATURE):
+        raise WeightsFileError(f"'{path}' is a zip archive (a Keras .keras file?). nnkit reads Keras weights from "
+                               f"a .weights.h5 file: in Keras, model.save_weights('model.weights.h5').")
+    else:
+        tensors, _ = files.read_safetensors(path, data)
+        weights = {name: value for name, value in tensors.items() if not name.startswith(OPTIMIZER_PREFIX)}
+        values = _match(model, weights, path)
+    _assign(model, values)
+
+
+def _match(model, tensors, path):
+    """The file's tensors in ``weight_entries`` order, or a WeightsFileError naming every difference."""
+    expected = {name: tuple(getattr(layer, weight).shape) for name, layer, weight in weight_entries(model)}
+    found = {name: tuple(value.shape) for name, value in tensors.items()}
+    problems = []
+    missing = [name for name in expected if name not in found]
+    unexpected = [name for name in found if name not in expected]
+    if missing:
+        problems.append("missing from the file: " + ", ".join(f"{n} {expected[n]}" for n in missing))
+    if unexpected:
+        problems.append("in the file but not in the model: " + ", ".join(f"{n} {found[n]}" for n in unexpected))
+    reshaped = [name for name in expected if name in found and found[name] != expected[name]]
+    if reshaped:
+        problems.append("shapes differ: " + ", ".join(f"{n} is {found[n]} in the file, {expected[n]} in the model"
+                                                      for n in reshaped))
+    if problems:
+        raise WeightsFileError(f"The weights in '{path}' do not fit model '{model.name}' (another architecture?): "
+                               + "; ".join(problems) + ".")
+    return [tensors[name] for name in expected]
+
+
+def _assign(model, values):
+    position = 0
+    for layer in model.layers:
+        count = len(layer.weight_specs)
+        layer.set_weights(values[position:position + count])
+        position += count
+
+
+# ---- whole models ----------------------------------------------------------------------------------------
+def save_model(model, path):
+    """Write the architecture, the weights and (when compiled) the optimizer state to one file, atomically."""
+    _require_built(model, "save")
+    config = {"model": model.get_config(), "floatx": str(backend.floatx()), "compile": None}
+    tensors = _weight_tensors(model)
+    if model.loss is not None:
+        config["compile"] = _compile_config(model)
+        tensors.update(_optimizer_tensors(model))
+    try:
+        text = json.dumps(config)
+    except TypeError as error:
+        raise TypeError(f"Model '{model.name}' cannot be saved: its configuration holds a value JSON cannot store "
+                        f"({error}). Layers, losses and optimizers must describe themselves with plain numbers, "
+                        f"strings, lists and dicts in get_config().") from None
+    files.write_safetensors(path, tensors, {"format": MODEL_FORMAT, "nnkit_version": _version(), "config": text})
+
+
+def _compile_config(model):
+    optimizer = model.optimizer
+    if callable(optimizer.learning_rate):
+        raise TypeError(f"Model '{model.name}' cannot be saved with its optimizer: the learning rate is a callable "
+                        f"({optimizer.learning_rate!r}), which a file cannot hold. Use a number (and "
+                        f"LearningRateScheduler / ReduceLROnPlateau to change it), or save_weights().")
+    return {"loss": {"class_name": type(model.loss).__name__, "config": model.loss.get_config()},
+            "metrics": [m if isinstance(m, str) else {"class_name": type(m).__name__, "config": {"name": m.name}}
+                        for m in model._metric_identifiers],
+            "optimizer": {"class_name": type(optimizer).__name__, "config": optimizer.get_config(),
+                          "iterations": int(optimizer.iterations)}}
+
+
+def _optimizer_tensors(model):
+    store = model._ensure_store()
+    tensors = {}
+    for slot, flat in zip(model.optimizer.slot_names, model.optimizer.variables()):
+        for name, start, shape in _store_layout(model, store):
+            tensors[f"{OPTIMIZER_PREFIX}{slot}/{name}"] = numpy.ascontiguousarray(
+                backend.to_host(flat[start:start + math.prod(shape)]).reshape(shape))
+    return tensors
+
+
+def _store_layout(model, store):
+    """``(tensor name, offset, shape)`` of each trainable weight in the flat parameter buffer."""
+    names = {(id(layer), weight): name for name, layer, weight in weight_entries(model)}
+    layout, offset = [], 0
+    for layer, weight, value, _ in store.entries:
+        layout.append((names[(id(layer), weight)], offset, tuple(value.shape)))
+        offset += value.size
+    return layout
+
+
+def load_model(path, custom_objects=None, compile=True):
+    """A model saved with ``model.save(path)``: architecture, weights and, when it was compiled, the loss,
+    metrics and optimizer with its state, so ``fit`` continues exactly where it stopped.
+
+    Args:
+        path: the file written by ``model.save``.
+        custom_objects: ``{"ClassName": class}`` for layers that are not in ``nnkit.layers``.
+        compile: False to skip the loss and optimizer (for inference only).
+
+    Example:
+        >>> model.save("model.nnkit")
+        >>> restored = nnkit.models.load_model("model.nnkit")
+    """
+    tensors, metadata = files.read_safetensors(path)
+    file_format = metadata.get("format")
+    if file_format == WEIGHTS_FORMAT:
+        raise WeightsFileError(f"'{path}' holds only weights (written by save_weights), not an architecture. Build "
+                               f"the model in code, then call model.load_weights('{path}').")
+    if file_format != MODEL_FORMAT or "config" not in metadata:
+        raise WeightsFileError(f"'{path}' is a safetensors file but not an nnkit model file (its metadata format is "
+                               f"{file_format!r}, expected {MODEL_FORMAT!r}). For bare weights use load_weights().")
+    try:
+        config = json.loads(metadata["config"])
+    except ValueError as error:
+        raise WeightsFileError(f"'{path}': the stored architecture is not valid JSON ({error}).") from None
+
+    from .sequential import Sequential
+    previous_floatx = backend.floatx()
+    backend.set_floatx(config["floatx"])
+    try:
+        model = Sequential.from_config(config["model"], custom_objects=custom_objects)
+        if config["compile"] and compile:
+            _restore_compile(model, config["compile"])
+            model._ensure_store()
+        weights = {name: value for name, value in tensors.items() if not name.startswith(OPTIMIZER_PREFIX)}
+        _assign(model, _match(model, weights, path))
+        if config["compile"] and compile:
+            _restore_optimizer_state(model, tensors, config["compile"]["optimizer"]["iterations"], path)
+    finally:
+        backend.set_floatx(previous_floatx)
+    return model
+
+
+def _restore_compile(model, compile_config):
+    optimizer = compile_config["optimizer"]
+    model.compile(optimizer=_instantiate(optimizers, optimizer, "optimizer"),
+                  loss=_instantiate(losses, compile_config["loss"], "loss"),
+                  metrics=[m if isinstance(m, str) else _instantiate(metrics, m, "metric")
+                           for m in compile_config["metrics"]])
+
+
+def _instantiate(module, entry, family):
+    cls = getattr(module, entry["class_name"], None)
+    if not isinstance(cls, type):
+        raise WeightsFileError(f"The saved model uses the {family} class '{entry['class_name']}', which "
+                               f"nnkit.{module.__name__.rsplit('.', 1)[-1]} does not have.")
+    return cls(**entry["config"])
+
+
+def _restore_optimizer_state(model, tensors, iterations, path):
+    optimizer, store = model.optimizer, model.store
+    layout = _store_layout(model, store)
+    expected = {f"{OPTIMIZER_PREFIX}{slot}/{name}": shape for slot in optimizer.slot_names for name, _, shape in layout}
+    found = {name: tuple(value.shape) for name, value in tensors.items() if name.startswith(OPTIMIZER_PREFIX)}
+    if expected != found:
+        missing = sorted(set(expected) - set(found))
+        unexpected = sorted(set(found) - set(expected))
+        reshaped = sorted(n for n in set(expected) & set(found) if expected[n] != found[n])
+        raise WeightsFileError(f"The optimizer state in '{path}' does not fit its {type(optimizer).__name__}: "
+                               f"missing {missing}, unexpected {unexpected}, other shapes {reshaped}.")
+    for slot, flat in zip(optimizer.slot_names, optimizer.variables()):
+        for name, start, shape in layout:
+            view = flat[start:start + math.prod(shape)]
+            view[...] = backend.get_array_module(view).asarray(
+                tensors[f"{OPTIMIZER_PREFIX}{slot}/{name}"].reshape(-1), dtype=view.dtype)
+    optimizer.iterations = int(iterations)
+
+
+# ---- architecture ----------------------------------------------------------------------------------------
+def layer_from_config(entry, custom_objects=None):
+    """A layer from ``{"class_name": ..., "config": ...}``, looked up in ``custom_objects`` then ``nnkit.layers``."""
+    class_name = entry["class_name"]
+    cls = (custom_objects or {}).get(class_name) or getattr(layers_module, class_name, None)
+    if not (isinstance(cls, type) and issubclass(cls, layers_module.Layer)):
+        known = sorted(name for name in dir(layers_module)
+                       if isinstance(getattr(layers_module, name), type)
+                       and issubclass(getattr(layers_module, name), layers_module.Layer))
+        raise WeightsFileError(f"Unknown layer class '{class_name}' in the saved architecture. nnkit.layers has: "
+                               f"{', '.join(known)}. Pass custom layers as load_model(..., "
+                               f"custom_objects={{'{class_name}': {class_name}}}).")
+    return cls.from_config(dict(entry["config"]))
+
