@@ -122,6 +122,15 @@ def erf(array):
     return numpy.vectorize(math.erf, otypes=[array.dtype])(array)
 
 
+def scatter_add(target, indices, values):
+    """``target[indices] += values`` with repeated indices summed (``numpy.add.at`` / ``cupyx.scatter_add``)."""
+    if is_device_array(target):
+        import cupyx
+        cupyx.scatter_add(target, indices, values)
+    else:
+        numpy.add.at(target, indices, values)
+
+
 def synchronize():
     if is_gpu():
         cupy.cuda.get_current_stream().synchronize()

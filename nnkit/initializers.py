@@ -145,7 +145,7 @@ class Orthogonal(Initializer):
         q *= numpy.sign(numpy.diag(r))
         if rows < cols:
             q = q.T
-        return self.gain * q[:rows, :cols].reshape(shape)
+        return numpy.ascontiguousarray(self.gain * q[:rows, :cols].reshape(shape))
 
 
 def get(identifier):

@@ -1,0 +1,213 @@
+"""What SimpleRNN, LSTM and GRU share: arguments, weights, masking, dropout, and the time loop's frame.
+
+Back-propagation through time is organised around GEMMs over all steps at once. Inputs are made
+time-major, ``x (N, T, D) -> (T, N, D)``, and the input projection of every step is one GEMM
+``(T*N, D) @ kernel``. Each step then runs one small GEMM for the recurrent projection and one element-wise
+op (``nnkit.ops.recurrent``). The backward pass mirrors it: one GEMM per step to send the gradient back
+through the recurrent kernel, then one GEMM each for the kernel gradient, the recurrent-kernel gradient and
+the input gradient over all steps.
+
+A subclass sets ``gates`` (G), builds its weights and writes ``_scan`` and ``_scan_backward``.
+"""
+from .. import activations, backend, initializers, regularizers
+from .base import Layer, positive_int
+
+
+class Recurrent(Layer):
+    """Base of the recurrent layers (see SimpleRNN, LSTM, GRU for the arguments)."""
+
+    gates = 1
+
+    def __init__(self, units, activation="tanh", recurrent_activation="sigmoid", use_bias=True,
+                 kernel_initializer="glorot_uniform", recurrent_initializer="orthogonal",
+                 bias_initializer="zeros", kernel_regularizer=None, recurrent_regularizer=None,
+                 bias_regularizer=None, dropout=0.0, recurrent_dropout=0.0, return_sequences=False,
+                 return_state=False, go_backwards=False, zero_output_for_mask=False, **kwargs):
+        super().__init__(**kwargs)
+        kind = type(self).__name__
+        self.units = positive_int(kind, "units", units)
+        self.activation = activations.get(activation)
+        self.recurrent_activation = activations.get(recurrent_activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.recurrent_initializer = initializers.get(recurrent_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        for name, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
+            if not 0 <= rate < 1:
+                raise ValueError(f"{kind}: expected `{name}` in [0, 1). Received: {name}={rate!r}")
+        self.dropout, self.recurrent_dropout = float(dropout), float(recurrent_dropout)
+        self.return_sequences = bool(return_sequences)
+        self.return_state = bool(return_state)
+        self.go_backwards = bool(go_backwards)
+        # Keras' RNN option (set by Bidirectional): padded steps output zeros instead of the carried state.
+        self.zero_output_for_mask = bool(zero_output_for_mask)
+
+    # ---- shapes and weights ----------------------------------------------------------------------------
+    def build(self, input_shape):
+        if len(input_shape) != 3:
+            raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) expects an input of rank 3 "
+                             f"(batch, timesteps, features), but received input of shape {tuple(input_shape)}.")
+        GU = self.gates * self.units
+        self.add_weight("kernel", (input_shape[-1], GU), self.kernel_initializer, self.kernel_regularizer)
+        self.add_weight("recurrent_kernel", (self.units, GU), self.recurrent_initializer,
+                        self.recurrent_regularizer)
+        if self.use_bias:
+            self.add_weight("bias", self.bias_shape(), self.bias_initializer_for_build(),
+                            self.bias_regularizer)
+
+    def bias_shape(self):
+        return (self.gates * self.units,)
+
+    def bias_initializer_for_build(self):
+        return self.bias_initializer
+
+    def compute_output_shape(self, input_shape):
+        """The shape of the output (with ``return_state``, each state is ``(batch, units)`` besides it)."""
+        N, T = input_shape[0], input_shape[1]
+        return (N, T, self.units) if self.return_sequences else (N, self.units)
+
+    @property
+    def state_count(self):
+        return 1
+
+    # ---- forward -----------------------------------------------------------------------------------
+    def forward(self, x, training=False):
+        return self._run(x, None, training)
+
+    def forward_masked(self, x, mask, training=False):
+        return self._run(x, mask, training), (mask if self.return_sequences else None)
+
+    def _run(self, x, mask, training):
+        xp = backend.get_array_module(x)
+        self._check_input(x)
+        N, T, D = x.shape
+        U, dtype = self.units, self.kernel.dtype
+        if self.go_backwards:
+            x = x[:, ::-1]
+            mask = None if mask is None else mask[:, ::-1]
+        x_tm = xp.ascontiguousarray(x.transpose(1, 0, 2), dtype=dtype)          # (T, N, D)
+        self._input_mask = self._dropout_mask((N, D), self.dropout, training, xp, dtype)
+        if self._input_mask is not None:
+            x_tm *= self._input_mask
+        self._recurrent_mask = self._dropout_mask((N, U), self.recurrent_dropout, training, xp, dtype)
+        self._mask_tm = None if mask is None else xp.ascontiguousarray(mask.T, dtype=dtype)   # (T, N)
+        self._x_tm = x_tm
+        # ==== all input projections: one GEMM ====
+        xw = (x_tm.reshape(T * N, D) @ self.kernel).reshape(T, N, -1)
+        bias = self._input_bias()
+        if bias is not None:
+            xw += bias
+        H, final_states = self._scan(xw, self._mask_tm, self._recurrent_mask)   # H: (T + 1, N, U), H[0] = 0
+        self._H = H
+        if self.return_sequences:
+            outputs = H[1:] if not self._zero_outputs() else H[1:] * self._mask_tm[:, :, None]
+            output = outputs.transpose(1, 0, 2)
+        else:
+            output = H[T]
+        if self.return_state:
+            return [output] + final_states
+        return output
+
+    def _zero_outputs(self):
+        return self.zero_output_for_mask and self._mask_tm is not None
+
+    def _dropout_mask(self, shape, rate, training, xp, dtype):
+        """Keras' dropout for RNNs: one inverted-dropout mask per sequence, shared by every time step."""
+        if not training or rate == 0:
+            return None
+        keep = backend.device_rng().random(shape, dtype=dtype) >= rate
+        return keep * dtype.type(1 / (1 - rate))
+
+    def _check_input(self, x):
+        features = self.kernel.shape[0]
+        if x.ndim != 3 or x.shape[-1] != features:
+            raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) expects input of shape "
+                             f"(batch, timesteps, {features}), but received input of shape {tuple(x.shape)}.")
+        if x.shape[1] == 0:
+            raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) received a sequence with 0 timesteps.")
+
+    def _input_bias(self):
+        return self.bias if self.use_bias else None
+
+    def _input_bias_grad(self):
+        return self.grads.get("bias") if self.use_bias else None
+
+    def _recurrent_input(self, h):
+        return h if self._recurrent_mask is None else h * self._recurrent_mask
+
+    # ---- backward ----------------------------------------------------------------------------------
+    def backward(self, dy):
+        xp = backend.get_array_module(self._H)
+        if self.return_state:
+            dy, d_states = dy[0], list(dy[1:])
+        else:
+            d_states = [None] * self.state_count
+        T, N, D = self._x_tm.shape
+        U = self.units
+        # ==== dH: the gradient reaching each h_t from the outputs ====
+        dH = xp.zeros((T, N, U), dtype=self._H.dtype)
+        if self.return_sequences:
+            dH[...] = dy.transpose(1, 0, 2)
+            if self._zero_outputs():
+                dH *= self._mask_tm[:, :, None]
+        else:
+            dH[T - 1] += dy
+        if d_states[0] is not None:
+            dH[T - 1] += d_states[0]
+        # ==== through time ====
+        dxw = self._scan_backward(dH, d_states[1:])                      # (T, N, G*U)
+        dxw2 = dxw.reshape(T * N, -1)
+        # ==== dW, db ====
+        if "kernel" in self.grads:
+            xp.matmul(self._x_tm.reshape(T * N, D).T, dxw2, out=self.grads["kernel"])
+        bias_grad = self._input_bias_grad()
+        if bias_grad is not None:
+            dxw2.sum(axis=0, out=bias_grad)
+        # ==== dx ====
+        if not self.needs_input_gradient:
+            return None
+        dx_tm = (dxw2 @ self.kernel.T).reshape(T, N, D)
+        if self._input_mask is not None:
+            dx_tm *= self._input_mask
+        dx = dx_tm.transpose(1, 0, 2)
+        if self.go_backwards:
+            dx = dx[:, ::-1]
+        return xp.ascontiguousarray(dx)
+
+    def _recurrent_kernel_grad(self, xp, dz):
+        """``recurrent_kernel`` gradient over all steps in one GEMM: ``sum_t h_{t-1}^T dz_t``."""
+        if "recurrent_kernel" not in self.grads:
+            return
+        T, N, U = self._H.shape[0] - 1, self._H.shape[1], self.units
+        h_in = self._recurrent_input(self._H[:-1]).reshape(T * N, U)
+        xp.matmul(h_in.T, dz.reshape(T * N, -1), out=self.grads["recurrent_kernel"])
+
+    def _recurrent_backward(self, dz, carry):
+        """``dh_{t-1}`` from ``dz_t``: through the recurrent kernel (and its dropout mask), plus ``carry``."""
+        dh = dz @ self.recurrent_kernel.T
+        if self._recurrent_mask is not None:
+            dh *= self._recurrent_mask
+        dh += carry
+        return dh
+
+    def _step_mask(self, t):
+        return None if self._mask_tm is None else self._mask_tm[t]
+
+    # ---- description -------------------------------------------------------------------------------
+    def get_config(self):
+        return {**super().get_config(), "units": self.units,
+                "activation": activations.serialize(self.activation),
+                "recurrent_activation": activations.serialize(self.recurrent_activation),
+                "use_bias": self.use_bias,
+                "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                "recurrent_initializer": initializers.serialize(self.recurrent_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer),
+                "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+                "recurrent_regularizer": regularizers.serialize(self.recurrent_regularizer),
+                "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+                "dropout": self.dropout, "recurrent_dropout": self.recurrent_dropout,
+                "return_sequences": self.return_sequences, "return_state": self.return_state,
+                "go_backwards": self.go_backwards, "zero_output_for_mask": self.zero_output_for_mask}

@@ -1,0 +1,258 @@
+"""Layers that wrap layers: Bidirectional (two recurrent layers, one reading backwards) and
+TimeDistributed (one layer applied to every time step).
+
+A wrapper owns no weights of its own: it exposes its inner layers' weights under prefixed names
+(``forward/kernel``, ``backward/kernel``; ``layer/kernel``), so the model's flat parameter buffer,
+``get_weights`` (Keras' order: the forward layer's weights, then the backward layer's) and the
+regularizers see them like any other layer's.
+"""
+from .. import backend
+from .base import Layer, WeightSpec
+
+
+def serialize_layer(layer):
+    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+
+
+def deserialize_layer(config):
+    from .. import layers
+    cls = getattr(layers, config["class_name"], None)
+    if not isinstance(cls, type) or not issubclass(cls, Layer):
+        raise ValueError(f"Unknown layer class {config['class_name']!r} in a wrapper's config.")
+    return cls.from_config(dict(config["config"]))
+
+
+class Wrapper(Layer):
+    """Base of the wrappers: routes weight names ``<prefix>/<name>`` to the inner layers."""
+
+    def sublayers(self):
+        """``[(prefix, layer), ...]`` in Keras' weight order."""
+        raise NotImplementedError
+
+    @property
+    def _weight_specs(self):
+        return [WeightSpec(f"{prefix}/{spec.name}", spec.trainable, spec.regularizer)
+                for prefix, layer in self.sublayers() for spec in layer.weight_specs]
+
+    @_weight_specs.setter
+    def _weight_specs(self, value):
+        """Layer.__init__ starts an empty list; a wrapper's specs always come from its inner layers."""
+
+    @property
+    def grads(self):
+        return {f"{prefix}/{name}": grad for prefix, layer in self.sublayers() for name, grad in layer.grads.items()}
+
+    @grads.setter
+    def grads(self, value):
+        """As for ``_weight_specs``: the gradients live in the inner layers."""
+
+    def _route(self, name):
+        prefix, _, inner = name.partition("/")
+        for candidate, layer in self.sublayers():
+            if candidate == prefix:
+                return layer, inner
+        raise AttributeError(f"Layer '{self.name}' has no weight {name!r}.")
+
+    def __getattr__(self, name):
+        # Reached only when ordinary lookup fails: weight names carry a '/'.
+        if "/" not in name:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        layer, inner = self._route(name)
+        return getattr(layer, inner)
+
+    def bind_weight(self, name, value, grad):
+        layer, inner = self._route(name)
+        layer.bind_weight(inner, value, grad)
+
+    def _propagate_input_gradient(self):
+        for _, layer in self.sublayers():
+            layer.needs_input_gradient = self.needs_input_gradient
+
+
+class Bidirectional(Wrapper):
+    """Runs a recurrent layer forwards and a copy of it backwards over the sequence and merges the outputs.
+
+    Args:
+        layer: a SimpleRNN, LSTM or GRU (its config is copied into ``forward_layer`` and, with
+            ``go_backwards`` flipped, into ``backward_layer``).
+        merge_mode: 'concat' (default), 'sum', 'mul', 'ave', or None (a list ``[forward, backward]``).
+        backward_layer: optional recurrent layer for the backward direction (must read the other way).
+
+    Input shape: ``(batch, timesteps, features)``, with an optional mask.
+    Output shape: the layer's, with the last axis doubled for 'concat'. With ``return_sequences`` the
+    backward layer's outputs are put back in forward time order before merging.
+
+    Example:
+        >>> model = Sequential([Input((10,)), Embedding(1000, 16), Bidirectional(LSTM(8)), Dense(1)])
+    """
+
+    MERGE_MODES = ("concat", "sum", "mul", "ave", None)
+
+    def __init__(self, layer, merge_mode="concat", backward_layer=None, **kwargs):
+        if not hasattr(layer, "go_backwards") or not isinstance(layer, Layer):
+            raise ValueError(f"Bidirectional expects a recurrent layer (SimpleRNN, LSTM, GRU). Received: {layer!r}")
+        if merge_mode not in self.MERGE_MODES:
+            raise ValueError(f"Bidirectional: merge_mode must be one of {self.MERGE_MODES}. "
+                             f"Received: merge_mode={merge_mode!r}")
+        super().__init__(**kwargs)
+        if self.input_shape_hint is None:
+            self.input_shape_hint = layer.input_shape_hint
+        config = {**layer.get_config(), "name": f"forward_{layer.name}"}
+        config.pop("batch_input_shape", None)
+        self.forward_layer = type(layer).from_config(config)
+        if backward_layer is None:
+            config = {**config, "name": f"backward_{layer.name}", "go_backwards": not layer.go_backwards}
+            backward_layer = type(layer).from_config(config)
+        elif backward_layer.go_backwards == layer.go_backwards:
+            raise ValueError("Bidirectional: `backward_layer` must read the sequence in the other direction "
+                             f"(go_backwards={not layer.go_backwards}).")
+        self.backward_layer = backward_layer
+        self.merge_mode = merge_mode
+        self.return_sequences = layer.return_sequences
+        self.return_state = layer.return_state
+        # As Keras does: padded steps of a returned sequence read 0 in both directions.
+        for inner in (self.forward_layer, self.backward_layer):
+            inner.zero_output_for_mask = self.return_sequences
+
+    def sublayers(self):
+        return [("forward", self.forward_layer), ("backward", self.backward_layer)]
+
+    def build(self, input_shape):
+        self.forward_layer.build_for(input_shape)
+        self.backward_layer.build_for(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        shape = self.forward_layer.compute_output_shape(input_shape)
+        if self.merge_mode == "concat":
+            return tuple(shape[:-1]) + (shape[-1] + self.backward_layer.units,)
+        return tuple(shape)
+
+    def forward(self, x, training=False):
+        return self.forward_masked(x, None, training)[0]
+
+    def forward_masked(self, x, mask, training=False):
+        self._propagate_input_gradient()
+        y_f, _ = self.forward_layer.forward_masked(x, mask, training)
+        y_b, _ = self.backward_layer.forward_masked(x, mask, training)
+        states = []
+        if self.return_state:
+            (y_f, *states_f), (y_b, *states_b) = y_f, y_b
+            states = states_f + states_b
+        if self.return_sequences:
+            y_b = y_b[:, ::-1]
+        self._y_f, self._y_b = y_f, y_b
+        xp = backend.get_array_module(y_f)
+        if self.merge_mode == "concat":
+            y = xp.concatenate([y_f, y_b], axis=-1)
+        elif self.merge_mode == "sum":
+            y = y_f + y_b
+        elif self.merge_mode == "mul":
+            y = y_f * y_b
+        elif self.merge_mode == "ave":
+            y = (y_f + y_b) / 2
+        else:
+            y = [y_f, y_b]
+        outputs = (y if isinstance(y, list) else [y]) + states if self.return_state else y
+        return outputs, (mask if self.return_sequences else None)
+
+    def backward(self, dy):
+        xp = backend.get_array_module(self._y_f)
+        d_states_f = d_states_b = []
+        if self.return_state:
+            merged = 2 if self.merge_mode is None else 1
+            count_f = self.forward_layer.state_count
+            d_states = list(dy[merged:])
+            d_states_f, d_states_b = d_states[:count_f], d_states[count_f:]
+            dy = dy[:merged] if self.merge_mode is None else dy[0]
+        # ==== split the merged gradient ====
+        if self.merge_mode == "concat":
+            U_f = self._y_f.shape[-1]
+            dy_f, dy_b = dy[..., :U_f], dy[..., U_f:]
+        elif self.merge_mode == "sum":
+            dy_f = dy_b = dy
+        elif self.merge_mode == "mul":
+            dy_f, dy_b = dy * self._y_b, dy * self._y_f
+        elif self.merge_mode == "ave":
+            dy_f = dy_b = dy / 2
+        else:
+            dy_f, dy_b = dy
+        if self.return_sequences:
+            dy_b = dy_b[:, ::-1]
+        dy_f, dy_b = xp.ascontiguousarray(dy_f), xp.ascontiguousarray(dy_b)
+        if self.return_state:
+            dy_f, dy_b = [dy_f] + d_states_f, [dy_b] + d_states_b
+        dx_f = self.forward_layer.backward(dy_f)
+        dx_b = self.backward_layer.backward(dy_b)
+        return None if dx_f is None else dx_f + dx_b
+
+    def get_config(self):
+        config = {**super().get_config(), "layer": serialize_layer(self.forward_layer), "merge_mode": self.merge_mode}
+        config["backward_layer"] = serialize_layer(self.backward_layer)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        layer = deserialize_layer(config.pop("layer"))
+        backward = config.pop("backward_layer", None)
+        return cls(layer, backward_layer=None if backward is None else deserialize_layer(backward), **config)
+
+
+class TimeDistributed(Wrapper):
+    """Applies a layer to every time step: ``(batch, timesteps, ...) -> (batch, timesteps, ...)``.
+
+    The time axis is folded into the batch axis, so ``TimeDistributed(Dense(8))`` runs one GEMM over
+    all steps.
+
+    Args:
+        layer: the layer to apply (built for the input without its time axis).
+
+    Input shape: ``(batch, timesteps, ...)``; a mask passes through.
+    Output shape: ``(batch, timesteps) + layer output shape without its batch axis``.
+
+    Example:
+        >>> TimeDistributed(Dense(8))(numpy.ones((32, 10, 16))).shape
+        (32, 10, 8)
+    """
+
+    def __init__(self, layer, **kwargs):
+        if not isinstance(layer, Layer):
+            raise ValueError(f"TimeDistributed expects a layer. Received: {layer!r}")
+        super().__init__(**kwargs)
+        self.layer = layer
+
+    def sublayers(self):
+        return [("layer", self.layer)]
+
+    def build(self, input_shape):
+        if len(input_shape) < 3:
+            raise ValueError(f"Layer '{self.name}' (TimeDistributed) expects an input of rank >= 3 "
+                             f"(batch, timesteps, ...), but received input of shape {tuple(input_shape)}.")
+        self.layer.build_for((None,) + tuple(input_shape[2:]))
+
+    def compute_output_shape(self, input_shape):
+        inner = self.layer.compute_output_shape((None,) + tuple(input_shape[2:]))
+        return tuple(input_shape[:2]) + tuple(inner[1:])
+
+    def forward(self, x, training=False):
+        if x.ndim < 3:
+            raise ValueError(f"Layer '{self.name}' (TimeDistributed) expects an input of rank >= 3 "
+                             f"(batch, timesteps, ...), but received input of shape {tuple(x.shape)}.")
+        self._propagate_input_gradient()
+        N, T = x.shape[:2]
+        self._x_shape = x.shape
+        y = self.layer.forward(x.reshape((N * T,) + x.shape[2:]), training=training)
+        return y.reshape((N, T) + y.shape[1:])
+
+    def backward(self, dy):
+        N, T = self._x_shape[:2]
+        dx = self.layer.backward(dy.reshape((N * T,) + dy.shape[2:]))
+        return None if dx is None else dx.reshape(self._x_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "layer": serialize_layer(self.layer)}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        return cls(deserialize_layer(config.pop("layer")), **config)
