@@ -27,4 +27,11 @@ class LambdaCallback(Callback):
             if function is not None:
                 if not callable(function):
                     raise TypeError(f"LambdaCallback: {hook} must be a function. Received: {function!r}")
-                setattr(self, hook, function)
+                setattr(self, hook, _called_with_logs(function, takes_index="epoch" in hook or "batch" in hook))
+
+
+def _called_with_logs(function, takes_index):
+    """The hook as fit calls it (logs may be left out) -> the function with Keras' arguments, logs always given."""
+    if takes_index:
+        return lambda index, logs=None: function(index, logs)
+    return lambda logs=None: function(logs)
