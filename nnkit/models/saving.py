@@ -151,14 +151,15 @@ def save_model(model, path):
 
 def _compile_config(model):
     optimizer = model.optimizer
-    if callable(optimizer.learning_rate):
+    optimizer_config = optimizer.get_config()
+    if callable(optimizer_config["learning_rate"]):
         raise TypeError(f"Model '{model.name}' cannot be saved with its optimizer: the learning rate is a callable "
-                        f"({optimizer.learning_rate!r}), which a file cannot hold. Use a number (and "
-                        f"LearningRateScheduler / ReduceLROnPlateau to change it), or save_weights().")
+                        f"({optimizer.learning_rate!r}), which a file cannot hold. Use a number or a schedule "
+                        f"from nnkit.optimizers.schedules, or save_weights().")
     return {"loss": {"class_name": type(model.loss).__name__, "config": model.loss.get_config()},
             "metrics": [m if isinstance(m, str) else {"class_name": type(m).__name__, "config": {"name": m.name}}
                         for m in model._metric_identifiers],
-            "optimizer": {"class_name": type(optimizer).__name__, "config": optimizer.get_config(),
+            "optimizer": {"class_name": type(optimizer).__name__, "config": optimizer_config,
                           "iterations": int(optimizer.iterations)}}
 
 
