@@ -47,3 +47,30 @@ def function(module_name, entry, dtype):
 def grid_for(n, block=256, max_blocks=65535 * 32):
     """Blocks for a grid-stride loop over ``n`` elements."""
     return (max(1, min(max_blocks, -(-int(n) // block))),)
+
+
+BLOCK = 256
+
+
+def check_array(entry, name, array, dtype=None, shape=None):
+    """Raise unless ``array`` is a C-contiguous CuPy array (of ``dtype`` and ``shape`` when given).
+
+    Kernels see a bare pointer: a strided view or a host array would be read as garbage, so refuse it here.
+    """
+    if not backend.is_device_array(array):
+        raise TypeError(f"{entry}: '{name}' must be a CuPy array on the GPU; received {type(array).__name__}.")
+    if dtype is not None and array.dtype != numpy.dtype(dtype):
+        raise TypeError(f"{entry}: '{name}' must have dtype {numpy.dtype(dtype)}; received {array.dtype}.")
+    if shape is not None and tuple(array.shape) != tuple(shape):
+        raise ValueError(f"{entry}: '{name}' must have shape {tuple(shape)}; received {tuple(array.shape)}.")
+    if not array.flags.c_contiguous:
+        raise ValueError(f"{entry}: '{name}' must be C-contiguous (the kernel ignores strides); received a view "
+                         f"with strides {array.strides}. Pass cupy.ascontiguousarray({name}).")
+    return array
+
+
+def output(entry, name, out, shape, dtype):
+    """``out`` checked as the kernel's output buffer, or a new uninitialised one."""
+    if out is None:
+        return backend.cupy.empty(shape, dtype=dtype)
+    return check_array(entry, name, out, dtype, shape)

@@ -4,6 +4,7 @@ Arrays are 2-D, ``(rows, F)``: a Dense output, or a convolution output in NHWC f
 ``(N*OH*OW, F)``; ``bias`` is ``(F,)`` or None.
 """
 from .. import backend
+from ..cuda import bias_act as cuda_bias_act
 
 
 def bias_activation(z, bias, activation):
@@ -12,6 +13,8 @@ def bias_activation(z, bias, activation):
     Returns ``y``. When ``activation.needs_input``, ``z`` holds ``z + bias`` afterwards and must be kept
     for the backward pass.
     """
+    if backend.is_device_array(z) and cuda_bias_act.handles(activation):
+        return bias_activation_gpu(z, bias, activation)
     if bias is not None:
         z += bias
     if activation.name == "linear":
@@ -24,11 +27,18 @@ def bias_activation(z, bias, activation):
     return z
 
 
+def bias_activation_gpu(z, bias, activation):
+    """The GPU twin: one kernel, in place (``z`` must be C-contiguous)."""
+    return cuda_bias_act.bias_activation(z, None if bias is None else bias.reshape(-1), activation)
+
+
 def bias_activation_backward(dy, z, y, activation, bias_grad):
     """Gradient with respect to the pre-activation; writes ``sum(dz, axis=0)`` into ``bias_grad``.
 
     ``z`` is read only when ``activation.needs_input``; ``bias_grad`` is None for a layer without bias.
     """
+    if backend.is_device_array(dy) and cuda_bias_act.handles(activation):
+        return bias_activation_backward_gpu(dy, z, y, activation, bias_grad)
     if activation.name == "linear":
         dz = dy
     elif activation.name == "relu":
@@ -38,3 +48,9 @@ def bias_activation_backward(dy, z, y, activation, bias_grad):
     if bias_grad is not None:
         dz.sum(axis=0, out=bias_grad)
     return dz
+
+
+def bias_activation_backward_gpu(dy, z, y, activation, bias_grad):
+    """The GPU twin: dy and y read once; dz and the bias gradient written in the same pass."""
+    xp = backend.get_array_module(dy)
+    return cuda_bias_act.bias_activation_backward(xp.ascontiguousarray(dy), y, activation, bias_grad)

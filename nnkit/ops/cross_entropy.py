@@ -5,11 +5,16 @@
 Both return ``(loss, dlogits)``: the mean loss over the batch (Keras' "sum over batch size") as a 0-d
 array, and its gradient with respect to the logits.
 """
+import numpy
+
 from .. import backend
+from ..cuda import cross_entropy as cuda_cross_entropy
 
 
 def softmax_cross_entropy(logits, targets):
     """loss = mean_n(logsumexp(z_n) - sum_k t_nk z_nk);  dlogits = (softmax(z) - t) / N."""
+    if backend.is_device_array(logits):
+        return softmax_cross_entropy_gpu(logits, targets)
     xp = backend.get_array_module(logits)
     n = logits.shape[0]
     shifted = logits - logits.max(axis=1, keepdims=True)
@@ -29,8 +34,20 @@ def softmax_cross_entropy(logits, targets):
     return loss / n, grad
 
 
+def softmax_cross_entropy_gpu(logits, targets):
+    """The GPU twin: one warp per row, the row read once; a label outside [0, K) gives NaN, never a stray read."""
+    xp = backend.get_array_module(logits)
+    if targets.ndim == 1:
+        targets = xp.ascontiguousarray(targets, dtype=numpy.int64)
+    else:
+        targets = xp.ascontiguousarray(targets, dtype=logits.dtype)
+    return cuda_cross_entropy.softmax_cross_entropy(xp.ascontiguousarray(logits), targets)
+
+
 def sigmoid_binary_cross_entropy(logits, targets):
     """loss = mean(max(z, 0) - z t + log(1 + exp(-|z|)));  dlogits = (sigmoid(z) - t) / size."""
+    if backend.is_device_array(logits):
+        return sigmoid_binary_cross_entropy_gpu(logits, targets)
     xp = backend.get_array_module(logits)
     size = logits.size
     loss = (xp.maximum(logits, 0) - logits * targets + xp.log1p(xp.exp(-xp.abs(logits)))).sum()
@@ -39,3 +56,10 @@ def sigmoid_binary_cross_entropy(logits, targets):
     grad = sigmoid - targets
     grad /= size
     return loss / size, grad
+
+
+def sigmoid_binary_cross_entropy_gpu(logits, targets):
+    """The GPU twin: one element-wise pass, the loss summed per block."""
+    xp = backend.get_array_module(logits)
+    return cuda_cross_entropy.sigmoid_binary_cross_entropy(
+        xp.ascontiguousarray(logits), xp.ascontiguousarray(targets, dtype=logits.dtype))

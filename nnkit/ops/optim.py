@@ -4,6 +4,7 @@ Each takes the parameters ``p``, their gradients ``g`` and the optimizer's slot 
 length, and scalars already folded on the host (the bias correction lives in ``alpha``).
 """
 from .. import backend
+from ..cuda import optim as cuda_optim
 
 
 def adam_step(p, g, m, v, alpha, beta_1, beta_2, epsilon, decay=0.0):
@@ -14,6 +15,8 @@ def adam_step(p, g, m, v, alpha, beta_1, beta_2, epsilon, decay=0.0):
         v += (1 - beta_2) * (g * g - v)
         p -= alpha * m / (sqrt(v) + epsilon)  (alpha = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t))
     """
+    if backend.is_device_array(p):
+        return adam_step_gpu(p, g, m, v, alpha, beta_1, beta_2, epsilon, decay)
     xp = backend.get_array_module(p)
     if decay:
         p *= 1 - decay
@@ -31,6 +34,11 @@ def adam_step(p, g, m, v, alpha, beta_1, beta_2, epsilon, decay=0.0):
     p -= scratch
 
 
+def adam_step_gpu(p, g, m, v, alpha, beta_1, beta_2, epsilon, decay=0.0):
+    """The GPU twin: one launch over the flat buffers, float4 / double2 loads (28 bytes per float32 parameter)."""
+    cuda_optim.adam_step(p, g, m, v, alpha, beta_1, beta_2, epsilon, decay)
+
+
 def sgd_step(p, g, velocity, learning_rate, momentum=0.0, nesterov=False):
     """SGD as Keras applies it.
 
@@ -39,6 +47,8 @@ def sgd_step(p, g, velocity, learning_rate, momentum=0.0, nesterov=False):
                       p += velocity                             (classic)
                       p += momentum * velocity - lr * g         (Nesterov)
     """
+    if backend.is_device_array(p):
+        return sgd_step_gpu(p, g, velocity, learning_rate, momentum, nesterov)
     if not momentum:
         p -= learning_rate * g
         return
@@ -48,3 +58,8 @@ def sgd_step(p, g, velocity, learning_rate, momentum=0.0, nesterov=False):
         p += momentum * velocity - learning_rate * g
     else:
         p += velocity
+
+
+def sgd_step_gpu(p, g, velocity, learning_rate, momentum=0.0, nesterov=False):
+    """The GPU twin: one launch, in place on ``p`` and ``velocity``."""
+    cuda_optim.sgd_step(p, g, velocity, learning_rate, momentum, nesterov)
