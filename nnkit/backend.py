@@ -123,12 +123,8 @@ def erf(array):
 
 
 def scatter_add(target, indices, values):
-    """``target[indices] += values`` with repeated indices summed (``numpy.add.at`` / ``cupyx.scatter_add``)."""
-    if is_device_array(target):
-        import cupyx
-        cupyx.scatter_add(target, indices, values)
-    else:
-        numpy.add.at(target, indices, values)
+    """``target[indices] += values`` with repeated indices summed (``numpy.add.at`` / ``cupy.add.at``)."""
+    (cupy if is_device_array(target) else numpy).add.at(target, indices, values)
 
 
 def synchronize():

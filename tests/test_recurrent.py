@@ -20,6 +20,13 @@ LAYERS = {
 MASK = numpy.array([[1, 1, 1, 0, 0], [1, 0, 1, 1, 1], [1, 1, 1, 1, 1]], dtype=bool)
 
 
+@pytest.fixture(autouse=True)
+def _cpu():
+    """These tests compare with NumPy loops; tests/test_recurrent_gpu.py covers the GPU."""
+    with backend.use("cpu"):
+        yield
+
+
 def sigmoid(x):
     return 1 / (1 + numpy.exp(-x))
 

@@ -93,7 +93,7 @@ class Recurrent(Layer):
         if self._input_mask is not None:
             x_tm *= self._input_mask
         self._recurrent_mask = self._dropout_mask((N, U), self.recurrent_dropout, training, xp, dtype)
-        self._mask_tm = None if mask is None else xp.ascontiguousarray(mask.T, dtype=dtype)   # (T, N)
+        self._mask_tm = None if mask is None else xp.ascontiguousarray(xp.asarray(mask).T, dtype=dtype)  # (T, N)
         self._x_tm = x_tm
         # ==== all input projections: one GEMM ====
         xw = (x_tm.reshape(T * N, D) @ self.kernel).reshape(T, N, -1)

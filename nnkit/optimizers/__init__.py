@@ -5,6 +5,7 @@ from .adam import Adam, AdamW
 from .adaptive import Adagrad, RMSprop
 from .base import Optimizer
 from .sgd import SGD
+from . import schedules
 
 registry = Registry("optimizer", base_class=Optimizer)
 registry.register("sgd")(SGD)

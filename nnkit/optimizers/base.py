@@ -1,6 +1,7 @@
 """The optimizer contract: slot buffers shaped like the model's flat parameter buffer, gradient clipping
 (``clipnorm``, ``clipvalue``, ``global_clipnorm``), and one vectorised ``update`` per step."""
 from .. import backend
+from . import schedules
 
 
 class Optimizer:
@@ -17,6 +18,8 @@ class Optimizer:
             value = locals()[key]
             if value <= 0:
                 raise ValueError(f"{type(self).__name__}: expected a positive {key}. Received: {key}={value!r}")
+        if isinstance(learning_rate, dict):  # a serialized schedule, as get_config writes it
+            learning_rate = schedules.get(learning_rate)
         if not callable(learning_rate) and learning_rate < 0:
             raise ValueError(f"{type(self).__name__}: expected a non-negative learning_rate. "
                              f"Received: learning_rate={learning_rate!r}")
@@ -63,7 +66,10 @@ class Optimizer:
         return [self.slots[name] for name in self.slot_names]
 
     def get_config(self):
-        return {"name": self.name, "learning_rate": self.learning_rate, "clipnorm": self.clipnorm,
+        learning_rate = self.learning_rate
+        if isinstance(learning_rate, schedules.LearningRateSchedule):
+            learning_rate = schedules.serialize(learning_rate)
+        return {"name": self.name, "learning_rate": learning_rate, "clipnorm": self.clipnorm,
                 "clipvalue": self.clipvalue, "global_clipnorm": self.global_clipnorm}
 
 
