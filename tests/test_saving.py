@@ -148,6 +148,19 @@ def test_a_callable_learning_rate_cannot_be_saved(tmp_path):
     assert not os.path.exists(tmp_path / "m.nnkit")
 
 
+def test_a_learning_rate_schedule_is_saved_with_its_step_count(tmp_path):
+    schedules = pytest.importorskip("nnkit.optimizers.schedules")
+    x, y = digits(64)
+    model = mlp()
+    model.compile(optimizer=nnkit.optimizers.SGD(learning_rate=schedules.ExponentialDecay(0.01, 10, 0.5)),
+                  loss="sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=3, batch_size=32, verbose=0)
+    model.save(tmp_path / "m.nnkit")
+    restored = load_model(tmp_path / "m.nnkit")
+    assert restored.optimizer.iterations == 6
+    assert restored.optimizer.current_learning_rate() == pytest.approx(0.01 * 0.5 ** (6 / 10))
+
+
 def test_unknown_layer_classes_are_named_and_custom_objects_resolve_them(tmp_path):
     class Scale(layers.Layer):
         def forward(self, x, training=False):
