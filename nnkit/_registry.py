@@ -3,8 +3,10 @@ import re
 
 
 def snake_case(name):
-    """``"GlorotUniform"`` -> ``"glorot_uniform"``; snake_case names pass through."""
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+    """Keras' naming: ``"GlorotUniform"`` -> ``"glorot_uniform"``, ``"Conv2D"`` -> ``"conv2d"``,
+    ``"SimpleRNN"`` -> ``"simple_rnn"``; snake_case names pass through."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 class Registry:
@@ -29,8 +31,9 @@ class Registry:
         if self.base_class is not None and isinstance(identifier, self.base_class):
             return identifier
         if isinstance(identifier, str):
-            key = snake_case(identifier)
-            if key not in self._factories:
+            # "adam", "Adam", "GlorotUniform" and "RMSprop" all name registered entries.
+            key = next((k for k in (identifier.lower(), snake_case(identifier)) if k in self._factories), None)
+            if key is None:
                 raise ValueError(f"Unknown {self.family} {identifier!r}. Expected one of: "
                                  f"{', '.join(self.names())}, or a {self.family} object.")
             return self._factories[key](**kwargs)

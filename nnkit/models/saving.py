@@ -20,11 +20,11 @@ reads them. Every write is atomic (see ``files.atomic_write``).
 """
 import json
 import math
-import re
 
 import numpy
 
 from .. import backend, layers as layers_module, losses, metrics, optimizers
+from .._registry import snake_case
 from . import files
 from .files import WeightsFileError
 
@@ -33,18 +33,12 @@ MODEL_FORMAT = "nnkit.model"
 OPTIMIZER_PREFIX = "optimizer/"
 
 
-def keras_snake_case(class_name):
-    """Keras' ``to_snake_case``: ``"Conv2D"`` -> ``"conv2d"``, ``"BatchNormalization"`` -> ``"batch_normalization"``."""
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", class_name)
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
-
-
 def layer_keys(layers):
     """The stable key of each layer: class name in snake case, numbered per class (``dense``, ``dense_1``)."""
     counts = {}
     keys = []
     for layer in layers:
-        base = keras_snake_case(type(layer).__name__)
+        base = snake_case(type(layer).__name__)
         count = counts.get(base, 0)
         counts[base] = count + 1
         keys.append(base if count == 0 else f"{base}_{count}")
