@@ -24,6 +24,10 @@ class Registry:
             return factory
         return decorator
 
+    def _object_phrase(self):
+        article = "an" if self.family[0] in "aeiou" else "a"
+        return f"{article} {self.family} object"
+
     def names(self):
         return sorted(self._factories)
 
@@ -35,11 +39,11 @@ class Registry:
             key = next((k for k in (identifier.lower(), snake_case(identifier)) if k in self._factories), None)
             if key is None:
                 raise ValueError(f"Unknown {self.family} {identifier!r}. Expected one of: "
-                                 f"{', '.join(self.names())}, or a {self.family} object.")
+                                 f"{', '.join(self.names())}, or {self._object_phrase()}.")
             return self._factories[key](**kwargs)
         if isinstance(identifier, dict) and "class_name" in identifier:
             return self.get(identifier["class_name"], **identifier.get("config", {}))
         if callable(identifier):
             return identifier
         raise ValueError(f"Could not interpret {self.family} identifier: {identifier!r}. Expected a "
-                         f"string (one of {', '.join(self.names())}), a {self.family} object or a callable.")
+                         f"string (one of {', '.join(self.names())}), {self._object_phrase()} or a callable.")
