@@ -34,7 +34,7 @@ def test_gru_learns_the_adding_problem():
     model.compile(optimizer=nnkit.optimizers.Adam(0.01), loss="binary_crossentropy", metrics=["accuracy"])
     model.fit(x, y, epochs=10, batch_size=64, verbose=0)
     _, accuracy = model.evaluate(x_test, y_test, verbose=0)
-    assert accuracy > 0.9   # 0.97 measured; 0.75 is the ceiling without memory
+    assert accuracy > 0.9   # 0.94-0.96 measured over four seeds; 0.75 is the ceiling without memory
 
 
 def sentiment_data(n, maxlen, max_features, rng):
@@ -63,10 +63,10 @@ def test_keras_lstm_text_classification_script():
     from nnkit.models import Sequential
 
     max_features = 200
-    maxlen = 40
+    maxlen = 30
     batch_size = 32
     rng = numpy.random.default_rng(0)
-    x_train, y_train = sentiment_data(2000, maxlen, max_features, rng)
+    x_train, y_train = sentiment_data(1000, maxlen, max_features, rng)
     x_test, y_test = sentiment_data(500, maxlen, max_features, rng)
 
     model = Sequential()
@@ -74,7 +74,7 @@ def test_keras_lstm_text_classification_script():
     model.add(LSTM(32, dropout=0.2, recurrent_dropout=0.2))
     model.add(Dense(1, activation='sigmoid'))
     model.compile(loss='binary_crossentropy', optimizer='adam', metrics=['accuracy'])
-    model.fit(x_train, y_train, batch_size=batch_size, epochs=8, validation_data=(x_test, y_test), verbose=0)
+    model.fit(x_train, y_train, batch_size=batch_size, epochs=10, validation_data=(x_test, y_test), verbose=0)
     score, acc = model.evaluate(x_test, y_test, batch_size=batch_size, verbose=0)
 
     assert acc > 0.85, (score, acc)
