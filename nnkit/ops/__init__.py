@@ -16,5 +16,7 @@ Notation (used in Python and in ``kernels/*.cu`` alike):
     K          number of classes
 """
 from .bias_act import bias_activation, bias_activation_backward
+from .conv import batch_chunks, col2im, conv_output_geometry, im2col
 from .cross_entropy import sigmoid_binary_cross_entropy, softmax_cross_entropy
 from .optim import adam_step, sgd_step
+from .pool import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward

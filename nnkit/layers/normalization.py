@@ -1,0 +1,128 @@
+"""BatchNormalization (Ioffe & Szegedy 2015), with Keras' defaults and moving statistics."""
+from .. import backend, initializers, regularizers
+from .base import Layer
+
+
+class BatchNormalization(Layer):
+    """Normalizes each feature (channel) over the batch: ``gamma * (x - mean) / sqrt(var + epsilon) + beta``.
+
+    In training the batch's mean and (biased) variance are used and folded into the moving statistics,
+    ``moving = moving * momentum + batch * (1 - momentum)``; at inference (and when the layer is frozen,
+    ``trainable=False``, as in Keras) the moving statistics are used.
+
+    Args:
+        axis: the feature axis (default -1: the channels of NHWC images, the features of dense inputs).
+        momentum: of the moving statistics (default 0.99). epsilon: added to the variance (default 1e-3).
+        center, scale: learn ``beta`` / ``gamma`` (default both).
+        beta_initializer, gamma_initializer, moving_mean_initializer, moving_variance_initializer,
+        beta_regularizer, gamma_regularizer: as in Keras.
+
+    Input shape: any, rank >= 2. Output shape: the same.
+    Weights (``get_weights()``, Keras' order): gamma, beta, moving_mean, moving_variance; the last two are
+    not trained by the optimizer.
+
+    Example:
+        >>> BatchNormalization()(numpy.ones((8, 4, 4, 16)), training=True).shape
+        (8, 4, 4, 16)
+    """
+
+    def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones", moving_mean_initializer="zeros",
+                 moving_variance_initializer="ones", beta_regularizer=None, gamma_regularizer=None, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(axis, bool) or not isinstance(axis, int):
+            raise ValueError(f"BatchNormalization: expected an integer `axis`. Received: axis={axis!r}")
+        if not 0 <= momentum <= 1:
+            raise ValueError(f"BatchNormalization: expected `momentum` in [0, 1]. Received: momentum={momentum!r}")
+        if not epsilon > 0:
+            raise ValueError(f"BatchNormalization: expected a positive `epsilon`. Received: epsilon={epsilon!r}")
+        self.axis = axis
+        self.momentum = float(momentum)
+        self.epsilon = float(epsilon)
+        self.center = bool(center)
+        self.scale = bool(scale)
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self.moving_mean_initializer = initializers.get(moving_mean_initializer)
+        self.moving_variance_initializer = initializers.get(moving_variance_initializer)
+        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+
+    def build(self, input_shape):
+        self.check_input_rank(input_shape, 2, "an input of rank >= 2 (batch, ..., features)")
+        axis = self._feature_axis(len(input_shape), input_shape)
+        features = input_shape[axis]
+        if features is None:
+            raise ValueError(f"Layer '{self.name}' (BatchNormalization) needs axis {self.axis} of its input to be "
+                             f"known. Received input shape {input_shape}.")
+        if self.scale:
+            self.add_weight("gamma", (features,), self.gamma_initializer, self.gamma_regularizer)
+        if self.center:
+            self.add_weight("beta", (features,), self.beta_initializer, self.beta_regularizer)
+        self.add_weight("moving_mean", (features,), self.moving_mean_initializer, trainable=False)
+        self.add_weight("moving_variance", (features,), self.moving_variance_initializer, trainable=False)
+
+    def _feature_axis(self, ndim, shape):
+        if not -ndim <= self.axis < ndim or self.axis % ndim == 0:
+            raise ValueError(f"Layer '{self.name}' (BatchNormalization): axis={self.axis} is not a feature axis "
+                             f"of input shape {tuple(shape)} (axis 0 is the batch).")
+        return self.axis % ndim
+
+    def forward(self, x, training=False):
+        xp = backend.get_array_module(x)
+        axis = self._feature_axis(x.ndim, x.shape)
+        features = self.moving_mean.shape[0]
+        if x.shape[axis] != features:
+            raise ValueError(f"Layer '{self.name}' (BatchNormalization) expects {features} features on axis "
+                             f"{self.axis}, but received input of shape {tuple(x.shape)}.")
+        reduce = tuple(a for a in range(x.ndim) if a != axis)
+        per_feature = tuple(features if a == axis else 1 for a in range(x.ndim))
+        self._training = training and self.trainable
+        if self._training:
+            mean = x.mean(axis=reduce)
+            centered = x - mean.reshape(per_feature)
+            variance = xp.square(centered).mean(axis=reduce)
+            self.moving_mean *= self.momentum
+            self.moving_mean += (1 - self.momentum) * mean
+            self.moving_variance *= self.momentum
+            self.moving_variance += (1 - self.momentum) * variance
+        else:
+            variance = self.moving_variance
+            centered = x - self.moving_mean.reshape(per_feature)
+        self._inv_std = (1 / xp.sqrt(variance + self.epsilon)).reshape(per_feature).astype(x.dtype, copy=False)
+        self._x_hat = centered * self._inv_std
+        self._reduce, self._per_feature = reduce, per_feature
+        y = self._x_hat * self.gamma.reshape(per_feature) if self.scale else self._x_hat.copy()
+        if self.center:
+            y += self.beta.reshape(per_feature)
+        return y
+
+    def backward(self, dy):
+        reduce, per_feature, x_hat = self._reduce, self._per_feature, self._x_hat
+        # ==== dbeta, dgamma ====
+        dy_sum = dy.sum(axis=reduce)
+        dy_x_hat_sum = (dy * x_hat).sum(axis=reduce)
+        if "beta" in self.grads:
+            self.grads["beta"][...] = dy_sum
+        if "gamma" in self.grads:
+            self.grads["gamma"][...] = dy_x_hat_sum
+        if not self.needs_input_gradient:
+            return None
+        # ==== dx ====
+        gain = self._inv_std * self.gamma.reshape(per_feature) if self.scale else self._inv_std
+        if not self._training:  # the statistics are constants
+            return dy * gain
+        count = dy.size // dy_sum.size
+        mean_dy = (dy_sum / count).reshape(per_feature)
+        mean_dy_x_hat = (dy_x_hat_sum / count).reshape(per_feature)
+        return gain * (dy - mean_dy - x_hat * mean_dy_x_hat)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis, "momentum": self.momentum, "epsilon": self.epsilon,
+                "center": self.center, "scale": self.scale,
+                "beta_initializer": initializers.serialize(self.beta_initializer),
+                "gamma_initializer": initializers.serialize(self.gamma_initializer),
+                "moving_mean_initializer": initializers.serialize(self.moving_mean_initializer),
+                "moving_variance_initializer": initializers.serialize(self.moving_variance_initializer),
+                "beta_regularizer": regularizers.serialize(self.beta_regularizer),
+                "gamma_regularizer": regularizers.serialize(self.gamma_regularizer)}
