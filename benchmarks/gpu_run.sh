@@ -36,7 +36,7 @@ timeout 120 python3 -m nnkit.selftest 2>&1 | tee "$OUT/selftest.txt"
 selftest_rc=${PIPESTATUS[0]}
 
 echo "== 3/5 python3 -m pytest -m gpu -q"
-timeout 180 python3 -m pytest -m gpu -q -p no:cacheprovider -x --durations=5 2>&1 | tee "$OUT/pytest_gpu.txt" | tail -40
+timeout 180 python3 -m pytest -m gpu -q -p no:cacheprovider --durations=5 2>&1 | tee "$OUT/pytest_gpu.txt" | tail -40
 pytest_rc=${PIPESTATUS[0]}
 
 echo "== 4/5 benchmarks"

@@ -228,3 +228,14 @@ def test_wrappers_refuse_strided_views_and_wrong_dtypes(cupy):
         optim_kernels.adam_step(p, p[:5].copy(), p.copy(), p.copy(), 1e-3, 0.9, 0.999, 1e-7)
     with pytest.raises(TypeError, match="CuPy array"):
         optim_kernels.adam_step(numpy.zeros(10, numpy.float32), p, p, p, 1e-3, 0.9, 0.999, 1e-7)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_im2col_for_patches_too_large_for_the_tiled_kernel(cupy, dtype, rng):
+    """KH*KW*C > 4096 takes the flat one-thread-per-element kernel."""
+    from nnkit.cuda import conv as conv_kernels
+    x = rng.standard_normal((2, 5, 4, 461)).astype(dtype)
+    args = (3, 3, 1, 2, 1, 1, 1, 1, 5, 2)
+    out = cupy.full((2 * 5 * 2, 9 * 461), numpy.nan, dtype)
+    assert_close(conv_kernels.im2col(cupy.asarray(x), *args, out=out), selftest.reference_im2col(x, *args), dtype)

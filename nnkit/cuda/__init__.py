@@ -41,7 +41,13 @@ def function(module_name, entry, dtype):
     dtype = numpy.dtype(dtype)
     if dtype not in SUFFIX:
         raise TypeError(f"nnkit's CUDA kernels take float32 or float64 arrays; received {dtype}.")
-    return module(module_name).get_function(f"{entry}_{SUFFIX[dtype]}")
+    return _function(module_name, f"{entry}_{SUFFIX[dtype]}", backend.cupy.cuda.runtime.getDevice())
+
+
+@functools.lru_cache(maxsize=None)
+def _function(module_name, name, device_id):
+    # Looked up once per device: get_function costs microseconds, which small launches notice.
+    return module(module_name).get_function(name)
 
 
 def grid_for(n, block=256, max_blocks=65535 * 32):

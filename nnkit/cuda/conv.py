@@ -4,6 +4,11 @@ import numpy
 
 from . import BLOCK, check_array, function, grid_for, output
 
+#: The tiled im2col tabulates one patch's column offsets in shared memory (8 bytes each) ...
+_TILED_MAX_PATCH = 4096
+#: ... and gives each block about this many elements of cols.
+_TILE_ELEMENTS = 8192
+
 
 def _geometry(N, H, W, C, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW):
     values = (N, H, W, C, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW)
@@ -23,9 +28,17 @@ def im2col(x, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, out=None):
         raise ValueError(f"im2col: 'x' must be NHWC (4-D); received shape {tuple(x.shape)}.")
     N, H, W, C = x.shape
     cols = output("im2col", "out", out, (N * OH * OW, KH * KW * C), x.dtype)
-    if cols.size:
-        function("im2col", "im2col", x.dtype)(
-            grid_for(cols.size), (BLOCK,), (x, cols) + _geometry(N, H, W, C, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW))
+    if cols.size == 0:
+        return cols
+    geometry = _geometry(N, H, W, C, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW)
+    patch = KH * KW * C
+    if patch <= _TILED_MAX_PATCH and DH * (KH - 1) < 2**15 and DW * (KW - 1) < 2**15:
+        R = max(1, min(BLOCK, -(-_TILE_ELEMENTS // patch)))
+        function("im2col", "im2col_tiled", x.dtype)(
+            (-(-cols.shape[0] // R),), (BLOCK,), (x, cols) + geometry + (numpy.int32(R),),
+            shared_mem=16 * R + 8 * patch)
+    else:
+        function("im2col", "im2col", x.dtype)(grid_for(cols.size), (BLOCK,), (x, cols) + geometry)
     return cols
 
 
