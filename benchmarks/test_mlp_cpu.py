@@ -82,8 +82,8 @@ def test_torch_cpu_train_step(benchmark, batch):
         optimizer.step()
         return loss
 
-    first = float(step())
+    first = step().item()
     for _ in range(20):
         step()
-    assert float(step()) < first
+    assert step().item() < first
     benchmark(step)

@@ -298,3 +298,13 @@ def test_initializer_names():
     for name in ("glorot_normal", "glorot_uniform", "he_normal", "he_uniform", "lecun_normal", "ones",
                  "random_normal", "random_uniform", "zeros"):
         assert name in str(error.value)
+
+
+
+def test_calling_a_layer_casts_float_inputs_to_its_weights_dtype(xp, rng):
+    layer = Dense(2)  # float32 weights
+    x = rng.standard_normal((3, 4))  # float64, as NumPy makes it
+    y = layer(x)
+    assert y.dtype == numpy.float32
+    kernel, bias = layer.get_weights()
+    numpy.testing.assert_allclose(backend.to_host(y), x @ kernel + bias, rtol=1e-5, atol=1e-6)

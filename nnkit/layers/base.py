@@ -80,10 +80,14 @@ class Layer:
 
     # ---- shared machinery ------------------------------------------------------------------------
     def __call__(self, x, training=False):
-        """Run the layer on an array, building it on first use (as a Keras layer does)."""
+        """Run the layer on an array, building it on first use (as a Keras layer does). Float inputs are cast
+        to the dtype of the layer's weights, as Keras autocasts (the GPU kernels take one dtype)."""
         x = backend.to_device(x)
         if not self.built:
             self.build_for((None,) + tuple(x.shape[1:]))
+        weights = self.weights
+        if x.dtype.kind == "f" and weights and x.dtype != weights[0].dtype:
+            x = x.astype(weights[0].dtype)
         return self.forward(x, training=training)
 
     def build_for(self, input_shape):
