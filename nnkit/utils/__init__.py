@@ -1,3 +1,4 @@
-"""Helpers: seeding, one-hot labels, gradient checking."""
+"""Helpers: seeding, one-hot labels, gradient checking, learning-curve plots."""
 from .gradcheck import GradcheckResult, gradcheck
 from .misc import set_random_seed, to_categorical
+from .plot import plot_history
