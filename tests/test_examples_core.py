@@ -9,8 +9,11 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 
 
 def _run_example(name, *args):
+    # One BLAS thread: on a busy 2-core machine OpenBLAS' two threads spin-wait on each other's tiny GEMMs and
+    # the 5-epoch MLP takes 5 s instead of 0.5 s. What is tested here is the output, not the speed.
+    env = {**os.environ, "PYTHONPATH": str(REPO), "NNKIT_BACKEND": "cpu", "OPENBLAS_NUM_THREADS": "1"}
     result = subprocess.run([sys.executable, str(REPO / "examples" / name), *args], capture_output=True, text=True,
-                            timeout=120, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO), "NNKIT_BACKEND": "cpu"})
+                            timeout=120, cwd=REPO, env=env)
     assert result.returncode == 0, result.stderr
     return result.stdout
 
