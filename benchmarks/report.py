@@ -106,8 +106,11 @@ def main(argv=None):
     parser.add_argument("json", help="pytest-benchmark JSON (--benchmark-json)")
     parser.add_argument("--results", default=str(pathlib.Path(__file__).with_name("RESULTS.md")))
     parser.add_argument("--command", default="bash benchmarks/gpu_run.sh")
+    parser.add_argument("--commit", help="the commit measured, when the JSON lacks it (a run outside a git checkout)")
     args = parser.parse_args(argv)
     data = load(args.json)
+    if args.commit:
+        data["commit_info"] = {"id": args.commit}
     if not data.get("benchmarks"):
         print(f"{args.json} holds no benchmarks.", file=sys.stderr)
         return 1

@@ -80,7 +80,8 @@ __device__ void forward_body(T* __restrict__ z, const T* __restrict__ bias, long
     for (long long i = start; i < n_vec; i += stride) {
         V zi = reinterpret_cast<V*>(z)[i];
         T* lanes = reinterpret_cast<T*>(&zi);
-        long long f = (i * width) % F;
+        // 32-bit remainder when the array allows it: a 64-bit one per vector costs more than the loads.
+        long long f = n <= 0xffffffffll ? (long long)((unsigned)(i * width) % (unsigned)F) : (i * width) % F;
 #pragma unroll
         for (int k = 0; k < width; ++k) {
             T x = lanes[k];

@@ -94,24 +94,30 @@ __device__ T row_cached(const T* __restrict__ z, int label, const T* __restrict_
         const int j = lane + 32 * it;
         if (j < K) {
             vals[it] -= row_max;
-            sum_exp += exp_of(vals[it]);
-            if (!DENSE && j == label) picked = vals[it];
+            const T e = exp_of(vals[it]);
+            sum_exp += e;
+            if (!DENSE) {
+                if (j == label) picked = vals[it];
+                vals[it] = e;  // labels need no shifted logit but the picked one: keep exp, not recompute it
+            }
         }
     }
     sum_exp = warp_sum(sum_exp);
     const T lse = log_of(sum_exp);
+    // Multiplications by reciprocals: two divisions per element would make the kernel compute-bound.
+    const T inv_sum = T(1) / sum_exp, inv_n = T(1) / n_rows;
     T loss = T(0);
 #pragma unroll
     for (int it = 0; it < ITEMS; ++it) {
         const int j = lane + 32 * it;
         if (j < K) {
-            const T p = exp_of(vals[it]) / sum_exp;
             if (DENSE) {
                 const T t = targets[j];
                 loss += t * (lse - vals[it]);
-                grad[j] = (p - t) / n_rows;
+                grad[j] = (exp_of(vals[it]) * inv_sum - t) * inv_n;
             } else {
-                grad[j] = (j == label ? p - T(1) : p) / n_rows;
+                const T p = vals[it] * inv_sum;
+                grad[j] = (j == label ? p - T(1) : p) * inv_n;
             }
         }
     }
@@ -139,17 +145,18 @@ __device__ T row_online(const T* __restrict__ z, int label, const T* __restrict_
     run_sum = run_max == minus_infinity<T>() ? T(0) : run_sum * exp_of(run_max - row_max);
     const T sum_exp = warp_sum(run_sum);
     const T lse = log_of(sum_exp);
+    const T inv_sum = T(1) / sum_exp, inv_n = T(1) / n_rows;
     T loss = T(0), picked = T(0);
     for (int j = lane; j < K; j += 32) {
         const T shifted = z[j] - row_max;
-        const T p = exp_of(shifted) / sum_exp;
+        const T p = exp_of(shifted) * inv_sum;
         if (DENSE) {
             const T t = targets[j];
             loss += t * (lse - shifted);
-            grad[j] = (p - t) / n_rows;
+            grad[j] = (p - t) * inv_n;
         } else {
             if (j == label) picked = shifted;
-            grad[j] = (j == label ? p - T(1) : p) / n_rows;
+            grad[j] = (j == label ? p - T(1) : p) * inv_n;
         }
     }
     return DENSE ? warp_sum(loss) : lse - warp_sum(picked);

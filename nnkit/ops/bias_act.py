@@ -29,7 +29,8 @@ def bias_activation(z, bias, activation):
 
 def bias_activation_gpu(z, bias, activation):
     """The GPU twin: one kernel, in place (``z`` must be C-contiguous)."""
-    return cuda_bias_act.bias_activation(z, None if bias is None else bias.reshape(-1), activation)
+    return cuda_bias_act.bias_activation(z, None if bias is None else bias.reshape(-1).astype(z.dtype, copy=False),
+                                         activation)
 
 
 def bias_activation_backward(dy, z, y, activation, bias_grad):
@@ -53,4 +54,12 @@ def bias_activation_backward(dy, z, y, activation, bias_grad):
 def bias_activation_backward_gpu(dy, z, y, activation, bias_grad):
     """The GPU twin: dy and y read once; dz and the bias gradient written in the same pass."""
     xp = backend.get_array_module(dy)
-    return cuda_bias_act.bias_activation_backward(xp.ascontiguousarray(dy), y, activation, bias_grad)
+    dy = xp.ascontiguousarray(dy)
+    if y is not None:
+        y = xp.ascontiguousarray(y, dtype=dy.dtype)
+    if bias_grad is None or (bias_grad.dtype == dy.dtype and bias_grad.flags.c_contiguous):
+        return cuda_bias_act.bias_activation_backward(dy, y, activation, bias_grad)
+    summed = xp.empty(bias_grad.shape, dtype=dy.dtype)  # the kernel writes its own dtype, contiguously
+    dz = cuda_bias_act.bias_activation_backward(dy, y, activation, summed)
+    bias_grad[...] = summed
+    return dz
