@@ -169,12 +169,13 @@ def device_rng():
     """Generator of the active backend, with ``random(shape, dtype)`` and ``permutation(n)``."""
     backend = name()
     if backend not in _device_rngs:
-        stream_seed = None if _seed is None else _seed + 1
-        if backend == "gpu":
-            _device_rngs[backend] = _CupyRandom(stream_seed)
-        else:
-            _device_rngs[backend] = numpy.random.default_rng(stream_seed)
+        _device_rngs[backend] = new_device_rng(None if _seed is None else _seed + 1)
     return _device_rngs[backend]
+
+
+def new_device_rng(seed):
+    """A generator of its own on the active backend (for a layer given ``seed=``), same methods as device_rng()."""
+    return _CupyRandom(seed) if is_gpu() else numpy.random.default_rng(seed)
 
 
 class _CupyRandom:

@@ -308,3 +308,26 @@ def test_calling_a_layer_casts_float_inputs_to_its_weights_dtype(xp, rng):
     assert y.dtype == numpy.float32
     kernel, bias = layer.get_weights()
     numpy.testing.assert_allclose(backend.to_host(y), x @ kernel + bias, rtol=1e-5, atol=1e-6)
+
+
+def test_dropout_noise_shape_shares_the_mask_along_size_one_axes(backend_name):
+    layer = nnkit.layers.Dropout(0.5, noise_shape=(None, 1, 6))
+    x = backend.xp().ones((4, 5, 6), dtype="float32")
+    y = backend.to_host(layer.forward(x, training=True))
+    # Every time step of a sample keeps the same features; kept values are scaled by 1 / (1 - rate).
+    assert numpy.array_equal(y, numpy.broadcast_to(y[:, :1, :], y.shape))
+    assert set(numpy.unique(y)) <= {0.0, 2.0}
+
+
+def test_dropout_with_a_seed_repeats_its_masks_regardless_of_the_global_generator(backend_name):
+    x = backend.xp().ones((8, 32), dtype="float32")
+    first = backend.to_host(nnkit.layers.Dropout(0.3, seed=7).forward(x, training=True))
+    nnkit.utils.set_random_seed(99)
+    second = backend.to_host(nnkit.layers.Dropout(0.3, seed=7).forward(x, training=True))
+    assert numpy.array_equal(first, second)
+
+
+def test_dropout_rejects_a_noise_shape_that_does_not_broadcast():
+    layer = nnkit.layers.Dropout(0.5, noise_shape=(None, 3))
+    with pytest.raises(ValueError, match=r"noise_shape \(None, 3\).*\(2, 4\)"):
+        layer.forward(numpy.ones((2, 4), dtype="float32"), training=True)

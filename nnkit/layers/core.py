@@ -122,28 +122,55 @@ class Activation(Layer):
 
 class Dropout(Layer):
     """Inverted dropout: zeroes a ``rate`` fraction of inputs in training and scales the rest by
-    ``1 / (1 - rate)``; the identity at inference."""
+    ``1 / (1 - rate)``; the identity at inference.
+
+    Args:
+        rate: fraction of inputs to drop, in [0, 1).
+        noise_shape: shape of the mask, broadcast over the input; ``None`` entries take the input's size
+            (``(None, 1, features)`` drops the same features at every time step).
+        seed: seeds a generator of this layer's own; by default the global one (see set_random_seed).
+    """
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
         if not 0 <= rate < 1:
             raise ValueError(f"Dropout: expected `rate` in [0, 1). Received: rate={rate!r}")
         self.rate = float(rate)
+        self.noise_shape = None if noise_shape is None else tuple(noise_shape)
+        self.seed = seed
+        self._own_rng = None
         self._mask = None
 
     def forward(self, x, training=False):
         if not training or self.rate == 0:
             self._mask = None
             return x
-        keep = backend.device_rng().random(x.shape, dtype=x.dtype) >= self.rate
+        keep = self._rng().random(self._mask_shape(x.shape), dtype=x.dtype) >= self.rate
         self._mask = keep * x.dtype.type(1 / (1 - self.rate))
         return x * self._mask
+
+    def _rng(self):
+        if self.seed is None:
+            return backend.device_rng()
+        if self._own_rng is None:
+            self._own_rng = backend.new_device_rng(self.seed)
+        return self._own_rng
+
+    def _mask_shape(self, input_shape):
+        if self.noise_shape is None:
+            return input_shape
+        if len(self.noise_shape) != len(input_shape) or any(
+                n is not None and n not in (1, d) for n, d in zip(self.noise_shape, input_shape)):
+            raise ValueError(f"Layer '{self.name}' (Dropout): noise_shape {self.noise_shape} does not broadcast "
+                             f"over input of shape {tuple(input_shape)}.")
+        return tuple(d if n is None else n for n, d in zip(self.noise_shape, input_shape))
 
     def backward(self, dy):
         return dy if self._mask is None else dy * self._mask
 
     def get_config(self):
-        return {**super().get_config(), "rate": self.rate}
+        return {**super().get_config(), "rate": self.rate,
+                "noise_shape": None if self.noise_shape is None else list(self.noise_shape), "seed": self.seed}
 
 
 class Flatten(Layer):
