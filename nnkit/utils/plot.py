@@ -19,6 +19,7 @@ def plot_history(history, path, title=None):
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
+        from matplotlib.ticker import MaxNLocator
     except ImportError as error:
         raise ImportError("plot_history needs matplotlib, which is not installed. Install it with "
                           "`pip install nnkit[plot]` (or `pip install matplotlib`).") from error
@@ -36,6 +37,7 @@ def plot_history(history, path, title=None):
             axes.plot(range(1, len(logs["val_" + name]) + 1), logs["val_" + name], marker="o", label="validation")
         axes.set_title(name)
         axes.set_xlabel("epoch")
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
         axes.grid(alpha=0.3)
         axes.legend()
     if title:

@@ -1,0 +1,131 @@
+"""Training the Keras MNIST CNN on the CPU: nnkit on NumPy against PyTorch (when installed).
+
+The model: Conv2D(32, 3x3, relu) -> MaxPooling2D(2x2) -> Flatten -> Dense(128, relu) -> Dense(10, softmax),
+Adam, sparse categorical cross-entropy, batch 64, on MNIST-shaped data (28x28x1; random pixels: full MNIST
+cannot be downloaded here, and the time of a step does not depend on the pixel values). Both libraries get
+the same batches and the same initial weights (the outputs are checked to agree before timing). A step is
+forward, loss and its gradient, backward and the optimizer update; an "epoch" is 20 shuffled batches through
+nnkit's public ``fit`` and through a plain PyTorch loop over a ``randperm``.
+
+    python -m pytest benchmarks/test_cnn_cpu.py --benchmark-columns=min,median,iqr,rounds
+
+Run both in one session (the machine drifts): the ratio is nnkit's median over torch's.
+"""
+import numpy
+import pytest
+
+import nnkit
+from nnkit import backend
+from nnkit.layers import Conv2D, Dense, Flatten, Input, MaxPooling2D
+
+BATCH, SIZE, FILTERS, HIDDEN, CLASSES, EPOCH_BATCHES = 64, 28, 32, 128, 10, 20
+POOLED = (SIZE - 2) // 2  # 13
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = numpy.random.default_rng(0)
+    count = BATCH * EPOCH_BATCHES
+    return rng.random((count, SIZE, SIZE, 1), dtype=numpy.float32), rng.integers(0, CLASSES, count)
+
+
+def _nnkit_model():
+    nnkit.utils.set_random_seed(0)
+    model = nnkit.Sequential([Input(shape=(SIZE, SIZE, 1)), Conv2D(FILTERS, (3, 3), activation="relu"),
+                              MaxPooling2D((2, 2)), Flatten(), Dense(HIDDEN, activation="relu"),
+                              Dense(CLASSES, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def _torch_model(torch):
+    """The same network in PyTorch (NCHW), holding nnkit's initial weights."""
+    kernel, conv_bias, dense_kernel, dense_bias, out_kernel, out_bias = _nnkit_model().get_weights()
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, FILTERS, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+                                torch.nn.Flatten(), torch.nn.Linear(POOLED * POOLED * FILTERS, HIDDEN),
+                                torch.nn.ReLU(), torch.nn.Linear(HIDDEN, CLASSES))
+    # nnkit flattens (h, w, c), torch (c, h, w): permute the rows of the first dense kernel to match.
+    dense_kernel = dense_kernel.reshape(POOLED, POOLED, FILTERS, HIDDEN).transpose(2, 0, 1, 3).reshape(-1, HIDDEN)
+    with torch.no_grad():
+        for parameter, value in ((model[0].weight, kernel.transpose(3, 2, 0, 1)), (model[0].bias, conv_bias),
+                                 (model[4].weight, dense_kernel.T), (model[4].bias, dense_bias),
+                                 (model[6].weight, out_kernel.T), (model[6].bias, out_bias)):
+            parameter.copy_(torch.from_numpy(numpy.ascontiguousarray(value)))
+    return model
+
+
+def _nnkit_step(model, x, y):
+    """What fit runs per batch: returns a closure doing one training step on (x, y)."""
+    x, y = model._prepare(x, y)
+    model._ensure_store()
+    totals = backend.xp().zeros(1 + len(model._compiled_metrics), dtype=backend.floatx())
+    return lambda: model._train_step(x, y, totals)
+
+
+def test_models_agree_before_timing(data):
+    torch = pytest.importorskip("torch")
+    x, _ = data
+    with backend.use("cpu"):
+        expected = _nnkit_model().predict(x[:BATCH], verbose=0)
+    logits = _torch_model(torch)(torch.from_numpy(x[:BATCH].transpose(0, 3, 1, 2).copy()))
+    numpy.testing.assert_allclose(torch.softmax(logits, dim=1).detach().numpy(), expected, rtol=1e-4, atol=1e-6)
+
+
+def test_nnkit_numpy_cnn_train_step(benchmark, data):
+    x, y = data[0][:BATCH], data[1][:BATCH]
+    with backend.use("cpu"):
+        model = _nnkit_model()
+        step = _nnkit_step(model, x, y)
+        before = model.evaluate(x, y, verbose=0)[0]
+        for _ in range(10):  # warm up, and check it learns
+            step()
+        assert model.evaluate(x, y, verbose=0)[0] < before
+        benchmark(step)
+
+
+def test_nnkit_numpy_cnn_fit_epoch(benchmark, data):
+    """20 batches through the public fit(): adds batch gathering, the shuffle and the callbacks."""
+    with backend.use("cpu"):
+        model = _nnkit_model()
+        model.fit(*data, batch_size=BATCH, epochs=1, verbose=0)
+        benchmark(lambda: model.fit(*data, batch_size=BATCH, epochs=1, verbose=0))
+
+
+def _torch_training(data):
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(2)
+    model = _torch_model(torch)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    x = torch.from_numpy(data[0].transpose(0, 3, 1, 2).copy())
+    y = torch.from_numpy(data[1])
+
+    def step(x_batch, y_batch):
+        optimizer.zero_grad()
+        loss = loss_fn(model(x_batch), y_batch)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    def epoch():
+        order = torch.randperm(len(x))
+        for start in range(0, len(x), BATCH):
+            index = order[start:start + BATCH]
+            step(x[index], y[index])
+    return torch, x, y, step, epoch
+
+
+def test_torch_cpu_cnn_train_step(benchmark, data):
+    torch, x, y, step, _ = _torch_training(data)
+    x, y = x[:BATCH], y[:BATCH]
+    first = step(x, y).item()
+    for _ in range(10):
+        step(x, y)
+    assert step(x, y).item() < first
+    benchmark(step, x, y)
+
+
+def test_torch_cpu_cnn_epoch(benchmark, data):
+    _, _, _, _, epoch = _torch_training(data)
+    epoch()
+    benchmark(epoch)
