@@ -16,6 +16,7 @@ GEOMETRIES = [
     (8, 9, 2, 3, 3, 1, 2, 2, 2, "valid"),
     (7, 7, 2, 3, 2, 2, 2, 2, 1, "same"),
     (4, 4, 3, 1, 1, 1, 1, 1, 1, "valid"),
+    (6, 5, 16, 3, 3, 2, 1, 1, 1, "same"),   # many channels: the rows-first im2col layout
 ]
 
 
