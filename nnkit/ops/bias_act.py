@@ -47,8 +47,14 @@ def bias_activation_backward(dy, z, y, activation, bias_grad):
     else:
         dz = activation.backward(dy, z, y)
     if bias_grad is not None:
-        dz.sum(axis=0, out=bias_grad)
+        column_sums(dz, out=bias_grad)
     return dz
+
+
+def column_sums(matrix, out):
+    """``matrix.sum(axis=0)`` as a product with a row of ones: BLAS does it ~5x faster for tall matrices."""
+    xp = backend.get_array_module(matrix)
+    xp.matmul(xp.ones(matrix.shape[0], dtype=matrix.dtype), matrix, out=out)
 
 
 def bias_activation_backward_gpu(dy, z, y, activation, bias_grad):
