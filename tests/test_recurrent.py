@@ -5,7 +5,6 @@ import math
 import numpy
 import pytest
 
-import nnkit
 from nnkit import backend
 from nnkit.layers import GRU, LSTM, SimpleRNN
 from nnkit.utils import gradcheck

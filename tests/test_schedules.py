@@ -1,7 +1,6 @@
 """Learning-rate schedules against hand-computed values, and their use by an optimizer."""
 import math
 
-import numpy
 import pytest
 
 from nnkit import optimizers

@@ -1,7 +1,8 @@
 """Conv2D: 2-D convolution by im2col + GEMM, channels-last."""
-from .. import activations, backend, initializers, ops, regularizers
+from .. import backend, ops
 from ..ops import conv as conv_ops, workspace
-from .base import Layer, positive_int
+from .affine import AffineLayer
+from .base import positive_int
 
 
 def pair(layer_name, argument, value):
@@ -20,7 +21,7 @@ def padding_mode(layer_name, value):
     return mode
 
 
-class Conv2D(Layer):
+class Conv2D(AffineLayer):
     """2-D convolution over NHWC images: ``activation(conv(x, kernel) + bias)``.
 
     Args:
@@ -43,23 +44,15 @@ class Conv2D(Layer):
     """
 
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", dilation_rate=(1, 1),
-                 activation=None, use_bias=True, kernel_initializer="glorot_uniform", bias_initializer="zeros",
-                 kernel_regularizer=None, bias_regularizer=None, **kwargs):
-        super().__init__(**kwargs)
+                 activation=None, **kwargs):
+        super().__init__(activation=activation, **kwargs)
         self.filters = positive_int("Conv2D", "filters", filters)
         self.kernel_size = pair("Conv2D", "kernel_size", kernel_size)
         self.strides = pair("Conv2D", "strides", strides)
         self.padding = padding_mode("Conv2D", padding)
         self.dilation_rate = pair("Conv2D", "dilation_rate", dilation_rate)
-        self.activation = activations.get(activation)
-        self.use_bias = use_bias
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
         #: im2col bytes held at once; a batch needing more is convolved in chunks.
         self.workspace_bytes = conv_ops.WORKSPACE_BYTES
-        self.emit_logits = False
 
     def build(self, input_shape):
         self._check_rank(input_shape)
@@ -68,10 +61,7 @@ class Conv2D(Layer):
             raise ValueError(f"Layer '{self.name}' (Conv2D) needs the channel axis of its input to be known. "
                              f"Received input shape {input_shape}.")
         self.compute_output_shape(input_shape)  # raises when the kernel does not fit a 'valid' input
-        self.add_weight("kernel", self.kernel_size + (channels, self.filters), self.kernel_initializer,
-                        self.kernel_regularizer)
-        if self.use_bias:
-            self.add_weight("bias", (self.filters,), self.bias_initializer, self.bias_regularizer)
+        self.add_kernel_and_bias(self.kernel_size + (channels, self.filters))
 
     def compute_output_shape(self, input_shape):
         self._check_rank(input_shape)
@@ -126,19 +116,18 @@ class Conv2D(Layer):
             self._cols = cols if training and len(chunks) == 1 else None
             cols = None
         self._x, self._args = x, args
-        activation = activations.linear if self.emit_logits else self.activation
-        self._y = ops.bias_activation(z, self.bias if self.use_bias else None, activation)
+        activation = self.output_activation()
+        self._y = ops.bias_activation(z, self.bias_or_none, activation)
         self._z = z if activation.needs_input else None
         return self._y.reshape(N, OH, OW, self.filters)
 
     def backward(self, dy):
-        activation = activations.linear if self.emit_logits else self.activation
         xp = backend.get_array_module(dy)
         x, args = self._x, self._args
         OH, OW = args[-2:]
         # ==== dz (activation and bias) ====
-        dz = ops.bias_activation_backward(dy.reshape(-1, self.filters), self._z, self._y, activation,
-                                          self.grads.get("bias") if self.use_bias else None)
+        dz = ops.bias_activation_backward(dy.reshape(-1, self.filters), self._z, self._y, self.output_activation(),
+                                          self.bias_grad_or_none)
         kernel = self.kernel.reshape(-1, self.filters)
         kernel_grad = self.grads["kernel"].reshape(-1, self.filters) if "kernel" in self.grads else None
         chunks = self._chunks(x.shape, x.dtype.itemsize, OH, OW)
@@ -168,9 +157,4 @@ class Conv2D(Layer):
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),
                 "strides": list(self.strides), "padding": self.padding,
-                "dilation_rate": list(self.dilation_rate),
-                "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
-                "kernel_initializer": initializers.serialize(self.kernel_initializer),
-                "bias_initializer": initializers.serialize(self.bias_initializer),
-                "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-                "bias_regularizer": regularizers.serialize(self.bias_regularizer)}
+                "dilation_rate": list(self.dilation_rate)}

@@ -1,7 +1,8 @@
 """Input, Dense, Activation, Dropout, Flatten."""
 import math
 
-from .. import activations, backend, initializers, ops, regularizers
+from .. import activations, backend, ops
+from .affine import AffineLayer
 from .base import Layer, positive_int
 
 
@@ -22,7 +23,7 @@ class Input:
         self.name = name
 
 
-class Dense(Layer):
+class Dense(AffineLayer):
     """Densely connected layer: ``activation(x @ kernel + bias)``.
 
     Args:
@@ -38,24 +39,13 @@ class Dense(Layer):
         (2, 3)
     """
 
-    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None, **kwargs):
-        super().__init__(**kwargs)
+    def __init__(self, units, activation=None, **kwargs):
+        super().__init__(activation=activation, **kwargs)
         self.units = positive_int("Dense", "units", units)
-        self.activation = activations.get(activation)
-        self.use_bias = use_bias
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        # Set by the model when the loss takes over this activation (fused softmax/sigmoid cross-entropy).
-        self.emit_logits = False
 
     def build(self, input_shape):
         self.check_input_rank(input_shape, 2, "an input of rank >= 2 (batch, ..., features)")
-        self.add_weight("kernel", (input_shape[-1], self.units), self.kernel_initializer, self.kernel_regularizer)
-        if self.use_bias:
-            self.add_weight("bias", (self.units,), self.bias_initializer, self.bias_regularizer)
+        self.add_kernel_and_bias((input_shape[-1], self.units))
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
@@ -67,18 +57,16 @@ class Dense(Layer):
                              f"but received input of shape {tuple(x.shape)}.")
         self._x_shape = x.shape
         self._x = x.reshape(-1, features)
-        activation = activations.linear if self.emit_logits else self.activation
+        activation = self.output_activation()
         z = self._x @ self.kernel
-        self._y = ops.bias_activation(z, self.bias if self.use_bias else None, activation)
+        self._y = ops.bias_activation(z, self.bias_or_none, activation)
         self._z = z if activation.needs_input else None
         return self._y.reshape(x.shape[:-1] + (self.units,))
 
     def backward(self, dy):
-        activation = activations.linear if self.emit_logits else self.activation
         dy = dy.reshape(-1, self.units)
         # ==== dz (activation and bias) ====
-        dz = ops.bias_activation_backward(dy, self._z, self._y, activation,
-                                          self.grads.get("bias") if self.use_bias else None)
+        dz = ops.bias_activation_backward(dy, self._z, self._y, self.output_activation(), self.bias_grad_or_none)
         # ==== dW ====
         if "kernel" in self.grads:
             backend.get_array_module(dz).matmul(self._x.T, dz, out=self.grads["kernel"])
@@ -88,12 +76,7 @@ class Dense(Layer):
         return (dz @ self.kernel.T).reshape(self._x_shape)
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units,
-                "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
-                "kernel_initializer": initializers.serialize(self.kernel_initializer),
-                "bias_initializer": initializers.serialize(self.bias_initializer),
-                "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
-                "bias_regularizer": regularizers.serialize(self.bias_regularizer)}
+        return {**super().get_config(), "units": self.units}
 
 
 class Activation(Layer):
