@@ -18,6 +18,8 @@ import nnkit
 from nnkit import backend
 from nnkit.layers import Conv2D, Dense, Flatten, Input, MaxPooling2D
 
+from training_step import one_step
+
 BATCH, SIZE, FILTERS, HIDDEN, CLASSES, EPOCH_BATCHES = 64, 28, 32, 128, 10, 20
 POOLED = (SIZE - 2) // 2  # 13
 
@@ -54,14 +56,6 @@ def _torch_model(torch):
     return model
 
 
-def _nnkit_step(model, x, y):
-    """What fit runs per batch: returns a closure doing one training step on (x, y)."""
-    x, y = model._prepare(x, y)
-    model._ensure_store()
-    totals = backend.xp().zeros(1 + len(model._compiled_metrics), dtype=backend.floatx())
-    return lambda: model._train_step(x, y, totals)
-
-
 def test_models_agree_before_timing(data):
     torch = pytest.importorskip("torch")
     x, _ = data
@@ -75,7 +69,7 @@ def test_nnkit_numpy_cnn_train_step(benchmark, data):
     x, y = data[0][:BATCH], data[1][:BATCH]
     with backend.use("cpu"):
         model = _nnkit_model()
-        step = _nnkit_step(model, x, y)
+        step = one_step(model, x, y)
         before = model.evaluate(x, y, verbose=0)[0]
         for _ in range(10):  # warm up, and check it learns
             step()

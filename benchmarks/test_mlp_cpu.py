@@ -16,6 +16,8 @@ import nnkit
 from nnkit import backend
 from nnkit.layers import Dense, Dropout, Input
 
+from training_step import one_step
+
 BATCH, FEATURES, HIDDEN, CLASSES = 64, 784, 128, 10
 
 
@@ -33,18 +35,10 @@ def _nnkit_model():
     return model
 
 
-def _nnkit_step(model, x, y):
-    """What fit runs per batch: returns a closure doing one training step on (x, y)."""
-    x, y = model._prepare(x, y)
-    model._ensure_store()
-    totals = backend.xp().zeros(1 + len(model._compiled_metrics), dtype=backend.floatx())
-    return lambda: model._train_step(x, y, totals)
-
-
 def test_nnkit_numpy_train_step(benchmark, batch):
     with backend.use("cpu"):
         model = _nnkit_model()
-        step = _nnkit_step(model, *batch)
+        step = one_step(model, *batch)
         before = model.evaluate(*batch, verbose=0)[0]
         for _ in range(20):  # warm up, and check it learns
             step()

@@ -13,8 +13,12 @@ def bias_activation(z, bias, activation):
     Returns ``y``. When ``activation.needs_input``, ``z`` holds ``z + bias`` afterwards and must be kept
     for the backward pass.
     """
-    if backend.is_device_array(z) and cuda_bias_act.handles(activation):
-        return bias_activation_gpu(z, bias, activation)
+    on_gpu = backend.is_device_array(z) and cuda_bias_act.handles(activation)
+    return (bias_activation_gpu if on_gpu else bias_activation_reference)(z, bias, activation)
+
+
+def bias_activation_reference(z, bias, activation):
+    """The array-module version (the CPU path; on CuPy arrays, the plain composition the kernel replaces)."""
     if bias is not None:
         z += bias
     if activation.name == "linear":
@@ -38,8 +42,13 @@ def bias_activation_backward(dy, z, y, activation, bias_grad):
 
     ``z`` is read only when ``activation.needs_input``; ``bias_grad`` is None for a layer without bias.
     """
-    if backend.is_device_array(dy) and cuda_bias_act.handles(activation):
-        return bias_activation_backward_gpu(dy, z, y, activation, bias_grad)
+    on_gpu = backend.is_device_array(dy) and cuda_bias_act.handles(activation)
+    return (bias_activation_backward_gpu if on_gpu else bias_activation_backward_reference)(
+        dy, z, y, activation, bias_grad)
+
+
+def bias_activation_backward_reference(dy, z, y, activation, bias_grad):
+    """The array-module version (the CPU path; on CuPy arrays, the plain composition the kernel replaces)."""
     if activation.name == "linear":
         dz = dy
     elif activation.name == "relu":

@@ -13,8 +13,12 @@ from ..cuda import cross_entropy as cuda_cross_entropy
 
 def softmax_cross_entropy(logits, targets):
     """loss = mean_n(logsumexp(z_n) - sum_k t_nk z_nk);  dlogits = (softmax(z) - t) / N."""
-    if backend.is_device_array(logits):
-        return softmax_cross_entropy_gpu(logits, targets)
+    twin = softmax_cross_entropy_gpu if backend.is_device_array(logits) else softmax_cross_entropy_reference
+    return twin(logits, targets)
+
+
+def softmax_cross_entropy_reference(logits, targets):
+    """The array-module version (the CPU path; on CuPy arrays, the plain composition the kernel replaces)."""
     xp = backend.get_array_module(logits)
     n = logits.shape[0]
     shifted = logits - logits.max(axis=1, keepdims=True)
@@ -46,8 +50,13 @@ def softmax_cross_entropy_gpu(logits, targets):
 
 def sigmoid_binary_cross_entropy(logits, targets):
     """loss = mean(max(z, 0) - z t + log(1 + exp(-|z|)));  dlogits = (sigmoid(z) - t) / size."""
-    if backend.is_device_array(logits):
-        return sigmoid_binary_cross_entropy_gpu(logits, targets)
+    twin = sigmoid_binary_cross_entropy_gpu if backend.is_device_array(logits) else \
+        sigmoid_binary_cross_entropy_reference
+    return twin(logits, targets)
+
+
+def sigmoid_binary_cross_entropy_reference(logits, targets):
+    """The array-module version (the CPU path)."""
     xp = backend.get_array_module(logits)
     size = logits.size
     loss = (xp.maximum(logits, 0) - logits * targets + xp.log1p(xp.exp(-xp.abs(logits)))).sum()

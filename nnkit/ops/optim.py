@@ -48,8 +48,12 @@ def sgd_step(p, g, velocity, learning_rate, momentum=0.0, nesterov=False):
                       p += velocity                             (classic)
                       p += momentum * velocity - lr * g         (Nesterov)
     """
-    if backend.is_device_array(p):
-        return sgd_step_gpu(p, g, velocity, learning_rate, momentum, nesterov)
+    twin = sgd_step_gpu if backend.is_device_array(p) else sgd_step_reference
+    twin(p, g, velocity, learning_rate, momentum, nesterov)
+
+
+def sgd_step_reference(p, g, velocity, learning_rate, momentum=0.0, nesterov=False):
+    """The array-module version (the CPU path)."""
     if not momentum:
         p -= learning_rate * g
         return
