@@ -114,6 +114,13 @@ def to_host(array):
     return numpy.asarray(array)
 
 
+def device_out_of_memory_errors():
+    """The exception types an allocation on the active backend raises when memory runs out."""
+    if cupy is not None and is_gpu():
+        return (MemoryError, cupy.cuda.memory.OutOfMemoryError)
+    return (MemoryError,)
+
+
 def erf(array):
     """The error function, element-wise, on either backend."""
     if is_device_array(array):

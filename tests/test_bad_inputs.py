@@ -163,3 +163,14 @@ def test_divergence_is_reported(data):
     with pytest.raises(FloatingPointError, match="training diverged.*clipnorm"):
         with numpy.errstate(all="ignore"):
             model.fit(x * 1e3, numpy.ones(10), epochs=20, verbose=0)
+
+
+def test_running_out_of_memory_in_a_step_names_the_batch_size_and_a_remedy(monkeypatch):
+    model = nnkit.Sequential([nnkit.Input(shape=(4,)), nnkit.layers.Dense(3, activation="softmax")])
+    model.compile("sgd", "sparse_categorical_crossentropy")
+
+    def exhausted(*args, **kwargs):
+        raise MemoryError("cannot allocate 12 GiB")
+    monkeypatch.setattr(model, "_train_step", exhausted)
+    with pytest.raises(MemoryError, match=r"Out of CPU memory while a training step \(batch_size=16\).*smaller batch_size"):
+        model.fit(numpy.ones((32, 4)), numpy.zeros(32, dtype=int), batch_size=16, verbose=0)

@@ -1,4 +1,5 @@
 """``Sequential``: a stack of layers with Keras' compile / fit / evaluate / predict / summary."""
+import contextlib
 import sys
 
 import numpy
@@ -188,10 +189,11 @@ class Sequential:
             (x, y), validation_data = data.split_validation(numpy.asarray(x) if not backend.is_device_array(x)
                                                             else x, y, validation_split)
             sample_weight = weighting.split_off_validation(sample_weight, len(x))
-        x, y = self._prepare(x, y)
-        weights = weighting.sample_weights(y, sample_weight, class_weight, len(x))
-        validation = self._prepare(*_unpack_validation(validation_data)) if validation_data is not None else None
-        self._ensure_store()
+        with _explain_out_of_memory("moving the training data to the device", batch_size):
+            x, y = self._prepare(x, y)
+            weights = weighting.sample_weights(y, sample_weight, class_weight, len(x))
+            validation = self._prepare(*_unpack_validation(validation_data)) if validation_data is not None else None
+            self._ensure_store()
 
         steps = -(-len(x) // batch_size)
         verbose = _resolve_verbose(verbose)
@@ -214,7 +216,8 @@ class Sequential:
                 index = order[batch] if order is not None else batch
                 x_batch, y_batch = x[index], y[index]
                 callback_list.on_train_batch_begin(step)
-                self._train_step(x_batch, y_batch, totals, None if weights is None else weights[index])
+                with _explain_out_of_memory("a training step", batch_size):
+                    self._train_step(x_batch, y_batch, totals, None if weights is None else weights[index])
                 seen += len(x_batch)
                 callback_list.on_train_batch_end(step, _LazyLogs(self, totals, seen))
                 if self.stop_training:
@@ -246,11 +249,12 @@ class Sequential:
 
     def _evaluate_arrays(self, x, y, batch_size, prefix=""):
         totals = backend.xp().zeros(1 + len(self._compiled_metrics), dtype=backend.floatx())
+        penalty = self._regularization(with_gradients=False)  # the weights do not change while evaluating
         for start in range(0, len(x), batch_size):
             x_batch, y_batch = x[start:start + batch_size], y[start:start + batch_size]
             output = self._forward(x_batch, training=False)
             loss, _ = self._train_loss.forward_backward(y_batch, output)
-            self._accumulate(totals, loss + self._regularization(with_gradients=False), y_batch, output, len(x_batch))
+            self._accumulate(totals, loss + penalty, y_batch, output, len(x_batch))
         return self._logs(totals, len(x), prefix)
 
     def predict(self, x, batch_size=None, verbose="auto"):
@@ -391,6 +395,17 @@ class _LazyLogs(dict):
     def get(self, key, default=None):
         self._load()
         return super().get(key, default)
+
+
+@contextlib.contextmanager
+def _explain_out_of_memory(doing, batch_size):
+    """Turn the backend's out-of-memory error into one that says what ran out and what to try."""
+    try:
+        yield
+    except backend.device_out_of_memory_errors() as error:
+        raise MemoryError(f"Out of {backend.name().upper()} memory while {doing} (batch_size={batch_size}): "
+                          f"{error}. Try a smaller batch_size, a smaller model, or less data per fit call."
+                          ) from error
 
 
 def _unpack_validation(validation_data):
