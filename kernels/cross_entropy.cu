@@ -17,6 +17,9 @@
 //     for K <= 32 * I: z is read once and grad written once. The online entry serves any K: one pass for
 //     the running max and sum (rescaled as the max grows), one pass that writes the gradient.
 //     With gridDim.x == 1 and divisor == N, partials[0] is the mean loss: one launch in all.
+//     The v<I> entries are the r<I> rows with 16-byte accesses (float4 / double2, VW = 4 / 2 values each):
+//     I vectors per lane, K <= 32 * VW * I; they need K % VW == 0 and 16-byte aligned z, grad (and targets),
+//     which the Python wrapper checks. Fewer, wider memory instructions keep more bytes in flight per warp.
 //
 // sigmoid_xent_<f32|f64>(const T* z, const T* t, T* grad, T* partials, long long size, T divisor)
 //     loss_i = max(z, 0) - z t + log(1 + exp(-|z|));  grad = (sigmoid(z) - t) / size
@@ -124,6 +127,77 @@ __device__ T row_cached(const T* __restrict__ z, int label, const T* __restrict_
     return DENSE ? warp_sum(loss) : lse - warp_sum(picked);
 }
 
+template <typename T> struct Wide;
+template <> struct Wide<float> { typedef float4 type; static const int width = 4; };
+template <> struct Wide<double> { typedef double2 type; static const int width = 2; };
+
+// row_cached with 16-byte loads and stores: lane `lane` holds vectors lane, lane + 32, ... of the row.
+template <typename T, int ITEMS, bool DENSE>
+__device__ T row_cached_vec(const T* __restrict__ z, int label, const T* __restrict__ targets,
+                            T* __restrict__ grad, int K, T n_rows, int lane) {
+    typedef typename Wide<T>::type V;
+    const int VW = Wide<T>::width;
+    const int KV = K / VW;
+    T vals[ITEMS][Wide<T>::width];
+    T row_max = minus_infinity<T>();
+#pragma unroll
+    for (int it = 0; it < ITEMS; ++it) {
+        const int jv = lane + 32 * it;
+        V x;
+        if (jv < KV) x = reinterpret_cast<const V*>(z)[jv];
+        const T* xs = reinterpret_cast<const T*>(&x);
+#pragma unroll
+        for (int w = 0; w < VW; ++w) {
+            vals[it][w] = jv < KV ? xs[w] : minus_infinity<T>();
+            row_max = vals[it][w] > row_max ? vals[it][w] : row_max;
+        }
+    }
+    row_max = warp_max(row_max);
+    T sum_exp = T(0), picked = T(0);
+#pragma unroll
+    for (int it = 0; it < ITEMS; ++it) {
+        const int jv = lane + 32 * it;
+        if (jv < KV) {
+#pragma unroll
+            for (int w = 0; w < VW; ++w) {
+                vals[it][w] -= row_max;
+                const T e = exp_of(vals[it][w]);
+                sum_exp += e;
+                if (!DENSE) {
+                    if (jv * VW + w == label) picked = vals[it][w];
+                    vals[it][w] = e;
+                }
+            }
+        }
+    }
+    sum_exp = warp_sum(sum_exp);
+    const T lse = log_of(sum_exp);
+    const T inv_sum = T(1) / sum_exp, inv_n = T(1) / n_rows;
+    T loss = T(0);
+#pragma unroll
+    for (int it = 0; it < ITEMS; ++it) {
+        const int jv = lane + 32 * it;
+        if (jv < KV) {
+            V out, t;
+            T* os = reinterpret_cast<T*>(&out);
+            const T* ts = reinterpret_cast<const T*>(&t);
+            if (DENSE) t = reinterpret_cast<const V*>(targets)[jv];
+#pragma unroll
+            for (int w = 0; w < VW; ++w) {
+                if (DENSE) {
+                    loss += ts[w] * (lse - vals[it][w]);
+                    os[w] = (exp_of(vals[it][w]) * inv_sum - ts[w]) * inv_n;
+                } else {
+                    const T p = vals[it][w] * inv_sum;
+                    os[w] = (jv * VW + w == label ? p - T(1) : p) * inv_n;
+                }
+            }
+            reinterpret_cast<V*>(grad)[jv] = out;
+        }
+    }
+    return DENSE ? warp_sum(loss) : lse - warp_sum(picked);
+}
+
 // One row of any length: a running (max, sum) pass, then a pass that writes the gradient.
 template <typename T, bool DENSE>
 __device__ T row_online(const T* __restrict__ z, int label, const T* __restrict__ targets, T* __restrict__ grad,
@@ -162,8 +236,8 @@ __device__ T row_online(const T* __restrict__ z, int label, const T* __restrict_
     return DENSE ? warp_sum(loss) : lse - warp_sum(picked);
 }
 
-// ITEMS == 0 selects the online row.
-template <typename T, int ITEMS, bool DENSE>
+// ITEMS == 0 selects the online row; VECTOR the 16-byte cached row.
+template <typename T, int ITEMS, bool DENSE, bool VECTOR>
 __device__ void softmax_xent_body(const T* __restrict__ z, const long long* __restrict__ labels,
                                   const T* __restrict__ targets, T* __restrict__ grad, T* __restrict__ partials,
                                   long long N, long long K, T divisor, T* shared) {
@@ -189,6 +263,8 @@ __device__ void softmax_xent_body(const T* __restrict__ z, const long long* __re
         T loss;
         if constexpr (ITEMS == 0) {
             loss = row_online<T, DENSE>(z_row, (int)label, t_row, grad_row, (int)K, n_rows, lane);
+        } else if constexpr (VECTOR) {
+            loss = row_cached_vec<T, ITEMS, DENSE>(z_row, (int)label, t_row, grad_row, (int)K, n_rows, lane);
         } else {
             loss = row_cached<T, ITEMS, DENSE>(z_row, (int)label, t_row, grad_row, (int)K, n_rows, lane);
         }
@@ -221,26 +297,30 @@ __device__ void sum_scaled_body(const T* __restrict__ partials, T* __restrict__ 
     if (blockIdx.x == 0) block_sum_to<T>(total, out, divisor, shared);
 }
 
-#define NNKIT_SOFTMAX_XENT_ENTRY(T, SUFFIX, NAME, ITEMS)                                                      \
+#define NNKIT_SOFTMAX_XENT_ENTRY(T, SUFFIX, NAME, ITEMS, VECTOR)                                                      \
     extern "C" __global__ void __launch_bounds__(256) softmax_xent_labels_##NAME##_##SUFFIX(const T* z, const long long* labels,     \
                                                                      T* grad, T* partials, long long N,        \
                                                                      long long K, T divisor) {                 \
         __shared__ T shared[32];                                                                              \
-        softmax_xent_body<T, ITEMS, false>(z, labels, nullptr, grad, partials, N, K, divisor, shared);         \
+        softmax_xent_body<T, ITEMS, false, VECTOR>(z, labels, nullptr, grad, partials, N, K, divisor, shared);         \
     }                                                                                                         \
     extern "C" __global__ void __launch_bounds__(256) softmax_xent_dense_##NAME##_##SUFFIX(const T* z, const T* targets, T* grad,     \
                                                                     T* partials, long long N, long long K,     \
                                                                     T divisor) {                               \
         __shared__ T shared[32];                                                                              \
-        softmax_xent_body<T, ITEMS, true>(z, nullptr, targets, grad, partials, N, K, divisor, shared);         \
+        softmax_xent_body<T, ITEMS, true, VECTOR>(z, nullptr, targets, grad, partials, N, K, divisor, shared);         \
     }
 
 #define NNKIT_XENT_ENTRIES(T, SUFFIX)                                                                         \
-    NNKIT_SOFTMAX_XENT_ENTRY(T, SUFFIX, r1, 1)                                                                \
-    NNKIT_SOFTMAX_XENT_ENTRY(T, SUFFIX, r4, 4)                                                                \
-    NNKIT_SOFTMAX_XENT_ENTRY(T, SUFFIX, r8, 8)                                                                \
-    NNKIT_SOFTMAX_XENT_ENTRY(T, SUFFIX, r32, 32)                                                              \
-    NNKIT_SOFTMAX_XENT_ENTRY(T, SUFFIX, online, 0)                                                            \
+    NNKIT_SOFTMAX_XENT_ENTRY(T, SUFFIX, r1, 1, false)                                                         \
+    NNKIT_SOFTMAX_XENT_ENTRY(T, SUFFIX, r4, 4, false)                                                         \
+    NNKIT_SOFTMAX_XENT_ENTRY(T, SUFFIX, r8, 8, false)                                                         \
+    NNKIT_SOFTMAX_XENT_ENTRY(T, SUFFIX, r32, 32, false)                                                       \
+    NNKIT_SOFTMAX_XENT_ENTRY(T, SUFFIX, v1, 1, true)                                                          \
+    NNKIT_SOFTMAX_XENT_ENTRY(T, SUFFIX, v2, 2, true)                                                          \
+    NNKIT_SOFTMAX_XENT_ENTRY(T, SUFFIX, v8, 8, true)                                                          \
+    NNKIT_SOFTMAX_XENT_ENTRY(T, SUFFIX, v16, 16, true)                                                        \
+    NNKIT_SOFTMAX_XENT_ENTRY(T, SUFFIX, online, 0, false)                                                     \
     extern "C" __global__ void __launch_bounds__(256) sigmoid_xent_##SUFFIX(const T* z, const T* t, T* grad, T* partials,            \
                                                      long long size, T divisor) {                             \
         __shared__ T shared[32];                                                                              \

@@ -239,3 +239,24 @@ def test_im2col_for_patches_too_large_for_the_tiled_kernel(cupy, dtype, rng):
     args = (3, 3, 1, 2, 1, 1, 1, 1, 5, 2)
     out = cupy.full((2 * 5 * 2, 9 * 461), numpy.nan, dtype)
     assert_close(conv_kernels.im2col(cupy.asarray(x), *args, out=out), selftest.reference_im2col(x, *args), dtype)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("offset", [0, 1])
+def test_softmax_cross_entropy_vector_rows_and_their_misaligned_fallback(cupy, dtype, offset, rng):
+    """K = 1000 takes 16-byte accesses when the rows are aligned; a buffer one element off must fall back to
+    scalar accesses and give the same result (labels and soft targets)."""
+    N, K = 300, 1000
+    logits = (rng.standard_normal((N, K)) * 5).astype(dtype)
+    soft = rng.random((N, K))
+    soft = (soft / soft.sum(axis=1, keepdims=True)).astype(dtype)
+    labels = rng.integers(0, K, N)
+    for targets in (labels, soft):
+        buffer = cupy.empty(N * K + offset, dtype)
+        device_logits = buffer[offset:].reshape(N, K)
+        device_logits[...] = cupy.asarray(logits)
+        loss, grad = cross_entropy.softmax_cross_entropy(device_logits, cupy.asarray(targets))
+        loss_ref, grad_ref = selftest.reference_softmax_cross_entropy(logits, targets)
+        assert_close(loss, loss_ref, dtype, "reduction")
+        assert_close(grad, grad_ref, dtype)

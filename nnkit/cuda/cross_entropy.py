@@ -11,17 +11,29 @@ from . import BLOCK, check_array, function, output
 
 #: Register-cached row variants, by values per lane: the smallest that holds K (32 lanes per row).
 _CACHED = ((1, "r1"), (4, "r4"), (8, "r8"), (32, "r32"))
+#: The same with 16-byte accesses, by vectors per lane; at most 32 values per lane, as r32.
+_VECTOR = ((1, "v1"), (2, "v2"), (8, "v8"), (16, "v16"))
 #: Up to this many logits the whole batch goes to one block (one launch, the loss written directly).
 _ONE_BLOCK = 1 << 15
 _MAX_BLOCKS = 1024
 
 
-def row_variant(K):
-    """The entry suffix for rows of K logits: register-cached up to 1024, else the two-pass online row."""
+def row_variant(K, dtype=numpy.float32, aligned=False):
+    """The entry suffix for rows of K logits: register-cached up to 1024 (with 16-byte accesses when the rows
+    allow them: ``aligned`` buffers and K a multiple of the vector width), else the two-pass online row."""
+    width = 16 // numpy.dtype(dtype).itemsize
+    if aligned and K % width == 0:
+        for vectors, name in _VECTOR:
+            if K <= 32 * width * vectors and width * vectors <= 32:
+                return name
     for items, name in _CACHED:
         if K <= 32 * items:
             return name
     return "online"
+
+
+def _aligned(*arrays):
+    return all(array is None or array.data.ptr % 16 == 0 for array in arrays)
 
 
 def _finish(partials, loss, divisor, dtype):
@@ -55,7 +67,8 @@ def softmax_cross_entropy(logits, targets, out=None):
         grad.fill(0)
         loss.fill(numpy.nan)
         return loss, grad
-    kernel = function("cross_entropy", f"softmax_xent_{mode}_{row_variant(K)}", dtype)
+    variant = row_variant(K, dtype, _aligned(logits, grad, targets if mode == "dense" else None))
+    kernel = function("cross_entropy", f"softmax_xent_{mode}_{variant}", dtype)
     if N * K <= _ONE_BLOCK:
         threads = min(BLOCK, 32 * N)
         kernel((1,), (threads,), (logits, targets, grad, loss, numpy.int64(N), numpy.int64(K), dtype.type(N)))
