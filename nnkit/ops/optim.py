@@ -15,8 +15,12 @@ def adam_step(p, g, m, v, alpha, beta_1, beta_2, epsilon, decay=0.0):
         v = beta_2 * v + (1 - beta_2) * g^2
         p -= alpha * m / (sqrt(v) + epsilon)  (alpha = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t))
     """
-    if backend.is_device_array(p):
-        return adam_step_gpu(p, g, m, v, alpha, beta_1, beta_2, epsilon, decay)
+    twin = adam_step_gpu if backend.is_device_array(p) else adam_step_reference
+    twin(p, g, m, v, alpha, beta_1, beta_2, epsilon, decay)
+
+
+def adam_step_reference(p, g, m, v, alpha, beta_1, beta_2, epsilon, decay=0.0):
+    """The array-module version (the CPU path; on CuPy arrays, the plain composition the kernel replaces)."""
     xp = backend.get_array_module(p)
     if decay:
         p *= 1 - decay
