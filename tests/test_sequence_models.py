@@ -38,9 +38,9 @@ def test_gru_learns_the_adding_problem():
 
 
 def sentiment_data(n, maxlen, max_features, rng):
-    """Reviews as token ids, padded at the front with 0 (as keras' pad_sequences does). Tokens 2-11 are
+    """Reviews as lists of token ids of different lengths, as keras.datasets.imdb gives them. Tokens 2-11 are
     "good" words, 12-21 "bad" words, the rest neutral; the label is whether good words outnumber bad ones."""
-    x = numpy.zeros((n, maxlen), dtype="int32")
+    x = []
     y = numpy.zeros(n, dtype="int32")
     for i in range(n):
         length = rng.integers(10, maxlen + 1)
@@ -51,7 +51,7 @@ def sentiment_data(n, maxlen, max_features, rng):
         slots = rng.choice(length, size=good + bad, replace=False)
         words[slots[:good]] = rng.integers(2, 12, size=good)
         words[slots[good:]] = rng.integers(12, 22, size=bad)
-        x[i, maxlen - length:] = words
+        x.append(words.tolist())
         y[i] = good > bad
     return x, y
 
@@ -61,6 +61,7 @@ def test_keras_lstm_text_classification_script():
     """keras/examples/imdb_lstm.py, with `keras` replaced by `nnkit` and the IMDB reviews by generated ones."""
     from nnkit.layers import LSTM, Dense, Embedding
     from nnkit.models import Sequential
+    from nnkit.utils import pad_sequences
 
     max_features = 200
     maxlen = 30
@@ -68,6 +69,8 @@ def test_keras_lstm_text_classification_script():
     rng = numpy.random.default_rng(0)
     x_train, y_train = sentiment_data(1000, maxlen, max_features, rng)
     x_test, y_test = sentiment_data(500, maxlen, max_features, rng)
+    x_train = pad_sequences(x_train, maxlen=maxlen)
+    x_test = pad_sequences(x_test, maxlen=maxlen)
 
     model = Sequential()
     model.add(Embedding(max_features, 32))

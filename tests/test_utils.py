@@ -87,3 +87,19 @@ def test_gradcheck_refuses_float32_layers(rng):
     layer(numpy.ones((1, 3), dtype=numpy.float32))
     with pytest.raises(ValueError, match="needs float64 weights"):
         gradcheck(layer, rng.standard_normal((1, 3)))
+
+
+def test_pad_sequences_matches_keras_pre_and_post_by_hand():
+    sequences = [[1, 2, 3], [4], [5, 6, 7, 8, 9]]
+    assert nnkit.utils.pad_sequences(sequences).tolist() == [[0, 0, 1, 2, 3], [0, 0, 0, 0, 4], [5, 6, 7, 8, 9]]
+    assert nnkit.utils.pad_sequences(sequences, maxlen=3).tolist() == [[1, 2, 3], [0, 0, 4], [7, 8, 9]]
+    assert nnkit.utils.pad_sequences(sequences, maxlen=3, padding="post", truncating="post",
+                                     value=-1).tolist() == [[1, 2, 3], [4, -1, -1], [5, 6, 7]]
+    assert nnkit.utils.pad_sequences(sequences, maxlen=2).dtype == numpy.int32
+
+
+def test_pad_sequences_rejects_unknown_modes_and_nested_rows():
+    with pytest.raises(ValueError, match="padding 'pre' or 'post'. Received: padding='middle'"):
+        nnkit.utils.pad_sequences([[1]], padding="middle")
+    with pytest.raises(ValueError, match=r"sequence 1 has shape \(1, 2\)"):
+        nnkit.utils.pad_sequences([[1], [[1, 2]]])

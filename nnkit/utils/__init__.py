@@ -1,4 +1,5 @@
-"""Helpers: seeding, one-hot labels, gradient checking, learning-curve plots."""
+"""Helpers: seeding, one-hot labels, sequence padding, gradient checking, learning-curve plots."""
 from .gradcheck import GradcheckResult, gradcheck
 from .misc import set_random_seed, to_categorical
 from .plot import plot_history
+from .sequences import pad_sequences
