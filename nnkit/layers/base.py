@@ -6,7 +6,7 @@ trainable weight into ``self.grads[name]`` (overwriting it) and returns the grad
 """
 import collections
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy
 
@@ -26,7 +26,7 @@ def unique_name(prefix):
 @dataclass
 class WeightSpec:
     name: str
-    trainable: bool
+    trainable: bool  # in _weight_specs: the weight's own (False for moving statistics), whatever the layer's
     regularizer: object = None
 
 
@@ -43,7 +43,7 @@ class Layer:
         self.trainable = trainable
         self.dtype = dtype
         self.built = False
-        self.grads = {}
+        self._grads = {}
         self._weight_specs = []
         self.input_shape_hint = _input_shape_from_arguments(input_shape, input_dim, batch_input_shape)
 
@@ -101,23 +101,35 @@ class Layer:
         return self.output_shape
 
     def add_weight(self, name, shape, initializer="glorot_uniform", regularizer=None, trainable=True):
-        """Create ``self.<name>`` (and its gradient ``self.grads[name]`` when trainable)."""
+        """Create ``self.<name>`` (and its gradient ``self.grads[name]`` when trainable).
+
+        A frozen layer (``trainable=False``) gets the gradient too, so that it can be unfrozen later.
+        """
         value = backend.to_device(initializers.get(initializer)(shape, self.dtype or backend.floatx()))
-        trainable = trainable and self.trainable
         setattr(self, name, value)
         if trainable:
-            self.grads[name] = backend.xp().zeros_like(value)
+            self._grads[name] = backend.xp().zeros_like(value)
         self._weight_specs.append(WeightSpec(name, trainable, regularizers.get(regularizer)))
         return value
 
     def bind_weight(self, name, value, grad):
         """Point ``self.<name>`` (and its gradient) at views of the model's flat buffers."""
         setattr(self, name, value)
-        self.grads[name] = grad
+        self._grads[name] = grad
+
+    @property
+    def grads(self):
+        """The gradients of the trainable weights by name; empty while the layer is frozen, so that its
+        backward computes the input gradient only."""
+        return self._grads if self.trainable else {}
 
     @property
     def weight_specs(self):
-        return list(self._weight_specs)
+        """The weights' specs; on a frozen layer every one is non-trainable (``trainable`` may be set at any
+        time, as in Keras: the model regathers its trainable weights on the next fit)."""
+        if self.trainable:
+            return list(self._weight_specs)
+        return [replace(spec, trainable=False) for spec in self._weight_specs]
 
     @property
     def weights(self):
@@ -125,11 +137,11 @@ class Layer:
 
     @property
     def trainable_weights(self):
-        return [getattr(self, spec.name) for spec in self._weight_specs if spec.trainable]
+        return [getattr(self, spec.name) for spec in self.weight_specs if spec.trainable]
 
     @property
     def non_trainable_weights(self):
-        return [getattr(self, spec.name) for spec in self._weight_specs if not spec.trainable]
+        return [getattr(self, spec.name) for spec in self.weight_specs if not spec.trainable]
 
     def count_params(self):
         return sum(math.prod(w.shape) for w in self.weights)
@@ -159,7 +171,7 @@ class Layer:
                    for spec in self._weight_specs if spec.regularizer is not None)
 
     def add_regularization_gradients(self):
-        for spec in self._weight_specs:
+        for spec in self.weight_specs:
             if spec.regularizer is not None and spec.trainable:
                 spec.regularizer.add_gradient(getattr(self, spec.name), self.grads[spec.name])
 

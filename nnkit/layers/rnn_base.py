@@ -91,7 +91,7 @@ class Recurrent(Layer):
         x_tm = xp.ascontiguousarray(x.transpose(1, 0, 2), dtype=dtype)          # (T, N, D)
         self._input_mask = self._dropout_mask((N, D), self.dropout, training, xp, dtype)
         if self._input_mask is not None:
-            x_tm *= self._input_mask
+            x_tm = x_tm * self._input_mask  # not in place: x_tm is the caller's x when N == 1 or T == 1
         self._recurrent_mask = self._dropout_mask((N, U), self.recurrent_dropout, training, xp, dtype)
         self._mask_tm = None if mask is None else xp.ascontiguousarray(xp.asarray(mask).T, dtype=dtype)  # (T, N)
         self._x_tm = x_tm

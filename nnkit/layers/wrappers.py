@@ -42,9 +42,23 @@ class Wrapper(Layer):
     def grads(self):
         return {f"{prefix}/{name}": grad for prefix, layer in self.sublayers() for name, grad in layer.grads.items()}
 
-    @grads.setter
-    def grads(self, value):
-        """As for ``_weight_specs``: the gradients live in the inner layers."""
+    @property
+    def trainable(self):
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        """Freezing or unfreezing a wrapper does the same to the layers inside it, as in Keras."""
+        self._trainable = value
+        if getattr(self, "_inner_layers_made", False):  # Layer.__init__ sets trainable before they exist
+            for _, layer in self.sublayers():
+                layer.trainable = value
+
+    def _finish_wrapping(self):
+        """The end of a wrapper's __init__: from now on ``trainable`` reaches the inner layers."""
+        self._inner_layers_made = True
+        if not self.trainable:
+            self.trainable = False
 
     def _route(self, name):
         prefix, _, inner = name.partition("/")
@@ -113,6 +127,7 @@ class Bidirectional(Wrapper):
         # As Keras does: padded steps of a returned sequence read 0 in both directions.
         for inner in (self.forward_layer, self.backward_layer):
             inner.zero_output_for_mask = self.return_sequences
+        self._finish_wrapping()
 
     def sublayers(self):
         return [("forward", self.forward_layer), ("backward", self.backward_layer)]
@@ -220,6 +235,7 @@ class TimeDistributed(Wrapper):
             raise ValueError(f"TimeDistributed expects a layer. Received: {layer!r}")
         super().__init__(**kwargs)
         self.layer = layer
+        self._finish_wrapping()
 
     def sublayers(self):
         return [("layer", self.layer)]
