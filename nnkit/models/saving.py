@@ -93,7 +93,7 @@ def load_weights(model, path):
         tensors, _ = files.read_safetensors(path, data)
         weights = {name: value for name, value in tensors.items() if not name.startswith(OPTIMIZER_PREFIX)}
         values = _match(model, weights, path)
-    _assign(model, values)
+    model.set_weights(values)
 
 
 def _match(model, tensors, path):
@@ -115,14 +115,6 @@ def _match(model, tensors, path):
         raise WeightsFileError(f"The weights in '{path}' do not fit model '{model.name}' (another architecture?): "
                                + "; ".join(problems) + ".")
     return [tensors[name] for name in expected]
-
-
-def _assign(model, values):
-    position = 0
-    for layer in model.layers:
-        count = len(layer.weight_specs)
-        layer.set_weights(values[position:position + count])
-        position += count
 
 
 # ---- whole models ----------------------------------------------------------------------------------------
@@ -212,7 +204,7 @@ def load_model(path, custom_objects=None, compile=True):
             _restore_compile(model, config["compile"])
             model._ensure_store()
         weights = {name: value for name, value in tensors.items() if not name.startswith(OPTIMIZER_PREFIX)}
-        _assign(model, _match(model, weights, path))
+        model.set_weights(_match(model, weights, path))
         if config["compile"] and compile:
             _restore_optimizer_state(model, tensors, config["compile"]["optimizer"]["iterations"], path)
     finally:

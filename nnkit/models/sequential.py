@@ -239,7 +239,7 @@ class Sequential:
         """The loss (and metrics) over ``(x, y)``: a float, or ``[loss, *metrics]``, or a dict."""
         self._require_compiled("evaluate")
         x, y = self._prepare(x, y)
-        logs = self._evaluate_arrays(x, y, _positive("batch_size", batch_size or 32))
+        logs = self._evaluate_arrays(x, y, _positive("batch_size", 32 if batch_size is None else batch_size))
         if _resolve_verbose(verbose):
             print(" - ".join(f"{key}: {value:.4f}" for key, value in logs.items()))
         if return_dict:
@@ -263,7 +263,7 @@ class Sequential:
         x = data.as_input_array(x, self.input_shape)
         if self.loss is not None:
             self._output_plan()
-        batch_size = _positive("batch_size", batch_size or 32)
+        batch_size = _positive("batch_size", 32 if batch_size is None else batch_size)
         xp = backend.get_array_module(x)
         outputs = []
         for start in range(0, len(x), batch_size):
@@ -290,25 +290,22 @@ class Sequential:
         return [w for layer in self.layers for w in layer.get_weights()]
 
     def set_weights(self, weights):
-        """Set every weight from a list in ``get_weights()`` order; checks all shapes before writing."""
+        """Set every weight from a list in ``get_weights()`` order. Every array is checked (count, shape, real
+        numbers) before any is written, so a bad list leaves the model as it was."""
         if not self.built:
             raise ValueError("Build the model (give it an input shape) before set_weights().")
         expected = sum(len(layer.weight_specs) for layer in self.layers)
         if len(weights) != expected:
             raise ValueError(f"set_weights expects {expected} arrays for model '{self.name}', received {len(weights)}.")
+        checked, values = [], iter(weights)
+        for layer in self.layers:
+            for spec in layer.weight_specs:
+                shape = getattr(layer, spec.name).shape
+                checked.append(_checked_weight(layer, spec.name, next(values), shape))
         position = 0
         for layer in self.layers:
             count = len(layer.weight_specs)
-            current = layer.get_weights()
-            for value, old in zip(weights[position:position + count], current):
-                if tuple(numpy.shape(value)) != old.shape:
-                    raise ValueError(f"Layer '{layer.name}': expected a weight of shape {old.shape}, "
-                                     f"received {tuple(numpy.shape(value))}.")
-            position += count
-        position = 0
-        for layer in self.layers:
-            count = len(layer.weight_specs)
-            layer.set_weights(weights[position:position + count])
+            layer.set_weights(checked[position:position + count])
             position += count
 
     @property
@@ -360,7 +357,11 @@ class Sequential:
 
 
 class _LazyLogs(dict):
-    """Batch logs that copy the running means from the device only when a callback reads them."""
+    """Batch logs that copy the running means from the device only when a callback reads them.
+
+    Every reading method loads first (a dict subclass whose ``in``, ``repr`` or ``values()`` skipped the load
+    would show a callback an empty dict); writing loads too, so a callback's own key is not overwritten later.
+    """
 
     def __init__(self, model, totals, seen):
         super().__init__()
@@ -370,31 +371,24 @@ class _LazyLogs(dict):
         if self._source is not None:
             model, totals, seen = self._source
             self._source = None
-            self.update(model._logs(totals, seen))
+            super().update(model._logs(totals, seen))
 
-    def __getitem__(self, key):
-        self._load()
-        return super().__getitem__(key)
 
-    def __iter__(self):
-        self._load()
-        return super().__iter__()
+def _loading(name):
+    method = getattr(dict, name)
 
-    def __len__(self):
+    def loaded(self, *args, **kwargs):
         self._load()
-        return super().__len__()
+        return method(self, *args, **kwargs)
+    loaded.__name__ = name
+    return loaded
 
-    def items(self):
-        self._load()
-        return super().items()
 
-    def keys(self):
-        self._load()
-        return super().keys()
-
-    def get(self, key, default=None):
-        self._load()
-        return super().get(key, default)
+for _name in ("__getitem__", "__contains__", "__iter__", "__len__", "__repr__", "__eq__", "__ne__", "__or__",
+              "__setitem__", "__delitem__", "keys", "items", "values", "get", "copy", "pop", "popitem",
+              "setdefault", "update"):
+    setattr(_LazyLogs, _name, _loading(_name))
+del _name
 
 
 @contextlib.contextmanager
@@ -406,6 +400,17 @@ def _explain_out_of_memory(doing, batch_size):
         raise MemoryError(f"Out of {backend.name().upper()} memory while {doing} (batch_size={batch_size}): "
                           f"{error}. Try a smaller batch_size, a smaller model, or less data per fit call."
                           ) from error
+
+
+def _checked_weight(layer, name, value, shape):
+    """``value`` as a NumPy array of real numbers and the weight's ``shape``, or an error naming the weight."""
+    array = value if backend.is_device_array(value) else numpy.asarray(value)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"Layer '{layer.name}' weight '{name}' must hold real numbers; received dtype {array.dtype}.")
+    if tuple(array.shape) != tuple(shape):
+        raise ValueError(f"Layer '{layer.name}': expected a weight of shape {tuple(shape)}, "
+                         f"received {tuple(array.shape)}.")
+    return array
 
 
 def _unpack_validation(validation_data):
