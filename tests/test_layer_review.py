@@ -74,3 +74,16 @@ def test_freezing_a_wrapper_freezes_its_inner_layers(make):
     assert [spec.trainable for spec in wrapper.weight_specs] == [False] * len(wrapper.weights)
     wrapper.trainable = True
     assert len(wrapper.trainable_weights) == len(wrapper.weights)
+
+
+@pytest.mark.parametrize("kind", [SimpleRNN, LSTM, GRU])
+@pytest.mark.parametrize("mask_shape", [(1, 5), (3, 4), (5, 3), (3, 5, 1)])
+def test_a_mask_not_shaped_batch_by_timesteps_is_a_clear_error(kind, mask_shape):
+    # A (1, T) mask used to broadcast silently (every sequence masked like the first; on the GPU the fused
+    # step kernels would read N mask entries from an array of one row).
+    layer = kind(2, name="rnn")
+    x = numpy.ones((3, 5, 4), dtype="float32")
+    layer(x)
+    with pytest.raises(ValueError, match=r"'rnn'.*mask of shape \(batch, timesteps\) = \(3, 5\).*"
+                                         + r"\(" + ", ".join(map(str, mask_shape)) + r"\)"):
+        layer.forward_masked(x, numpy.ones(mask_shape, dtype=bool))

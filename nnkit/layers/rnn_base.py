@@ -83,6 +83,7 @@ class Recurrent(Layer):
     def _run(self, x, mask, training):
         xp = backend.get_array_module(x)
         self._check_input(x)
+        self._check_mask(mask, x.shape)
         N, T, D = x.shape
         U, dtype = self.units, self.kernel.dtype
         if self.go_backwards:
@@ -128,6 +129,11 @@ class Recurrent(Layer):
                              f"(batch, timesteps, {features}), but received input of shape {tuple(x.shape)}.")
         if x.shape[1] == 0:
             raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) received a sequence with 0 timesteps.")
+
+    def _check_mask(self, mask, x_shape):
+        if mask is not None and tuple(mask.shape) != tuple(x_shape[:2]):
+            raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) expects a mask of shape (batch, timesteps) "
+                             f"= {tuple(x_shape[:2])}, but received a mask of shape {tuple(mask.shape)}.")
 
     def _input_bias(self):
         return self.bias if self.use_bias else None
