@@ -55,3 +55,16 @@ def test_evaluate_and_predict_refuse_a_zero_batch_size():
         model.evaluate(x, y, batch_size=0, verbose=0)
     with pytest.raises(ValueError, match="batch_size must be a positive integer. Received: batch_size=0"):
         model.predict(x, batch_size=0)
+
+
+def test_default_callbacks_run_after_the_users_as_in_keras(capsys):
+    # Keras appends History and the progress bar after the user's callbacks: the epoch line shows the
+    # learning_rate ReduceLROnPlateau logs, and a History passed in is the one fit returns.
+    model = _two_layer_model()
+    mine = nnkit.callbacks.History()
+    returned = model.fit(numpy.zeros((4, 3)), numpy.zeros((4, 2)), epochs=2, verbose=2,
+                         callbacks=[nnkit.callbacks.ReduceLROnPlateau(monitor="loss"), mine])
+    assert returned is mine and model.history is mine
+    assert mine.history["learning_rate"] == [0.0, 0.0]
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("1/1")]
+    assert len(lines) == 2 and all("learning_rate: 0.0000" in line for line in lines)

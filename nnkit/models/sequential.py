@@ -197,10 +197,16 @@ class Sequential:
 
         steps = -(-len(x) // batch_size)
         verbose = _resolve_verbose(verbose)
-        history = History()
-        default = [ProgbarLogger(verbose)] if verbose else []
-        callback_list = CallbackList(default + list(callbacks or []) + [history], self,
-                                     {"epochs": epochs, "steps": steps, "verbose": verbose})
+        callbacks = list(callbacks or [])
+        # As in Keras: History and the progress bar come after the user's callbacks (so they see the keys
+        # those add to the logs), and ones the user passed are used instead of new ones.
+        history = next((c for c in callbacks if isinstance(c, History)), None)
+        if history is None:
+            history = History()
+            callbacks.append(history)
+        if verbose and not any(isinstance(c, ProgbarLogger) for c in callbacks):
+            callbacks.append(ProgbarLogger(verbose))
+        callback_list = CallbackList(callbacks, self, {"epochs": epochs, "steps": steps, "verbose": verbose})
         self.stop_training = False
         self.history = history
         xp = backend.xp()
