@@ -174,3 +174,17 @@ def test_running_out_of_memory_in_a_step_names_the_batch_size_and_a_remedy(monke
     monkeypatch.setattr(model, "_train_step", exhausted)
     with pytest.raises(MemoryError, match=r"Out of CPU memory while a training step \(batch_size=16\).*smaller batch_size"):
         model.fit(numpy.ones((32, 4)), numpy.zeros(32, dtype=int), batch_size=16, verbose=0)
+
+
+def test_divergence_still_ends_the_callbacks_so_a_csv_log_is_closed(data, tmp_path):
+    x, _ = data
+    model = nnkit.Sequential([Input(shape=(4,)), Dense(1)])
+    model.compile(optimizer=nnkit.optimizers.SGD(learning_rate=1e6), loss="mse")
+    ended = []
+    logger = nnkit.callbacks.CSVLogger(str(tmp_path / "log.csv"))
+    watcher = nnkit.callbacks.LambdaCallback(on_train_end=lambda logs: ended.append(True))
+    with pytest.raises(FloatingPointError):
+        with numpy.errstate(all="ignore"):
+            model.fit(x * 1e3, numpy.ones(10), epochs=20, verbose=0, callbacks=[logger, watcher])
+    assert ended == [True]
+    assert (tmp_path / "log.csv").read_text().startswith("epoch")

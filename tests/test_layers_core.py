@@ -331,3 +331,13 @@ def test_dropout_rejects_a_noise_shape_that_does_not_broadcast():
     layer = nnkit.layers.Dropout(0.5, noise_shape=(None, 3))
     with pytest.raises(ValueError, match=r"noise_shape \(None, 3\).*\(2, 4\)"):
         layer.forward(numpy.ones((2, 4), dtype="float32"), training=True)
+
+
+def test_layer_set_weights_checks_every_array_before_writing_any():
+    layer = Dense(2)
+    layer.build_for((None, 3))
+    before = layer.get_weights()
+    with pytest.raises(TypeError, match="weight 'bias' must hold real numbers; received dtype <U1"):
+        layer.set_weights([numpy.ones((3, 2)), numpy.array(["a", "b"])])
+    for old, now in zip(before, layer.get_weights()):
+        numpy.testing.assert_array_equal(old, now)

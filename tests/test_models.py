@@ -345,7 +345,7 @@ def test_set_weights_checks_before_writing(rng):
     before = model.get_weights()
     bad = [w.copy() for w in before]
     bad[3] = numpy.zeros(4)
-    with pytest.raises(ValueError, match=r"expected a weight of shape \(3,\), received \(4,\)"):
+    with pytest.raises(ValueError, match=r"weight 'bias' has shape \(3,\), but the value given has shape \(4,\)"):
         model.set_weights(bad)
     with pytest.raises(ValueError, match="expects 4 arrays.*received 3"):
         model.set_weights(before[:3])

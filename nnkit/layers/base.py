@@ -150,20 +150,31 @@ class Layer:
         """The weights as NumPy arrays, in Keras' order."""
         return [backend.to_host(w).copy() for w in self.weights]
 
-    def set_weights(self, weights):
-        """Copy values into the weights (checks every shape before writing any)."""
+    def checked_weights(self, weights):
+        """``weights`` checked against this layer's (count, shapes, real numbers), before anything is written."""
         specs = self._weight_specs
         if len(weights) != len(specs):
             raise ValueError(f"Layer '{self.name}' expects {len(specs)} weight arrays "
                              f"({', '.join(s.name for s in specs)}), but received {len(weights)}.")
+        checked = []
         for spec, value in zip(specs, weights):
-            expected = getattr(self, spec.name).shape
-            if tuple(numpy.shape(value)) != tuple(expected):
-                raise ValueError(f"Layer '{self.name}' weight '{spec.name}' has shape {tuple(expected)}, "
-                                 f"but the value given has shape {tuple(numpy.shape(value))}.")
-        for spec, value in zip(specs, weights):
+            array = value if backend.is_device_array(value) else numpy.asarray(value)
+            if array.dtype.kind not in "biuf":
+                raise TypeError(f"Layer '{self.name}' weight '{spec.name}' must hold real numbers; "
+                                f"received dtype {array.dtype}.")
+            expected = tuple(getattr(self, spec.name).shape)
+            if tuple(array.shape) != expected:
+                raise ValueError(f"Layer '{self.name}' weight '{spec.name}' has shape {expected}, "
+                                 f"but the value given has shape {tuple(array.shape)}.")
+            checked.append(array)
+        return checked
+
+    def set_weights(self, weights):
+        """Copy values into the weights; every array is checked before any is written."""
+        for spec, value in zip(self._weight_specs, self.checked_weights(weights)):
             target = getattr(self, spec.name)
-            target[...] = backend.get_array_module(target).asarray(value, dtype=target.dtype)
+            xp = backend.get_array_module(target)
+            target[...] = xp.asarray(backend.to_host(value) if xp is numpy else value, dtype=target.dtype)
 
     def regularization_penalty(self):
         """The sum of this layer's weight penalties (0 when it has none)."""

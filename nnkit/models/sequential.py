@@ -230,6 +230,7 @@ class Sequential:
                     break
             logs = self._logs(totals, seen)
             if not numpy.isfinite(logs["loss"]) and not self.stop_training:
+                callback_list.on_train_end()  # callbacks close their files (CSVLogger) before fit raises
                 raise FloatingPointError(
                     f"The training loss became {logs['loss']} in epoch {epoch + 1}: training diverged. Lower the "
                     f"learning rate, scale the inputs, or clip gradients (e.g. clipnorm=1.0).")
@@ -303,16 +304,13 @@ class Sequential:
         expected = sum(len(layer.weight_specs) for layer in self.layers)
         if len(weights) != expected:
             raise ValueError(f"set_weights expects {expected} arrays for model '{self.name}', received {len(weights)}.")
-        checked, values = [], iter(weights)
-        for layer in self.layers:
-            for spec in layer.weight_specs:
-                shape = getattr(layer, spec.name).shape
-                checked.append(_checked_weight(layer, spec.name, next(values), shape))
-        position = 0
+        checked, position = [], 0
         for layer in self.layers:
             count = len(layer.weight_specs)
-            layer.set_weights(checked[position:position + count])
+            checked.append((layer, layer.checked_weights(weights[position:position + count])))
             position += count
+        for layer, values in checked:
+            layer.set_weights(values)
 
     @property
     def weights(self):
@@ -406,17 +404,6 @@ def _explain_out_of_memory(doing, batch_size):
         raise MemoryError(f"Out of {backend.name().upper()} memory while {doing} (batch_size={batch_size}): "
                           f"{error}. Try a smaller batch_size, a smaller model, or less data per fit call."
                           ) from error
-
-
-def _checked_weight(layer, name, value, shape):
-    """``value`` as a NumPy array of real numbers and the weight's ``shape``, or an error naming the weight."""
-    array = value if backend.is_device_array(value) else numpy.asarray(value)
-    if array.dtype.kind not in "biuf":
-        raise TypeError(f"Layer '{layer.name}' weight '{name}' must hold real numbers; received dtype {array.dtype}.")
-    if tuple(array.shape) != tuple(shape):
-        raise ValueError(f"Layer '{layer.name}': expected a weight of shape {tuple(shape)}, "
-                         f"received {tuple(array.shape)}.")
-    return array
 
 
 def _unpack_validation(validation_data):
