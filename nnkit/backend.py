@@ -114,6 +114,26 @@ def to_host(array):
     return numpy.asarray(array)
 
 
+def free_device_bytes():
+    """Free memory on the active device, counting what CuPy's pool holds but does not use (None on the CPU)."""
+    if not is_gpu():
+        return None
+    free, _ = cupy.cuda.runtime.memGetInfo()
+    pool = cupy.get_default_memory_pool()
+    return free + pool.free_bytes()
+
+
+def to_device_staged(array):
+    """A host batch copied to the GPU through page-locked (pinned) memory, which the copy engine reads at full
+    speed; device arrays, and every array on the CPU backend, pass through unchanged."""
+    if not is_gpu() or is_device_array(array):
+        return array
+    import cupyx  # part of CuPy
+    pinned = cupyx.empty_pinned(array.shape, dtype=array.dtype)
+    pinned[...] = array
+    return cupy.asarray(pinned)
+
+
 def device_out_of_memory_errors():
     """The exception types an allocation on the active backend raises when memory runs out."""
     if cupy is not None and is_gpu():

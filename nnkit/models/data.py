@@ -5,8 +5,23 @@ from .. import backend
 from .._shapes import format_shape
 
 
-def as_input_array(x, input_shape, what="x"):
-    """``x`` on the backend in floatx, checked against the model's input shape (batch axis None)."""
+#: fit keeps a data set on the GPU while it takes at most this fraction of the free device memory;
+#: a larger one stays on the host and is copied over batch by batch.
+DEVICE_FRACTION = 0.5
+
+
+def fits_on_device(*arrays):
+    """Whether these arrays (host or device; None ignored), in floatx, should be moved to the device whole."""
+    free = backend.free_device_bytes()
+    if free is None or any(backend.is_device_array(a) for a in arrays if a is not None):
+        return True
+    needed = sum(numpy.size(a) * backend.floatx().itemsize for a in arrays if a is not None)
+    return needed <= DEVICE_FRACTION * free
+
+
+def as_input_array(x, input_shape, what="x", on_device=True):
+    """``x`` in floatx, checked against the model's input shape (batch axis None); on the backend's device,
+    or kept on the host (``on_device=False``) for batch-by-batch copies."""
     if x is None:
         raise ValueError(f"{what} is None: expected an array of shape {input_shape}.")
     array = x if backend.is_device_array(x) else numpy.asarray(x)
@@ -19,11 +34,13 @@ def as_input_array(x, input_shape, what="x"):
             raise ValueError(f"The model expects input of shape {format_shape(input_shape)}, but {what} has shape "
                              f"{tuple(array.shape)}.")
     check_finite(array, what)
-    return backend.to_device(array, dtype=backend.floatx())
+    if on_device:
+        return backend.to_device(array, dtype=backend.floatx())
+    return backend.to_host(array).astype(backend.floatx(), copy=False)
 
 
-def as_target_array(y, loss, output_shape, num_samples, what="y"):
-    """``y`` on the backend, checked against the loss and the number of samples."""
+def as_target_array(y, loss, output_shape, num_samples, what="y", on_device=True):
+    """``y`` checked against the loss and the number of samples; on the device unless ``on_device=False``."""
     array = y if backend.is_device_array(y) else numpy.asarray(y)
     if array.ndim == 0 or len(array) != num_samples:
         received = "a scalar" if array.ndim == 0 else f"{len(array)} samples"
@@ -32,11 +49,11 @@ def as_target_array(y, loss, output_shape, num_samples, what="y"):
     if array.dtype.kind not in "biuf":
         raise TypeError(f"{what} must hold numbers; received dtype {array.dtype}.")
     check_finite(array, what)
-    device = backend.to_device(array)
-    loss.validate_targets(device, output_shape)
+    placed = backend.to_device(array) if on_device else backend.to_host(array)
+    loss.validate_targets(placed, output_shape)
     if "sparse" not in loss.name:
-        device = device.astype(backend.floatx(), copy=False)
-    return device
+        placed = placed.astype(backend.floatx(), copy=False)
+    return placed
 
 
 def check_finite(array, what):

@@ -189,10 +189,13 @@ class Sequential:
             (x, y), validation_data = data.split_validation(numpy.asarray(x) if not backend.is_device_array(x)
                                                             else x, y, validation_split)
             sample_weight = weighting.split_off_validation(sample_weight, len(x))
+        validation_data = _unpack_validation(validation_data) if validation_data is not None else (None, None)
+        # The data set goes to the device once when it fits there; else batches are copied over one by one.
+        on_device = data.fits_on_device(x, y, *validation_data)
         with _explain_out_of_memory("moving the training data to the device", batch_size):
-            x, y = self._prepare(x, y)
+            x, y = self._prepare(x, y, on_device)
             weights = weighting.sample_weights(y, sample_weight, class_weight, len(x))
-            validation = self._prepare(*_unpack_validation(validation_data)) if validation_data is not None else None
+            validation = self._prepare(*validation_data, on_device) if validation_data[0] is not None else None
             self._ensure_store()
 
         steps = -(-len(x) // batch_size)
@@ -214,13 +217,14 @@ class Sequential:
         callback_list.on_train_begin()
         for epoch in range(initial_epoch, epochs):
             callback_list.on_epoch_begin(epoch)
-            order = backend.device_rng().permutation(len(x)) if shuffle else None
+            order = (backend.device_rng() if on_device else backend.host_rng()).permutation(len(x)) if shuffle \
+                else None
             totals.fill(0)
             seen = 0
             for step in range(steps):
                 batch = slice(step * batch_size, (step + 1) * batch_size)
                 index = order[batch] if order is not None else batch
-                x_batch, y_batch = x[index], y[index]
+                x_batch, y_batch = backend.to_device_staged(x[index]), backend.to_device_staged(y[index])
                 callback_list.on_train_batch_begin(step)
                 with _explain_out_of_memory("a training step", batch_size):
                     self._train_step(x_batch, y_batch, totals, None if weights is None else weights[index])
@@ -245,7 +249,7 @@ class Sequential:
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", return_dict=False):
         """The loss (and metrics) over ``(x, y)``: a float, or ``[loss, *metrics]``, or a dict."""
         self._require_compiled("evaluate")
-        x, y = self._prepare(x, y)
+        x, y = self._prepare(x, y, data.fits_on_device(x, y))
         logs = self._evaluate_arrays(x, y, _positive("batch_size", 32 if batch_size is None else batch_size))
         if _resolve_verbose(verbose):
             print(" - ".join(f"{key}: {value:.4f}" for key, value in logs.items()))
@@ -258,7 +262,8 @@ class Sequential:
         totals = backend.xp().zeros(1 + len(self._compiled_metrics), dtype=backend.floatx())
         penalty = self._regularization(with_gradients=False)  # the weights do not change while evaluating
         for start in range(0, len(x), batch_size):
-            x_batch, y_batch = x[start:start + batch_size], y[start:start + batch_size]
+            x_batch = backend.to_device_staged(x[start:start + batch_size])
+            y_batch = backend.to_device_staged(y[start:start + batch_size])
             output = self._forward(x_batch, training=False)
             loss, _ = self._train_loss.forward_backward(y_batch, output)
             self._accumulate(totals, loss + penalty, y_batch, output, len(x_batch))
@@ -267,29 +272,31 @@ class Sequential:
     def predict(self, x, batch_size=None, verbose="auto"):
         """The model's outputs for ``x``, as a NumPy array."""
         self._ensure_built(x)
-        x = data.as_input_array(x, self.input_shape)
+        on_device = data.fits_on_device(x)
+        x = data.as_input_array(x, self.input_shape, on_device=on_device)
         if self.loss is not None:
             self._output_plan()
         batch_size = _positive("batch_size", 32 if batch_size is None else batch_size)
-        xp = backend.get_array_module(x)
         outputs = []
         for start in range(0, len(x), batch_size):
-            output = self._forward(x[start:start + batch_size], training=False)
+            output = self._forward(backend.to_device_staged(x[start:start + batch_size]), training=False)
             if getattr(self, "_output_activation", None) is not None:
                 output = self._output_activation.forward(output)
-            outputs.append(output)
+            # Streamed inputs get streamed outputs: the results need not fit on the device either.
+            outputs.append(output if on_device else backend.to_host(output))
+        xp = backend.get_array_module(outputs[0]) if outputs else numpy
         return backend.to_host(xp.concatenate(outputs) if outputs else xp.zeros((0,) + self.output_shape[1:]))
 
     def __call__(self, x, training=False):
         return self.predict(x) if not training else self._forward(backend.to_device(x), training=True)
 
-    def _prepare(self, x, y):
+    def _prepare(self, x, y, on_device=True):
         if len(self.layers) == 0:
             raise ValueError("The model has no layers: add some before fit/evaluate/predict.")
         self._ensure_built(x)
         self._output_plan()
-        x = data.as_input_array(x, self.input_shape)
-        y = data.as_target_array(y, self.loss, self.output_shape, len(x))
+        x = data.as_input_array(x, self.input_shape, on_device=on_device)
+        y = data.as_target_array(y, self.loss, self.output_shape, len(x), on_device=on_device)
         return x, y
 
     # ---- weights and description ---------------------------------------------------------------------
