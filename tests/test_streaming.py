@@ -1,7 +1,6 @@
 """A data set too large for the device stays on the host and is copied over batch by batch (DESIGN.md,
 "The training step"); the results must not depend on where the data lived."""
 import numpy
-import pytest
 
 import nnkit
 from nnkit import backend
