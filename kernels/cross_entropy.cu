@@ -77,48 +77,31 @@ __device__ void block_sum_to(T value, T* partials, T divisor, T* shared) {
     }
 }
 
-// Accesses of VW consecutive values: a plain T for VW = 1, a 16-byte float4 / double2 otherwise.
-template <typename T, int VW> struct Pack { typedef T type; };
-template <> struct Pack<float, 4> { typedef float4 type; };
-template <> struct Pack<double, 2> { typedef double2 type; };
-
-// One row with its values cached in registers: lane `lane` holds accesses lane, lane + 32, ... of VW values
-// each, ITEMS accesses per lane (K <= 32 * ITEMS * VW; with VW > 1, K % VW == 0 and 16-byte aligned rows).
-// Returns the row's loss in every lane. DENSE selects soft targets (`targets` row) over an integer label.
-template <typename T, int ITEMS, int VW, bool DENSE>
-__device__ T row_cached(const T* __restrict__ z, int label, const T* __restrict__ targets,
-                        T* __restrict__ grad, int K, T n_rows, int lane) {
-    typedef typename Pack<T, VW>::type V;
-    const int accesses = K / VW;
-    T vals[ITEMS][VW];
+// One row with its values cached in registers, ITEMS per lane (K <= 32 * ITEMS). Returns the row's loss
+// in every lane. DENSE selects soft targets (`targets` row) over an integer label.
+template <typename T, int ITEMS, bool DENSE>
+__device__ T row_cached(const T* __restrict__ z, int label, const T* __restrict__ targets, T* __restrict__ grad,
+                        int K, T n_rows, int lane) {
+    T vals[ITEMS];
     T row_max = minus_infinity<T>();
 #pragma unroll
     for (int it = 0; it < ITEMS; ++it) {
-        const int a = lane + 32 * it;
-        V x;
-        if (a < accesses) x = reinterpret_cast<const V*>(z)[a];
-        const T* xs = reinterpret_cast<const T*>(&x);
-#pragma unroll
-        for (int w = 0; w < VW; ++w) {
-            vals[it][w] = a < accesses ? xs[w] : minus_infinity<T>();
-            row_max = vals[it][w] > row_max ? vals[it][w] : row_max;
-        }
+        const int j = lane + 32 * it;
+        vals[it] = j < K ? z[j] : minus_infinity<T>();
+        row_max = vals[it] > row_max ? vals[it] : row_max;
     }
     row_max = warp_max(row_max);
     T sum_exp = T(0), picked = T(0);
 #pragma unroll
     for (int it = 0; it < ITEMS; ++it) {
-        const int a = lane + 32 * it;
-        if (a < accesses) {
-#pragma unroll
-            for (int w = 0; w < VW; ++w) {
-                vals[it][w] -= row_max;
-                const T e = exp_of(vals[it][w]);
-                sum_exp += e;
-                if (!DENSE) {
-                    if (a * VW + w == label) picked = vals[it][w];
-                    vals[it][w] = e;  // labels need no shifted logit but the picked one: keep exp, not recompute it
-                }
+        const int j = lane + 32 * it;
+        if (j < K) {
+            vals[it] -= row_max;
+            const T e = exp_of(vals[it]);
+            sum_exp += e;
+            if (!DENSE) {
+                if (j == label) picked = vals[it];
+                vals[it] = e;  // labels need no shifted logit but the picked one: keep exp, not recompute it
             }
         }
     }
@@ -129,12 +112,76 @@ __device__ T row_cached(const T* __restrict__ z, int label, const T* __restrict_
     T loss = T(0);
 #pragma unroll
     for (int it = 0; it < ITEMS; ++it) {
-        const int a = lane + 32 * it;
-        if (a < accesses) {
+        const int j = lane + 32 * it;
+        if (j < K) {
+            if (DENSE) {
+                const T t = targets[j];
+                loss += t * (lse - vals[it]);
+                grad[j] = (exp_of(vals[it]) * inv_sum - t) * inv_n;
+            } else {
+                const T p = vals[it] * inv_sum;
+                grad[j] = (j == label ? p - T(1) : p) * inv_n;
+            }
+        }
+    }
+    return DENSE ? warp_sum(loss) : lse - warp_sum(picked);
+}
+
+template <typename T> struct Wide;
+template <> struct Wide<float> { typedef float4 type; static const int width = 4; };
+template <> struct Wide<double> { typedef double2 type; static const int width = 2; };
+
+// row_cached with 16-byte loads and stores: lane `lane` holds vectors lane, lane + 32, ... of the row.
+template <typename T, int ITEMS, bool DENSE>
+__device__ T row_cached_vec(const T* __restrict__ z, int label, const T* __restrict__ targets,
+                            T* __restrict__ grad, int K, T n_rows, int lane) {
+    typedef typename Wide<T>::type V;
+    const int VW = Wide<T>::width;
+    const int KV = K / VW;
+    T vals[ITEMS][Wide<T>::width];
+    T row_max = minus_infinity<T>();
+#pragma unroll
+    for (int it = 0; it < ITEMS; ++it) {
+        const int jv = lane + 32 * it;
+        V x;
+        if (jv < KV) x = reinterpret_cast<const V*>(z)[jv];
+        const T* xs = reinterpret_cast<const T*>(&x);
+#pragma unroll
+        for (int w = 0; w < VW; ++w) {
+            vals[it][w] = jv < KV ? xs[w] : minus_infinity<T>();
+            row_max = vals[it][w] > row_max ? vals[it][w] : row_max;
+        }
+    }
+    row_max = warp_max(row_max);
+    T sum_exp = T(0), picked = T(0);
+#pragma unroll
+    for (int it = 0; it < ITEMS; ++it) {
+        const int jv = lane + 32 * it;
+        if (jv < KV) {
+#pragma unroll
+            for (int w = 0; w < VW; ++w) {
+                vals[it][w] -= row_max;
+                const T e = exp_of(vals[it][w]);
+                sum_exp += e;
+                if (!DENSE) {
+                    if (jv * VW + w == label) picked = vals[it][w];
+                    vals[it][w] = e;
+                }
+            }
+        }
+    }
+    sum_exp = warp_sum(sum_exp);
+    const T lse = log_of(sum_exp);
+    const T inv_sum = T(1) / sum_exp, inv_n = T(1) / n_rows;
+    T loss = T(0);
+#pragma unroll
+    for (int it = 0; it < ITEMS; ++it) {
+        const int jv = lane + 32 * it;
+        if (jv < KV) {
             V out, t;
             T* os = reinterpret_cast<T*>(&out);
             const T* ts = reinterpret_cast<const T*>(&t);
-            if (DENSE) t = reinterpret_cast<const V*>(targets)[a];
+            if (DENSE) t = reinterpret_cast<const V*>(targets)[jv];
 #pragma unroll
             for (int w = 0; w < VW; ++w) {
                 if (DENSE) {
@@ -142,10 +189,10 @@ __device__ T row_cached(const T* __restrict__ z, int label, const T* __restrict_
                     os[w] = (exp_of(vals[it][w]) * inv_sum - ts[w]) * inv_n;
                 } else {
                     const T p = vals[it][w] * inv_sum;
-                    os[w] = (a * VW + w == label ? p - T(1) : p) * inv_n;
+                    os[w] = (jv * VW + w == label ? p - T(1) : p) * inv_n;
                 }
             }
-            reinterpret_cast<V*>(grad)[a] = out;
+            reinterpret_cast<V*>(grad)[jv] = out;
         }
     }
     return DENSE ? warp_sum(loss) : lse - warp_sum(picked);
@@ -189,7 +236,7 @@ __device__ T row_online(const T* __restrict__ z, int label, const T* __restrict_
     return DENSE ? warp_sum(loss) : lse - warp_sum(picked);
 }
 
-// ITEMS == 0 selects the online row; VECTOR the 16-byte accesses of the cached row.
+// ITEMS == 0 selects the online row; VECTOR the 16-byte cached row.
 template <typename T, int ITEMS, bool DENSE, bool VECTOR>
 __device__ void softmax_xent_body(const T* __restrict__ z, const long long* __restrict__ labels,
                                   const T* __restrict__ targets, T* __restrict__ grad, T* __restrict__ partials,
@@ -216,9 +263,10 @@ __device__ void softmax_xent_body(const T* __restrict__ z, const long long* __re
         T loss;
         if constexpr (ITEMS == 0) {
             loss = row_online<T, DENSE>(z_row, (int)label, t_row, grad_row, (int)K, n_rows, lane);
+        } else if constexpr (VECTOR) {
+            loss = row_cached_vec<T, ITEMS, DENSE>(z_row, (int)label, t_row, grad_row, (int)K, n_rows, lane);
         } else {
-            const int VW = VECTOR ? 16 / sizeof(T) : 1;
-            loss = row_cached<T, ITEMS, VW, DENSE>(z_row, (int)label, t_row, grad_row, (int)K, n_rows, lane);
+            loss = row_cached<T, ITEMS, DENSE>(z_row, (int)label, t_row, grad_row, (int)K, n_rows, lane);
         }
         if (lane == 0) block_loss += loss;
     }
