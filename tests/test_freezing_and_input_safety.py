@@ -1,4 +1,4 @@
-"""Regressions found in review: inputs a layer must not modify, and freezing (``trainable = False``) that
+"""Inputs a layer must not modify, masks it must refuse, and freezing (``trainable = False``) that
 must take effect whenever it is set, as in Keras."""
 import numpy
 import pytest
