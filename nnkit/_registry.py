@@ -18,6 +18,7 @@ class Registry:
         self._factories = {}
 
     def register(self, *names):
+        """Decorator that registers the decorated factory under each of ``names``."""
         def decorator(factory):
             for key in names:
                 self._factories[key] = factory
@@ -29,9 +30,17 @@ class Registry:
         return f"{article} {self.family} object"
 
     def names(self):
+        """The registered identifiers, sorted."""
         return sorted(self._factories)
 
     def get(self, identifier, **kwargs):
+        """Resolve ``identifier`` to an object.
+
+        A registered name (matched lower-cased or snake_cased, so ``"Adam"`` and ``"GlorotUniform"`` work) or a
+        ``{"class_name": ..., "config": {...}}`` dict calls the factory with the config and ``kwargs``; an
+        instance of ``base_class`` or any other callable is returned as it is. Anything else is a ValueError
+        listing the known names.
+        """
         if self.base_class is not None and isinstance(identifier, self.base_class):
             return identifier
         if isinstance(identifier, str):

@@ -13,6 +13,11 @@ registry = Registry("activation")
 
 
 class Activation:
+    """Base of the activations: ``f(x)`` and its derivative, element-wise or over the last axis.
+
+    Calling an activation, ``nnkit.activations.relu(x)``, applies ``forward`` to an array.
+    ``needs_input = False`` declares that ``backward`` reads only the output ``y``.
+    """
     name = None
     needs_input = False
 
@@ -20,12 +25,18 @@ class Activation:
         return self.forward(backend.get_array_module(x).asarray(x))
 
     def forward(self, x):
+        """Return ``f(x)`` as a new array of ``x``'s shape and dtype, on ``x``'s backend."""
         raise NotImplementedError
 
     def backward(self, dy, x, y):
+        """Return ``dy * f'(x)``: the gradient with respect to the input, given the output gradient ``dy``,
+        the input ``x`` and the output ``y = f(x)``. When ``needs_input`` is False a caller may pass
+        ``x=None``, so the derivative must be computed from ``y`` alone.
+        """
         raise NotImplementedError
 
     def get_config(self):
+        """The constructor arguments (empty when there are none), for ``serialize``."""
         return {}
 
 
@@ -36,6 +47,7 @@ def _register(cls):
 
 @_register
 class Linear(Activation):
+    """The identity: ``f(x) = x``."""
     name = "linear"
 
     def forward(self, x):
@@ -47,6 +59,7 @@ class Linear(Activation):
 
 @_register
 class ReLU(Activation):
+    """Rectified linear unit: ``f(x) = max(x, 0)``."""
     name = "relu"
 
     def forward(self, x):
@@ -58,6 +71,10 @@ class ReLU(Activation):
 
 @_register
 class LeakyReLU(Activation):
+    """``f(x) = x`` for ``x > 0``, else ``negative_slope * x`` (default 0.2, as
+    ``keras.activations.leaky_relu``). The derivative is read from the output's sign, which assumes a
+    positive ``negative_slope``.
+    """
     name = "leaky_relu"
 
     def __init__(self, negative_slope=0.2):
@@ -78,6 +95,7 @@ class LeakyReLU(Activation):
 
 @_register
 class Sigmoid(Activation):
+    """Logistic sigmoid: ``f(x) = 1 / (1 + exp(-x))``, computed without overflow for large ``|x|``."""
     name = "sigmoid"
 
     def forward(self, x):
@@ -92,6 +110,7 @@ class Sigmoid(Activation):
 
 @_register
 class Tanh(Activation):
+    """Hyperbolic tangent: ``f(x) = tanh(x)``."""
     name = "tanh"
 
     def forward(self, x):
@@ -117,6 +136,7 @@ class Softmax(Activation):
 
 @_register
 class ELU(Activation):
+    """Exponential linear unit (Clevert et al. 2016): ``f(x) = x`` for ``x > 0``, else ``alpha * (exp(x) - 1)``; ``alpha`` 1.0."""
     name = "elu"
 
     def __init__(self, alpha=1.0):
@@ -137,6 +157,7 @@ class ELU(Activation):
 
 @_register
 class Softplus(Activation):
+    """``f(x) = log(1 + exp(x))``, computed stably as ``logaddexp(x, 0)``."""
     name = "softplus"
 
     def forward(self, x):
@@ -194,6 +215,9 @@ def get(identifier):
 
 
 def serialize(activation):
+    """The activation's name, or ``{"class_name": name, "config": {...}}`` when it has non-default
+    arguments to keep (any non-empty ``get_config``).
+    """
     return activation.name if not activation.get_config() else {"class_name": activation.name,
                                                                  "config": activation.get_config()}
 

@@ -69,6 +69,7 @@ def name():
 
 
 def is_gpu():
+    """True when the current backend is the GPU (CuPy)."""
     return name() == "gpu"
 
 
@@ -99,6 +100,7 @@ def get_array_module(array):
 
 
 def is_device_array(array):
+    """True when ``array`` is a CuPy array (always False without CuPy)."""
     return cupy is not None and isinstance(array, cupy.ndarray)
 
 
@@ -155,6 +157,7 @@ def scatter_add(target, indices, values):
 
 
 def synchronize():
+    """Wait for the current CUDA stream to finish (a no-op on the CPU backend); for timing."""
     if is_gpu():
         cupy.cuda.get_current_stream().synchronize()
 
@@ -165,6 +168,7 @@ def floatx():
 
 
 def set_floatx(dtype):
+    """Set the default float dtype of new weights and data: float32 or float64, else a ValueError."""
     global _floatx
     dtype = numpy.dtype(dtype)
     if dtype not in (numpy.float32, numpy.float64):

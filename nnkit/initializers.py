@@ -22,31 +22,42 @@ def _fans(shape):
 
 
 class Initializer:
+    """Base of the weight initializers.
+
+    ``initializer(shape, dtype=None)`` returns a NumPy array of ``shape`` in ``dtype`` (default
+    ``backend.floatx()``), drawn on the host from ``backend.host_rng()`` so that ``set_random_seed`` makes it
+    reproducible. Subclasses write ``draw``.
+    """
     def __call__(self, shape, dtype=None):
         dtype = numpy.dtype(dtype or backend.floatx())
         return self.draw(tuple(shape), backend.host_rng()).astype(dtype, copy=False)
 
     def draw(self, shape, rng):
+        """Return a float NumPy array of ``shape`` drawn with ``rng`` (a ``numpy.random.Generator``); the caller casts it."""
         raise NotImplementedError
 
     def get_config(self):
+        """The constructor arguments (by default every instance attribute), so that ``type(self)(**config)`` rebuilds it."""
         return dict(vars(self))
 
 
 @registry.register("zeros")
 class Zeros(Initializer):
+    """All zeros."""
     def draw(self, shape, rng):
         return numpy.zeros(shape)
 
 
 @registry.register("ones")
 class Ones(Initializer):
+    """All ones."""
     def draw(self, shape, rng):
         return numpy.ones(shape)
 
 
 @registry.register("constant")
 class Constant(Initializer):
+    """Every element equal to ``value`` (default 0.0)."""
     def __init__(self, value=0.0):
         self.value = value
 
@@ -56,6 +67,7 @@ class Constant(Initializer):
 
 @registry.register("random_normal")
 class RandomNormal(Initializer):
+    """Normal with ``mean`` (default 0.0) and ``stddev`` (default 0.05)."""
     def __init__(self, mean=0.0, stddev=0.05):
         self.mean, self.stddev = mean, stddev
 
@@ -65,6 +77,7 @@ class RandomNormal(Initializer):
 
 @registry.register("random_uniform")
 class RandomUniform(Initializer):
+    """Uniform in ``[minval, maxval)``, by default ``[-0.05, 0.05)``."""
     def __init__(self, minval=-0.05, maxval=0.05):
         self.minval, self.maxval = minval, maxval
 
@@ -97,36 +110,44 @@ class VarianceScaling(Initializer):
 
 @registry.register("glorot_uniform")
 class GlorotUniform(VarianceScaling):
+    """Glorot & Bengio (2010): uniform in ``[-limit, limit]``, ``limit = sqrt(6 / (fan_in + fan_out))``."""
     def __init__(self):
         super().__init__(1.0, "fan_avg", "uniform")
 
 
 @registry.register("glorot_normal")
 class GlorotNormal(VarianceScaling):
+    """Glorot & Bengio (2010): a normal truncated at two standard deviations, scaled so that its standard
+    deviation is ``sqrt(2 / (fan_in + fan_out))``.
+    """
     def __init__(self):
         super().__init__(1.0, "fan_avg", "truncated_normal")
 
 
 @registry.register("he_uniform")
 class HeUniform(VarianceScaling):
+    """He et al. (2015): uniform in ``[-limit, limit]``, ``limit = sqrt(6 / fan_in)``."""
     def __init__(self):
         super().__init__(2.0, "fan_in", "uniform")
 
 
 @registry.register("he_normal")
 class HeNormal(VarianceScaling):
+    """He et al. (2015): a normal truncated at two standard deviations with standard deviation ``sqrt(2 / fan_in)``."""
     def __init__(self):
         super().__init__(2.0, "fan_in", "truncated_normal")
 
 
 @registry.register("lecun_normal")
 class LecunNormal(VarianceScaling):
+    """LeCun et al. (1998): a normal truncated at two standard deviations with standard deviation ``sqrt(1 / fan_in)``."""
     def __init__(self):
         super().__init__(1.0, "fan_in", "truncated_normal")
 
 
 @registry.register("lecun_uniform")
 class LecunUniform(VarianceScaling):
+    """LeCun et al. (1998): uniform in ``[-limit, limit]``, ``limit = sqrt(3 / fan_in)``."""
     def __init__(self):
         super().__init__(1.0, "fan_in", "uniform")
 
@@ -149,10 +170,14 @@ class Orthogonal(Initializer):
 
 
 def get(identifier):
+    """An initializer from a name (``"glorot_uniform"``), a ``{"class_name", "config"}`` dict, or an instance or callable (returned as it is)."""
     return registry.get(identifier)
 
 
 def serialize(initializer):
+    """``{"class_name": ..., "config": {...}}`` for a model file; the fixed presets of VarianceScaling
+    (GlorotUniform, HeNormal, ...) take no arguments and store an empty config.
+    """
     config = {} if isinstance(initializer, VarianceScaling) and type(initializer) is not VarianceScaling \
         else initializer.get_config()
     return {"class_name": type(initializer).__name__, "config": config}

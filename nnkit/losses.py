@@ -15,6 +15,12 @@ registry = Registry("loss")
 
 
 class Loss:
+    """Base of the losses.
+
+    Args:
+        from_logits: whether ``y_pred`` holds logits rather than probabilities (cross-entropies only).
+        name: defaults to the loss's registered snake_case name (e.g. ``"mean_squared_error"``).
+    """
     #: The output activation this loss can absorb into a fused from-logits kernel (or None).
     fusable_activation = None
 
@@ -29,6 +35,10 @@ class Loss:
         return float(self.forward_backward(y_true, y_pred)[0])
 
     def forward_backward(self, y_true, y_pred):
+        """Return ``(loss, dy_pred)``: the mean loss over the batch as a 0-d array on ``y_pred``'s backend,
+        and its gradient with respect to ``y_pred`` (``y_pred``'s shape and dtype). ``y_true`` is already on
+        the same backend and has been checked by ``validate_targets``.
+        """
         raise NotImplementedError
 
     def per_sample(self, y_true, y_pred):
@@ -58,6 +68,7 @@ class Loss:
         return type(self)(from_logits=True, name=self.name)
 
     def get_config(self):
+        """The constructor arguments, ``{"from_logits", "name"}``."""
         return {"from_logits": self.from_logits, "name": self.name}
 
 
@@ -83,6 +94,7 @@ def _per_position(forward_backward, targets, y_pred):
 
 @registry.register("mean_squared_error", "mse")
 class MeanSquaredError(Loss):
+    """``mean((y_pred - y_true) ** 2)`` over every element."""
     def forward_backward(self, y_true, y_pred):
         diff = y_pred - _as_output_shape(y_true, y_pred)
         loss = backend.get_array_module(diff).vdot(diff, diff) / diff.size
@@ -96,6 +108,7 @@ class MeanSquaredError(Loss):
 
 @registry.register("mean_absolute_error", "mae")
 class MeanAbsoluteError(Loss):
+    """``mean(|y_pred - y_true|)`` over every element; the gradient is ``sign(y_pred - y_true) / size``."""
     def forward_backward(self, y_true, y_pred):
         xp = backend.get_array_module(y_pred)
         diff = y_pred - _as_output_shape(y_true, y_pred)
@@ -107,6 +120,11 @@ class MeanAbsoluteError(Loss):
 
 @registry.register("binary_crossentropy")
 class BinaryCrossentropy(Loss):
+    """``-mean(t * log(p) + (1 - t) * log(1 - p))`` over every element.
+
+    ``p = y_pred`` clipped to ``[1e-7, 1 - 1e-7]`` (no gradient outside that range), or with
+    ``from_logits=True`` ``p = sigmoid(y_pred)``, computed in the stable form of the fused kernel.
+    """
     fusable_activation = "sigmoid"
 
     def forward_backward(self, y_true, y_pred):
@@ -131,6 +149,12 @@ class BinaryCrossentropy(Loss):
 
 @registry.register("categorical_crossentropy")
 class CategoricalCrossentropy(Loss):
+    """``-sum_k t_k * log(q_k)`` over the last axis, averaged over samples and positions.
+
+    Targets are one-hot or soft distributions of the outputs' shape. Probabilities are renormalised to sum
+    to 1 over the last axis and clipped to ``[1e-7, 1 - 1e-7]``, as Keras does; with ``from_logits=True``
+    ``q = softmax(y_pred)`` (fused, stable).
+    """
     fusable_activation = "softmax"
 
     def forward_backward(self, y_true, y_pred):
@@ -148,6 +172,9 @@ class CategoricalCrossentropy(Loss):
 
 @registry.register("sparse_categorical_crossentropy")
 class SparseCategoricalCrossentropy(Loss):
+    """Categorical cross-entropy with integer class labels: targets have the outputs' shape without
+    the last axis (or with a trailing 1), and every label must lie in ``[0, K)``.
+    """
     fusable_activation = "softmax"
 
     def forward_backward(self, y_true, y_pred):
@@ -224,6 +251,9 @@ def _categorical_per_sample(targets, y_pred, from_logits):
 
 
 def get(identifier):
+    """A Loss from a name (``"mse"``, ``"categorical_crossentropy"``, ...), a ``{"class_name", "config"}``
+    dict or a Loss instance; anything else (a plain function has no known gradient) is a ValueError.
+    """
     loss = registry.get(identifier)
     if not isinstance(loss, Loss):
         raise ValueError(f"A loss must be a name ({', '.join(registry.names())}) or an nnkit.losses.Loss, so "

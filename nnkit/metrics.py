@@ -8,6 +8,9 @@ registry = Registry("metric")
 
 
 class Metric:
+    """Base of the metrics: subclasses write ``batch_total``. ``name`` (the key in the logs) defaults to the
+    class's ``default_name``.
+    """
     #: Whether ``batch_total`` can take logits (``from_logits=True``) in place of the model's outputs.
     accepts_logits = True
 
@@ -15,11 +18,16 @@ class Metric:
         self.name = name or self.default_name
 
     def batch_total(self, y_true, y_pred, from_logits=False):
+        """The sum over the batch of each sample's metric value, as a 0-d array on the backend (a sample with
+        several positions counts the mean over them). With ``from_logits=True`` ``y_pred`` holds the logits
+        of a fused output activation.
+        """
         raise NotImplementedError
 
 
 @registry.register("binary_accuracy")
 class BinaryAccuracy(Metric):
+    """Fraction of outputs on the same side of 0.5 as the targets (threshold 0 for logits)."""
     default_name = "binary_accuracy"
 
     def batch_total(self, y_true, y_pred, from_logits=False):
@@ -30,6 +38,7 @@ class BinaryAccuracy(Metric):
 
 @registry.register("categorical_accuracy")
 class CategoricalAccuracy(Metric):
+    """Fraction of samples whose largest output is where the (one-hot) target is largest."""
     default_name = "categorical_accuracy"
 
     def batch_total(self, y_true, y_pred, from_logits=False):
@@ -38,6 +47,7 @@ class CategoricalAccuracy(Metric):
 
 @registry.register("sparse_categorical_accuracy")
 class SparseCategoricalAccuracy(Metric):
+    """Fraction of samples whose largest output is at the integer label."""
     default_name = "sparse_categorical_accuracy"
 
     def batch_total(self, y_true, y_pred, from_logits=False):
@@ -63,17 +73,21 @@ class _RegressionMetric(Metric):
 
 @registry.register("mean_absolute_error", "mae")
 class MeanAbsoluteError(_RegressionMetric):
+    """``mean(|y_pred - y_true|)`` over the output axes, per sample."""
     default_name = "mean_absolute_error"
 
     def per_element(self, diff):
+        """``|diff|`` for ``diff = y_pred - y_true``."""
         return backend.get_array_module(diff).abs(diff)
 
 
 @registry.register("mean_squared_error", "mse")
 class MeanSquaredError(_RegressionMetric):
+    """``mean((y_pred - y_true) ** 2)`` over the output axes, per sample."""
     default_name = "mean_squared_error"
 
     def per_element(self, diff):
+        """``diff ** 2`` for ``diff = y_pred - y_true``."""
         return diff * diff
 
 

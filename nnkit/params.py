@@ -38,9 +38,11 @@ class ParameterStore:
 
     @property
     def size(self):
+        """The number of scalars in the flat buffer."""
         return self.values.size
 
     def grad_views(self):
+        """Each weight's gradient view, in model order (for per-weight clipping)."""
         return [grad for _, _, _, grad in self.entries]
 
     def owns(self, layers):

@@ -50,6 +50,7 @@ def conv_indices(N, H, W, C, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW):
 
 
 def reference_im2col(x, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW):
+    """float64 im2col of NHWC ``x`` by fancy indexing: ``(N*OH*OW, KH*KW*C)``, zeros in the padding."""
     N, H, W, C = x.shape
     (n, ih, iw, c), inside = conv_indices(N, H, W, C, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW)
     cols = numpy.where(inside, numpy.asarray(x, numpy.float64)[n, ih, iw, c], 0.0)
@@ -57,6 +58,7 @@ def reference_im2col(x, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW):
 
 
 def reference_col2im(cols, x_shape, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW):
+    """float64 col2im: scatter-add ``cols`` back into an ``x_shape`` array (padding dropped)."""
     N, H, W, C = x_shape
     (n, ih, iw, c), inside = conv_indices(N, H, W, C, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW)
     dx = numpy.zeros(x_shape)
@@ -75,6 +77,7 @@ def reference_max_pool2d(x, KH, KW, SH, SW, PH, PW, OH, OW):
 
 
 def reference_max_pool2d_backward(dy, argmax, x_shape, KH, KW, SH, SW, PH, PW, OH, OW):
+    """float64 max-pool backward: each ``dy`` added at its window's ``argmax`` (index ``kh * KW + kw``)."""
     N, H, W, C = x_shape
     n, oh, ow, c = numpy.indices((N, OH, OW, C))
     ih = oh * SH - PH + argmax // KW
@@ -107,6 +110,7 @@ def reference_softmax_cross_entropy(logits, targets):
 
 
 def reference_sigmoid_cross_entropy(logits, targets):
+    """float64 mean sigmoid cross-entropy of logits and its gradient ``(sigmoid(z) - t) / size``."""
     z, t = numpy.asarray(logits, numpy.float64), numpy.asarray(targets, numpy.float64)
     p = 1 / (1 + numpy.exp(-z))
     loss = -(t * numpy.log(p) + (1 - t) * numpy.log1p(-p))  # fine for the moderate logits used here
@@ -114,6 +118,7 @@ def reference_sigmoid_cross_entropy(logits, targets):
 
 
 def reference_adam(p, g, m, v, alpha, beta_1, beta_2, epsilon, decay):
+    """float64 Adam step with decoupled decay: returns the new ``(p, m, v)``."""
     p, g, m, v = (numpy.asarray(a, numpy.float64) for a in (p, g, m, v))
     p = p * (1 - decay)
     m = beta_1 * m + (1 - beta_1) * g
@@ -122,6 +127,7 @@ def reference_adam(p, g, m, v, alpha, beta_1, beta_2, epsilon, decay):
 
 
 def reference_sgd(p, g, velocity, learning_rate, momentum, nesterov):
+    """float64 SGD step (momentum, Nesterov): returns the new parameters and velocity (None without momentum)."""
     p, g = numpy.asarray(p, numpy.float64), numpy.asarray(g, numpy.float64)
     if not momentum:
         return p - learning_rate * g, None
@@ -132,6 +138,7 @@ def reference_sgd(p, g, velocity, learning_rate, momentum, nesterov):
 # ---- the cases ----------------------------------------------------------------------------------------------
 @dataclass
 class Result:
+    """One checked case: the kernel, dtype, case description, relative error and its tolerance."""
     kernel: str
     dtype: str
     case: str
@@ -140,6 +147,7 @@ class Result:
 
     @property
     def passed(self):
+        """Whether the error is within the tolerance."""
         return self.error <= self.tolerance
 
 
@@ -153,6 +161,7 @@ class Runner:
 
     # helpers
     def to_backend(self, array):
+        """``array`` on the checked backend (CuPy with ``device=True``, else a NumPy copy)."""
         return backend.cupy.asarray(array) if self.device else numpy.array(array)
 
     def poisoned(self, shape, dtype):
@@ -163,14 +172,17 @@ class Runner:
         return backend.cupy.full(shape, fill, dtype=dtype)
 
     def record(self, kernel, dtype, case, got, expected, kind="elementwise"):
+        """Append a Result comparing ``got`` with ``expected`` under the dtype's tolerance for ``kind``."""
         tolerance = TOLERANCE[numpy.dtype(dtype)][kind]
         self.results.append(Result(kernel, numpy.dtype(dtype).name, case, relative_error(got, expected), tolerance))
 
     def random(self, shape, dtype, scale=1.0):
+        """Standard-normal values times ``scale``, in ``dtype``."""
         return (self.rng.standard_normal(shape) * scale).astype(dtype)
 
     # the geometry of a random convolution or pooling window, odd sizes included
     def conv_geometry(self, pooling=False):
+        """A random, valid convolution (or pooling, without dilation) geometry: ``(x_shape, kernel arguments)``."""
         r = self.rng.integers
         N, H, W, C = int(r(1, 4)), int(r(3, 12)), int(r(3, 12)), int(r(1, 6))
         KH, KW = int(r(1, 4)), int(r(1, 4))
@@ -183,6 +195,7 @@ class Runner:
 
     # kernels
     def check_conv(self, dtype):
+        """im2col and col2im against the float64 references, on random geometries."""
         from .ops import conv as conv_ops
         if self.device:
             from .cuda import conv as conv_kernels
@@ -202,6 +215,7 @@ class Runner:
             self.record("col2im", dtype, case, dx, reference_col2im(dcols, x_shape, *args), "reduction")
 
     def check_pool(self, dtype):
+        """Max pooling forward and backward against the references, with ties."""
         from .ops import pool as pool_ops
         if self.device:
             from .cuda import pool as pool_kernels
@@ -225,6 +239,7 @@ class Runner:
                         reference_max_pool2d_backward(dy, argmax, x_shape, *args), "reduction")
 
     def check_bias_act(self, dtype):
+        """The fused bias + activation, forward and backward, for every fused activation."""
         from .ops import bias_act
         for name in FUSED_ACTIVATIONS:
             activation = activations.get(name)
@@ -244,6 +259,7 @@ class Runner:
             self.record("bias_act_backward (db)", dtype, case, bias_grad, dz_expected.sum(axis=0), "reduction")
 
     def check_cross_entropy(self, dtype):
+        """The fused softmax and sigmoid cross-entropies (loss and gradient) against float64 references."""
         from .ops import cross_entropy
         for N, K in ((64, 10), (1, 1), (33, 129), (7, 1000), (300, 40), (5, 2500), (2048, 17)):
             logits = self.random((N, K), dtype, scale=4.0) + 50  # a large offset: stability needs the max shift
@@ -265,6 +281,7 @@ class Runner:
             self.record("sigmoid_cross_entropy (grad)", dtype, f"{shape}", grad, grad_expected)
 
     def check_optim(self, dtype):
+        """The Adam and SGD steps against float64 references."""
         from .ops import optim
         for n in (1, 7, 4099, 100003):
             p, g, m = self.random(n, dtype), self.random(n, dtype), self.random(n, dtype, 0.1)
@@ -287,6 +304,7 @@ class Runner:
                     self.record("sgd_step (velocity)", dtype, case, arrays[2], v_expected)
 
     def run_all(self):
+        """Run every check in float32 and float64; a check that raises becomes a failed Result."""
         for dtype in (numpy.float32, numpy.float64):
             for check in (self.check_conv, self.check_pool, self.check_bias_act, self.check_cross_entropy,
                           self.check_optim):
@@ -301,6 +319,7 @@ class Runner:
 
 # ---- the report -----------------------------------------------------------------------------------------------
 def device_lines():
+    """Lines naming the GPU, its compute capability and memory, and the CuPy and CUDA versions."""
     cupy = backend.cupy
     properties = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)
     name = properties["name"].decode() if isinstance(properties["name"], bytes) else properties["name"]
@@ -345,6 +364,7 @@ def summarise(results, print_fn=print):
 
 
 def main(argv=None):
+    """``python -m nnkit.selftest``: compile the kernels, check them (or the NumPy path without a GPU), print a table."""
     print(f"nnkit self-test: NumPy {numpy.__version__}")
     reason = backend.gpu_unavailable_reason()
     failures = 0

@@ -28,6 +28,7 @@ def better(mode):
 
 
 def worst(mode):
+    """The value every real one improves on: +inf for ``mode='min'``, -inf for ``'max'``."""
     return math.inf if mode == "min" else -math.inf
 
 

@@ -13,10 +13,12 @@ REDRAW_INTERVAL = 0.05  # seconds; also bounds how often the device is synchroni
 
 
 def format_value(value):
+    """Four decimals, or scientific notation for magnitudes below 1e-3 (Keras' progress-bar style)."""
     return f"{value:.4f}" if value == 0 or abs(value) >= 1e-3 else f"{value:.4e}"
 
 
 def format_duration(seconds):
+    """``h:mm:ss``, ``m:ss`` or ``Ns`` for a duration in seconds."""
     if seconds >= 3600:
         return f"{int(seconds // 3600)}:{int(seconds % 3600 // 60):02d}:{int(seconds % 60):02d}"
     if seconds >= 60:
@@ -25,6 +27,7 @@ def format_duration(seconds):
 
 
 def format_per_step(seconds):
+    """The time per step in s, ms or us (``12ms/step``)."""
     if seconds >= 1:
         return f"{seconds:.0f}s/step"
     if seconds >= 1e-3:
@@ -33,10 +36,14 @@ def format_per_step(seconds):
 
 
 def format_logs(logs):
+    """``' - loss: 0.1234 - accuracy: 0.9876'`` from a logs dict."""
     return "".join(f" - {key}: {format_value(value)}" for key, value in logs.items())
 
 
 class ProgbarLogger(Callback):
+    """Prints Keras' per-epoch progress to ``stream`` (default stdout): a redrawn bar with
+    ``verbose=1``, one line per epoch with ``verbose=2``. ``fit(verbose=...)`` adds one.
+    """
     def __init__(self, verbose=1, stream=None):
         super().__init__()
         self.verbose = verbose

@@ -19,6 +19,7 @@ SUFFIX = {numpy.dtype(numpy.float32): "f32", numpy.dtype(numpy.float64): "f64"}
 
 
 def kernel_dir():
+    """The folder of nnkit's ``.cu`` sources (installed package first, then the source tree), or FileNotFoundError."""
     for candidate in (_PACKAGE_KERNELS, _SOURCE_KERNELS):
         if candidate.is_dir():
             return candidate
@@ -26,6 +27,7 @@ def kernel_dir():
 
 
 def kernel_files():
+    """Every ``.cu`` source in ``kernel_dir()``, sorted."""
     return sorted(kernel_dir().glob("*.cu"))
 
 

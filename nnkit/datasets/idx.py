@@ -28,6 +28,9 @@ def read_idx(path):
 
 
 def parse_idx(content, path="<bytes>"):
+    """The array held in IDX bytes ``content``, in native byte order; ``path`` names the source in the
+    IDXFormatError raised for a bad magic number, a truncated header or a wrong length.
+    """
     if len(content) < 4:
         raise IDXFormatError(f"{path}: {len(content)} bytes is too short for an IDX header.")
     zero_1, zero_2, type_code, ndim = content[:4]

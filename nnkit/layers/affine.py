@@ -29,10 +29,12 @@ class AffineLayer(Layer):
 
     @property
     def bias_or_none(self):
+        """The bias, or None when ``use_bias`` is False (what the fused ops take)."""
         return self.bias if self.use_bias else None
 
     @property
     def bias_grad_or_none(self):
+        """The bias gradient buffer, or None without a bias or while the layer is frozen."""
         return self.grads.get("bias") if self.use_bias else None
 
     def output_activation(self):

@@ -25,12 +25,23 @@ def unique_name(prefix):
 
 @dataclass
 class WeightSpec:
+    """A weight's attribute name, whether the optimizer trains it, and its regularizer (or None)."""
     name: str
     trainable: bool  # in _weight_specs: the weight's own (False for moving statistics), whatever the layer's
     regularizer: object = None
 
 
 class Layer:
+    """Base of the layers (the contract is in this module's docstring).
+
+    Args:
+        name: defaults to the snake_case class name, numbered when taken (``dense``, ``dense_1``, ...).
+        trainable: False freezes the weights (they keep a gradient buffer, so they can be unfrozen).
+        dtype: the weights' dtype; defaults to ``backend.floatx()``.
+        input_shape, input_dim, batch_input_shape: Keras' ways to give the first layer's input shape.
+
+    Unknown keyword arguments are a TypeError.
+    """
     #: Cleared by a model on its first layer, whose input (the data) needs no gradient.
     needs_input_gradient = True
 
@@ -49,15 +60,27 @@ class Layer:
 
     # ---- to be written by each layer -------------------------------------------------------------
     def build(self, input_shape):
+        """Create the weights for ``input_shape`` (batch axis None) with ``add_weight``; check the shape and
+        raise a ValueError naming the layer when it cannot be used. The base class has no weights.
+        """
         self.built = True
 
     def compute_output_shape(self, input_shape):
+        """The output shape for ``input_shape`` (both with the batch axis); the base returns the input shape."""
         return tuple(input_shape)
 
     def forward(self, x, training=False):
+        """Return the output for the batch ``x`` (a backend array) and keep what ``backward`` needs.
+        ``training`` is True inside ``fit`` (dropout on, batch statistics used).
+        """
         raise NotImplementedError
 
     def backward(self, dy):
+        """From ``dy``, the gradient of the loss with respect to the last ``forward``'s output: overwrite
+        ``self.grads[name]`` of every trainable weight in place (``out=`` or ``[...] =``, never rebinding: they
+        are views of the model's flat buffer) and return the gradient with respect to the input, which may be
+        None when ``needs_input_gradient`` is False.
+        """
         raise NotImplementedError
 
     def forward_masked(self, x, mask, training=False):
@@ -69,6 +92,9 @@ class Layer:
         return self.forward(x, training=training), mask
 
     def get_config(self):
+        """The constructor arguments as JSON-compatible values, so that ``from_config`` rebuilds an unbuilt twin;
+        overrides extend ``super().get_config()``.
+        """
         config = {"name": self.name, "trainable": self.trainable}
         if self.input_shape_hint is not None:
             config["batch_input_shape"] = list(self.input_shape_hint)
@@ -76,6 +102,7 @@ class Layer:
 
     @classmethod
     def from_config(cls, config):
+        """A new, unbuilt layer from a ``get_config()`` dict."""
         return cls(**config)
 
     # ---- shared machinery ------------------------------------------------------------------------
@@ -133,17 +160,21 @@ class Layer:
 
     @property
     def weights(self):
+        """Every weight, trainable or not, in creation (Keras') order."""
         return [getattr(self, spec.name) for spec in self._weight_specs]
 
     @property
     def trainable_weights(self):
+        """The weights the optimizer updates (none while the layer is frozen)."""
         return [getattr(self, spec.name) for spec in self.weight_specs if spec.trainable]
 
     @property
     def non_trainable_weights(self):
+        """The weights the optimizer leaves alone: moving statistics, and every weight of a frozen layer."""
         return [getattr(self, spec.name) for spec in self.weight_specs if not spec.trainable]
 
     def count_params(self):
+        """The number of scalars in all the weights."""
         return sum(math.prod(w.shape) for w in self.weights)
 
     def get_weights(self):
@@ -182,11 +213,15 @@ class Layer:
                    for spec in self._weight_specs if spec.regularizer is not None)
 
     def add_regularization_gradients(self):
+        """Add each regularizer's gradient to its trainable weight's gradient (called after ``backward``)."""
         for spec in self.weight_specs:
             if spec.regularizer is not None and spec.trainable:
                 spec.regularizer.add_gradient(getattr(self, spec.name), self.grads[spec.name])
 
     def check_input_rank(self, input_shape, min_rank, description):
+        """Raise a ValueError naming the layer when ``input_shape`` has fewer than ``min_rank`` axes;
+        ``description`` says what was expected (e.g. ``"an input of rank 4 (batch, height, width, channels)"``).
+        """
         if len(input_shape) < min_rank:
             raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) expects {description}, "
                              f"but received input of shape {input_shape}.")

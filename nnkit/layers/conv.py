@@ -15,6 +15,7 @@ def pair(layer_name, argument, value):
 
 
 def padding_mode(layer_name, value):
+    """``'valid'`` or ``'same'`` (case-insensitive), else a ValueError naming the layer."""
     mode = str(value).lower()
     if mode not in ("valid", "same"):
         raise ValueError(f"{layer_name}: expected padding 'valid' or 'same'. Received: padding={value!r}")

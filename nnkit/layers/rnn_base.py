@@ -59,9 +59,11 @@ class Recurrent(Layer):
                             self.bias_regularizer)
 
     def bias_shape(self):
+        """The bias shape: ``(gates * units,)``; GRU with ``reset_after`` overrides it."""
         return (self.gates * self.units,)
 
     def bias_initializer_for_build(self):
+        """The initializer ``build`` gives the bias (LSTM's ``unit_forget_bias`` overrides it)."""
         return self.bias_initializer
 
     def compute_output_shape(self, input_shape):
@@ -71,6 +73,7 @@ class Recurrent(Layer):
 
     @property
     def state_count(self):
+        """The number of state arrays (1; LSTM has 2: h and c), as ``return_state`` returns them."""
         return 1
 
     # ---- forward -----------------------------------------------------------------------------------

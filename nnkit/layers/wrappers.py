@@ -11,10 +11,12 @@ from .base import Layer, WeightSpec
 
 
 def serialize_layer(layer):
+    """``{"class_name": ..., "config": layer.get_config()}`` for a wrapped layer."""
     return {"class_name": type(layer).__name__, "config": layer.get_config()}
 
 
 def deserialize_layer(config):
+    """The layer ``serialize_layer`` described; an unknown class name is a ValueError."""
     from .. import layers
     cls = getattr(layers, config["class_name"], None)
     if not isinstance(cls, type) or not issubclass(cls, Layer):
@@ -40,10 +42,12 @@ class Wrapper(Layer):
 
     @property
     def grads(self):
+        """The inner layers' gradients, keyed ``<prefix>/<name>``."""
         return {f"{prefix}/{name}": grad for prefix, layer in self.sublayers() for name, grad in layer.grads.items()}
 
     @property
     def trainable(self):
+        """Whether the wrapper (and so every inner layer) is trained."""
         return self._trainable
 
     @trainable.setter
@@ -75,6 +79,7 @@ class Wrapper(Layer):
         return getattr(layer, inner)
 
     def bind_weight(self, name, value, grad):
+        """Rebind the inner layer's weight that ``name`` (``<prefix>/<name>``) routes to."""
         layer, inner = self._route(name)
         layer.bind_weight(inner, value, grad)
 

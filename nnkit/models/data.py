@@ -57,6 +57,7 @@ def as_target_array(y, loss, output_shape, num_samples, what="y", on_device=True
 
 
 def check_finite(array, what):
+    """Raise a ValueError naming ``what`` and the first affected sample when a float array holds NaN or Inf."""
     if array.dtype.kind != "f":
         return
     xp = backend.get_array_module(array)

@@ -61,6 +61,7 @@ def write_safetensors(path, tensors, metadata):
 
 
 def read_bytes(path):
+    """The whole file at ``path`` as bytes; a missing file is a FileNotFoundError naming it."""
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"No such file: '{path}'.")

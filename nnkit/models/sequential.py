@@ -38,6 +38,9 @@ class Sequential:
 
     # ---- building ------------------------------------------------------------------------------------
     def add(self, layer):
+        """Append a layer (or, first, an ``Input`` that gives the input shape); layers are built as soon as
+        the input shape is known. Anything else is a TypeError.
+        """
         if isinstance(layer, Input):
             if self.layers or self.input_shape is not None:
                 raise ValueError("Input(...) must be the first entry of a Sequential model.")
@@ -53,12 +56,16 @@ class Sequential:
             self._build_layers()
 
     def pop(self):
+        """Remove and return the last layer; the model's parameter buffers are rebuilt."""
         layer = self.layers.pop()
         self.store = None
         self._build_layers()
         return layer
 
     def build(self, input_shape=None):
+        """Build every layer for ``input_shape`` (its first axis, the batch, is ignored), or for the input
+        shape already known; a ValueError when there is none.
+        """
         if input_shape is not None:
             self.input_shape = (None,) + tuple(input_shape[1:])
         if self.input_shape is None:
@@ -68,6 +75,7 @@ class Sequential:
 
     @property
     def built(self):
+        """True once the input shape is known and every layer is built."""
         return self.output_shape is not None
 
     def _build_layers(self):
@@ -96,6 +104,14 @@ class Sequential:
 
     # ---- compile -------------------------------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, metrics=None):
+        """Configure training.
+
+        Args:
+            optimizer: a name (default ``"rmsprop"``, as Keras), a config dict or an Optimizer.
+            loss: a name or a Loss (required).
+            metrics: names or Metric objects; ``"accuracy"`` picks binary, categorical or sparse accuracy from
+                the loss. Unknown names fail here, not at fit time.
+        """
         if loss is None:
             raise ValueError("compile() needs a loss, e.g. loss='sparse_categorical_crossentropy'.")
         self.optimizer = optimizers.get(optimizer)
@@ -301,6 +317,7 @@ class Sequential:
 
     # ---- weights and description ---------------------------------------------------------------------
     def get_weights(self):
+        """Every layer's weights as NumPy arrays, in Keras' order."""
         return [w for layer in self.layers for w in layer.get_weights()]
 
     def set_weights(self, weights):
@@ -321,16 +338,20 @@ class Sequential:
 
     @property
     def weights(self):
+        """Every layer's weights (backend arrays), in Keras' order."""
         return [w for layer in self.layers for w in layer.weights]
 
     @property
     def trainable_weights(self):
+        """The weights the optimizer updates, layer by layer."""
         return [w for layer in self.layers for w in layer.trainable_weights]
 
     def count_params(self):
+        """The number of scalars in all the weights."""
         return sum(layer.count_params() for layer in self.layers)
 
     def summary(self, print_fn=None):
+        """Print Keras' table of layers, output shapes and parameter counts, a line at a time through ``print_fn`` (default ``print``)."""
         for line in summary_lines(self):
             (print_fn or print)(line)
 

@@ -24,6 +24,7 @@ def _bytes(count, itemsize):
 
 
 def summary_lines(model):
+    """The lines of ``model.summary()``: a table of layers, output shapes and parameter counts, then the totals."""
     lines = [f'Model: "{model.name}"',
              _rule("┏", "━", "┳", "┓"),
              _row([title for title, _, _ in COLUMNS], "┃", "┃", "┃"),

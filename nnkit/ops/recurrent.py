@@ -86,21 +86,25 @@ def lstm_step_backward_reference(dh, dc, xw, hr, c_prev, c, gates, mask, dz, dh_
 
 
 def lstm_step_gpu(xw, hr, h_prev, c_prev, mask, h, c, gates, activation, recurrent_activation):
+    """``lstm_step_reference``'s signature on the fused CUDA kernel (tanh and sigmoid only; the activations are not read)."""
     kernels.lstm_step(xw, hr, h_prev, c_prev, mask, h, c, gates)
 
 
 def lstm_step_backward_gpu(dh, dc, xw, hr, c_prev, c, gates, mask, dz, dh_carry, dc_prev,
                            activation, recurrent_activation):
+    """``lstm_step_backward_reference``'s signature on the fused CUDA kernel (tanh and sigmoid only)."""
     kernels.lstm_step_backward(dh, dc, c_prev, c, gates, mask, dz, dh_carry, dc_prev)
 
 
 def lstm_step(xw, hr, h_prev, c_prev, mask, h, c, gates, activation, recurrent_activation):
+    """One LSTM step: the fused kernel for CuPy arrays with tanh/sigmoid, else ``lstm_step_reference``."""
     step = lstm_step_gpu if _is_fusable(xw, activation, recurrent_activation) else lstm_step_reference
     step(xw, hr, h_prev, c_prev, mask, h, c, gates, activation, recurrent_activation)
 
 
 def lstm_step_backward(dh, dc, xw, hr, c_prev, c, gates, mask, dz, dh_carry, dc_prev,
                        activation, recurrent_activation):
+    """One LSTM step backward: the fused kernel for CuPy arrays with tanh/sigmoid, else ``lstm_step_backward_reference``."""
     step = lstm_step_backward_gpu if _is_fusable(dh, activation, recurrent_activation) \
         else lstm_step_backward_reference
     step(dh, dc, xw, hr, c_prev, c, gates, mask, dz, dh_carry, dc_prev, activation, recurrent_activation)
@@ -147,19 +151,23 @@ def gru_step_backward_reference(dh, xw, hr, h_prev, gates, mask, dxw, dhr, dh_ca
 
 
 def gru_step_gpu(xw, hr, h_prev, mask, h, gates, activation, recurrent_activation):
+    """``gru_step_reference``'s signature on the fused CUDA kernel (tanh and sigmoid only; the activations are not read)."""
     kernels.gru_step(xw, hr, h_prev, mask, h, gates)
 
 
 def gru_step_backward_gpu(dh, xw, hr, h_prev, gates, mask, dxw, dhr, dh_carry, activation, recurrent_activation):
+    """``gru_step_backward_reference``'s signature on the fused CUDA kernel (tanh and sigmoid only)."""
     kernels.gru_step_backward(dh, hr, h_prev, gates, mask, dxw, dhr, dh_carry)
 
 
 def gru_step(xw, hr, h_prev, mask, h, gates, activation, recurrent_activation):
+    """One GRU step: the fused kernel for CuPy arrays with tanh/sigmoid, else ``gru_step_reference``."""
     step = gru_step_gpu if _is_fusable(xw, activation, recurrent_activation) else gru_step_reference
     step(xw, hr, h_prev, mask, h, gates, activation, recurrent_activation)
 
 
 def gru_step_backward(dh, xw, hr, h_prev, gates, mask, dxw, dhr, dh_carry, activation, recurrent_activation):
+    """One GRU step backward: the fused kernel for CuPy arrays with tanh/sigmoid, else ``gru_step_backward_reference``."""
     step = gru_step_backward_gpu if _is_fusable(dh, activation, recurrent_activation) \
         else gru_step_backward_reference
     step(dh, xw, hr, h_prev, gates, mask, dxw, dhr, dh_carry, activation, recurrent_activation)

@@ -16,6 +16,9 @@ registry.register("rmsprop")(RMSprop)
 
 
 def get(identifier):
+    """An Optimizer from a name (``"adam"``, ``"RMSprop"``...), a ``{"class_name", "config"}`` dict or an
+    instance; anything else is a ValueError listing the names.
+    """
     optimizer = registry.get(identifier)
     if not isinstance(optimizer, Optimizer):
         raise ValueError(f"Expected an optimizer name ({', '.join(registry.names())}) or an "

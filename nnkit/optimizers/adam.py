@@ -24,6 +24,7 @@ class Adam(Optimizer):
                       self.epsilon, self.decoupled_decay(learning_rate))
 
     def decoupled_decay(self, learning_rate):
+        """The factor ``d`` of the decoupled weight decay ``p *= 1 - d`` applied before this step: 0 for Adam."""
         return 0.0
 
     def get_config(self):

@@ -5,6 +5,17 @@ from . import schedules
 
 
 class Optimizer:
+    """Base of the optimizers: subclasses name their ``slot_names`` and write ``update``.
+
+    Args:
+        learning_rate: a float, or a schedule (a callable of the step number, or its serialized dict).
+        clipnorm: rescale each weight's gradient to at most this L2 norm.
+        clipvalue: clip every gradient element to ``[-clipvalue, clipvalue]``.
+        global_clipnorm: rescale all gradients together to at most this joint L2 norm.
+        name: defaults to the lower-cased class name.
+
+    At most one of the three clipping arguments may be set.
+    """
     #: Names of the per-parameter state buffers, each as long as the flat parameter buffer.
     slot_names = ()
 
@@ -49,6 +60,10 @@ class Optimizer:
         self.update(store.values, store.grads, learning_rate)
 
     def update(self, params, grads, learning_rate):
+        """One step on the flat buffers: change ``params`` in place from ``grads`` (already clipped) and the
+        buffers in ``self.slots``. ``learning_rate`` is this step's rate; ``self.iterations`` has already been
+        incremented (1 on the first step).
+        """
         raise NotImplementedError
 
     def _clip(self, store):
@@ -66,6 +81,7 @@ class Optimizer:
         return [self.slots[name] for name in self.slot_names]
 
     def get_config(self):
+        """The constructor arguments (a schedule as its serialized dict); subclasses add their own."""
         learning_rate = self.learning_rate
         if isinstance(learning_rate, schedules.LearningRateSchedule):
             learning_rate = schedules.serialize(learning_rate)

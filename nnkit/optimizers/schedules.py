@@ -6,14 +6,19 @@ import math
 from .._registry import Registry
 
 class LearningRateSchedule:
+    """Base of the learning-rate schedules: ``schedule(step)`` returns the rate for the 0-based step
+    number (the optimizer's ``iterations`` before the step).
+    """
     def __call__(self, step):
         raise NotImplementedError
 
     def get_config(self):
+        """The constructor arguments (by default every instance attribute)."""
         return dict(vars(self))
 
     @classmethod
     def from_config(cls, config):
+        """A new schedule from a ``get_config()`` dict."""
         return cls(**config)
 
 
@@ -116,10 +121,12 @@ class CosineDecay(LearningRateSchedule):
 
 
 def serialize(schedule):
+    """``{"class_name": ..., "config": {...}}``, as an optimizer's config stores a schedule."""
     return {"class_name": type(schedule).__name__, "config": schedule.get_config()}
 
 
 def deserialize(config):
+    """The schedule that ``serialize`` described."""
     return registry.get(config)
 
 

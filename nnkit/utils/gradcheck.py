@@ -15,6 +15,7 @@ class GradcheckResult:
 
     @property
     def max_relative_error(self):
+        """The largest relative error over the checked arrays (0.0 when none)."""
         return max(self.errors.values(), default=0.0)
 
     def __repr__(self):
