@@ -4,17 +4,13 @@ import numpy
 import pytest
 
 from nnkit import backend
+from nnkit.testing import skip_gpu_items_without_gpu
 
 GPU_REASON = backend.gpu_unavailable_reason()
 
 
 def pytest_collection_modifyitems(config, items):
-    if GPU_REASON is None:
-        return
-    skip = pytest.mark.skip(reason=f"no GPU: {GPU_REASON}")
-    for item in items:
-        if "gpu" in item.keywords:
-            item.add_marker(skip)
+    skip_gpu_items_without_gpu(items)
 
 
 def pytest_benchmark_update_machine_info(config, machine_info):

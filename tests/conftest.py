@@ -4,17 +4,10 @@ import pytest
 
 import nnkit
 from nnkit import backend
-
-GPU_REASON = backend.gpu_unavailable_reason()
-
+from nnkit.testing import skip_gpu_items_without_gpu
 
 def pytest_collection_modifyitems(config, items):
-    if GPU_REASON is None:
-        return
-    skip = pytest.mark.skip(reason=f"no GPU: {GPU_REASON}")
-    for item in items:
-        if "gpu" in item.keywords:
-            item.add_marker(skip)
+    skip_gpu_items_without_gpu(items)
 
 
 @pytest.fixture(params=["cpu", pytest.param("gpu", marks=pytest.mark.gpu)])
