@@ -207,6 +207,11 @@ class Layer:
             xp = backend.get_array_module(target)
             target[...] = xp.asarray(backend.to_host(value) if xp is numpy else value, dtype=target.dtype)
 
+    @property
+    def has_regularizers(self):
+        """Whether any weight carries a regularizer (read every step, so it copies nothing)."""
+        return any(spec.regularizer is not None for spec in self._weight_specs)
+
     def regularization_penalty(self):
         """The sum of this layer's weight penalties (0 when it has none)."""
         return sum(spec.regularizer.penalty(getattr(self, spec.name))

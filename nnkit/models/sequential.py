@@ -154,7 +154,7 @@ class Sequential:
     def _regularization(self, with_gradients):
         penalty = 0.0
         for layer in self.layers:
-            if any(spec.regularizer is not None for spec in layer.weight_specs):
+            if layer.has_regularizers:
                 penalty = penalty + layer.regularization_penalty()
                 if with_gradients:
                     layer.add_regularization_gradients()
