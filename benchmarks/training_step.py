@@ -3,8 +3,8 @@ from nnkit import backend
 
 
 def one_step(model, x, y):
-    """A closure running forward, loss, backward and the optimizer step on the fixed batch ``(x, y)``."""
-    x, y = model._prepare(x, y)
-    model._ensure_store()
-    totals = backend.xp().zeros(1 + len(model._compiled_metrics), dtype=backend.floatx())
-    return lambda: model._train_step(x, y, totals)
+    """A closure running the model's public ``train_step`` (forward, fused loss, backward, optimizer update) on
+    the fixed batch ``(x, y)``, already on the backend as ``fit`` puts it there."""
+    x = backend.to_device(x, dtype=backend.floatx())
+    y = backend.to_device(y)
+    return lambda: model.train_step((x, y))

@@ -4,8 +4,9 @@
     model = nnkit.Sequential([nnkit.Input(shape=(784,)), nnkit.layers.Dense(10, activation="softmax")])
 """
 from . import activations, backend, callbacks, datasets, initializers, layers, losses, metrics, models
-from . import optimizers, regularizers, utils
+from . import optimizers, regularizers, trainer, utils
 from .layers import Input
-from .models import Sequential
+from .layers.symbolic import KerasTensor
+from .models import Model, Sequential
 
 __version__ = "0.1.0"

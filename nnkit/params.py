@@ -1,13 +1,18 @@
 """The parameter store: every trainable weight of a model is a view into one flat buffer, every gradient a
 view into a second buffer of the same layout. One kernel launch then updates all parameters, and global-norm
-clipping is one reduction."""
+clipping is one reduction.
+
+The layout holds every weight that can train (not moving statistics), whether or not its layer is frozen now:
+freezing a layer stops its updates (``trainable_ranges``) but keeps every optimizer slot in place.
+"""
 import math
 
 from . import backend
 
 
 class ParameterStore:
-    """Moves the trainable weights of ``layers`` into flat buffers and rebinds each layer to views of them.
+    """Moves the trainable weights of ``layers`` (the layers that own weights, each once) into flat buffers and
+    rebinds each layer to views of them.
 
     Attributes:
         values, grads: the 1-D buffers.
@@ -15,8 +20,8 @@ class ParameterStore:
     """
 
     def __init__(self, layers):
-        owned = [(layer, spec.name, getattr(layer, spec.name))
-                 for layer in layers for spec in layer.weight_specs if spec.trainable]
+        owned = [(layer, spec.name, getattr(layer, spec.name)) for layer in layers for spec in layer._own_specs
+                 if spec.trainable]
         dtypes = {w.dtype for _, _, w in owned}
         if len(dtypes) > 1:
             raise ValueError(f"All trainable weights of a model must share one dtype; found {sorted(map(str, dtypes))}.")
@@ -35,18 +40,30 @@ class ParameterStore:
             layer.bind_weight(name, value_view, grad_view)
             self.entries.append((layer, name, value_view, grad_view))
             offset += size
+        self.refresh_trainable()
 
     @property
     def size(self):
         """The number of scalars in the flat buffer."""
         return self.values.size
 
-    def grad_views(self):
-        """Each weight's gradient view, in model order (for per-weight clipping)."""
-        return [grad for _, _, _, grad in self.entries]
+    def refresh_trainable(self):
+        """Read the layers' ``trainable`` flags again: ``trainable_ranges`` and ``trainable_grad_views`` follow."""
+        ranges, offset = [], 0
+        for layer, _, value, _ in self.entries:
+            if layer.trainable:
+                if ranges and ranges[-1][1] == offset:
+                    ranges[-1] = (ranges[-1][0], offset + value.size)
+                else:
+                    ranges.append((offset, offset + value.size))
+            offset += value.size
+        #: ``[(start, stop)]``: the runs of the flat buffer the optimizer updates (one run when nothing is frozen).
+        self.trainable_ranges = ranges
+        #: Each trainable weight's gradient view, in model order (for per-weight clipping).
+        self.trainable_grad_views = [grad for layer, _, _, grad in self.entries if layer.trainable]
 
     def owns(self, layers):
         """True while every trainable weight of ``layers`` is still a view of this store."""
         current = [(layer, name) for layer, name, _, _ in self.entries]
-        wanted = [(layer, spec.name) for layer in layers for spec in layer.weight_specs if spec.trainable]
+        wanted = [(layer, spec.name) for layer in layers for spec in layer._own_specs if spec.trainable]
         return current == wanted and all(getattr(layer, name) is view for layer, name, view, _ in self.entries)

@@ -171,7 +171,7 @@ def test_running_out_of_memory_in_a_step_names_the_batch_size_and_a_remedy(monke
 
     def exhausted(*args, **kwargs):
         raise MemoryError("cannot allocate 12 GiB")
-    monkeypatch.setattr(model, "_train_step", exhausted)
+    monkeypatch.setattr(model, "train_step", exhausted)
     with pytest.raises(MemoryError, match=r"Out of CPU memory while a training step \(batch_size=16\).*smaller batch_size"):
         model.fit(numpy.ones((32, 4)), numpy.zeros(32, dtype=int), batch_size=16, verbose=0)
 

@@ -40,12 +40,12 @@ CASES = {
 
 
 def loss_and_gradients(model, x, y):
-    """One forward/backward pass through the model's training path: (loss, flat gradient buffer) on the host."""
-    x, y = model._prepare(x, y)
-    model._ensure_store()
-    output = model._forward(x, training=True)
-    loss, d_output = model._train_loss.forward_backward(y, output)
-    model._backward(d_output)
+    """One forward/backward pass through the public building blocks of the default train_step (the fused loss
+    included): (loss, flat gradient buffer) on the host."""
+    x, y = backend.to_device(x, dtype=backend.floatx()), backend.to_device(y)
+    y_pred = model(x, training=True, logits=True)
+    loss, y_pred_grad = model.compute_loss_and_gradients(y, y_pred, logits=True)
+    model.backward(y_pred_grad)
     return float(loss), backend.to_host(model.store.grads).copy()
 
 

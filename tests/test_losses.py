@@ -190,7 +190,8 @@ def test_fused_softmax_cross_entropy_matches_unfused_math(loss_name, backend_nam
     y = labels if "sparse" in loss_name else t
     model, kernel, bias, loss, d_kernel, d_bias = _one_step_gradients("softmax", loss_name, x, numpy.eye(3)[labels]
                                                                       if y.ndim == 2 else y)
-    assert model.layers[-1].emit_logits  # the fused path was taken
+    assert model.compiled.fused[0] is not None  # the fused path was taken
+    assert not model.layers[-1].emit_logits  # and no flag was left on the layer
     # Unfused: p = softmax(z); dL/dp = -t / p / N; dz = p * (dL/dp - sum(dL/dp * p)).
     p = _softmax(x @ kernel + bias)
     assert loss == pytest.approx(ref_cce(t, p), rel=1e-10)
@@ -206,7 +207,7 @@ def test_fused_sigmoid_binary_cross_entropy_matches_unfused_math(backend_name, r
     x = rng.standard_normal((9, 4))
     t = rng.integers(0, 2, (9, 3)).astype(float)
     model, kernel, bias, loss, d_kernel, d_bias = _one_step_gradients("sigmoid", "binary_crossentropy", x, t)
-    assert model.layers[-1].emit_logits
+    assert model.compiled.fused[0] is not None and not model.layers[-1].emit_logits
     p = _sigmoid(x @ kernel + bias)
     assert loss == pytest.approx(ref_bce(t, p), rel=1e-10)
     # Unfused: dL/dp = (p - t) / (p (1 - p)) / size; dz = dL/dp * p (1 - p).

@@ -132,7 +132,7 @@ def test_accuracy_is_picked_as_keras_does(loss, targets, expected_metric, backen
     model = nnkit.Sequential([Input(shape=(4,)), Dense(classes, activation="sigmoid" if classes == 1 else "softmax")])
     model.compile(optimizer="sgd", loss=loss, metrics=["accuracy"])
     model.fit(x, y, epochs=1, verbose=0)
-    assert type(model._compiled_metrics[0]) is expected_metric
+    assert type(model.compiled.metrics[0][0]) is expected_metric
     probabilities = model.predict(x, verbose=0)
     if classes == 1:
         expected = numpy.mean((probabilities[:, 0] > 0.5) == (y[:, 0] > 0.5))

@@ -99,9 +99,9 @@ def test_model_file_restores_architecture_weights_compile_and_optimizer_state(tm
     for slot in ("m", "v"):
         numpy.testing.assert_array_equal(backend.to_host(restored.optimizer.slots[slot]),
                                          backend.to_host(model.optimizer.slots[slot]))
-    assert type(restored.loss) is nnkit.losses.SparseCategoricalCrossentropy
     x, y = digits(64)
     assert restored.evaluate(x, y, verbose=0) == model.evaluate(x, y, verbose=0)
+    assert type(restored.compiled.losses[0]) is nnkit.losses.SparseCategoricalCrossentropy
 
 
 def test_model_file_layout_is_documented_safetensors(tmp_path):
@@ -113,10 +113,10 @@ def test_model_file_layout_is_documented_safetensors(tmp_path):
         metadata = handle.metadata()
     config = json.loads(metadata["config"])
     assert metadata["format"] == "nnkit.model"
-    first = config["model"]["layers"][0]
+    first = config["model"]["config"]["layers"][0]
     assert first["class_name"] == "Dense"
     assert (first["config"]["units"], first["config"]["activation"]) == (32, "relu")
-    assert config["model"]["build_input_shape"] == [None, 64]
+    assert config["model"]["config"]["build_input_shape"] == [None, 64]
     assert config["compile"]["optimizer"]["class_name"] == "Adam"
     assert config["compile"]["optimizer"]["iterations"] == 8
 

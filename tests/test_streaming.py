@@ -4,7 +4,7 @@ import numpy
 
 import nnkit
 from nnkit import backend
-from nnkit.models import data
+from nnkit.trainer import data
 
 
 def _model():

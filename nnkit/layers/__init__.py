@@ -1,6 +1,7 @@
 """Layers with Keras' names and arguments, each with an explicit backward pass."""
 from .base import Layer
-from .core import Activation, Dense, Dropout, Flatten, Input
+from .core import Activation, Dense, Dropout, Flatten
+from .input_layer import Input, InputLayer
 from .conv import Conv2D
 from .normalization import BatchNormalization
 from .pooling import AveragePooling2D, GlobalAveragePooling2D, MaxPooling2D
@@ -9,3 +10,5 @@ from .gru import GRU
 from .lstm import LSTM
 from .simple_rnn import SimpleRNN
 from .wrappers import Bidirectional, TimeDistributed
+from .merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add, average,
+                      concatenate, dot, maximum, minimum, multiply, subtract)

@@ -6,8 +6,8 @@ from .base import Layer
 class AffineLayer(Layer):
     """Base of layers with a kernel, an optional bias and a fused output activation.
 
-    ``emit_logits`` is set by the model when the loss takes over this layer's softmax/sigmoid (the fused
-    cross-entropy of DESIGN.md); the layer then outputs logits during fit and evaluate.
+    While ``emit_logits`` is set (by the trainer, around one call, when the loss takes over this layer's
+    softmax/sigmoid: the fused cross-entropy of DESIGN.md) the layer outputs logits.
     """
 
     def __init__(self, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
@@ -19,7 +19,6 @@ class AffineLayer(Layer):
         self.bias_initializer = initializers.get(bias_initializer)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.emit_logits = False
 
     def add_kernel_and_bias(self, kernel_shape):
         """``self.kernel`` of ``kernel_shape`` and, with ``use_bias``, ``self.bias`` of its last dimension."""

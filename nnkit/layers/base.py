@@ -12,6 +12,7 @@ import numpy
 
 from .. import backend, initializers, regularizers
 from .._registry import snake_case
+from .symbolic import KerasTensor, Node, flatten, is_symbolic
 
 _name_counts = collections.Counter()
 
@@ -31,6 +32,23 @@ class WeightSpec:
     regularizer: object = None
 
 
+def layer_keys(layers):
+    """The stable key of each layer: class name in snake case, numbered per class (``dense``, ``dense_1``), as
+    Keras 3 names the groups of a weights file; unlike ``layer.name`` it does not depend on what ran before."""
+    counts = {}
+    keys = []
+    for layer in layers:
+        base = snake_case(type(layer).__name__)
+        count = counts.get(base, 0)
+        counts[base] = count + 1
+        keys.append(base if count == 0 else f"{base}_{count}")
+    return keys
+
+
+#: Every nnkit Layer class by name, for the one deserializer (``nnkit.layers.serialization``).
+LAYER_CLASSES = {}
+
+
 class Layer:
     """Base of the layers (the contract is in this module's docstring).
 
@@ -41,9 +59,25 @@ class Layer:
         input_shape, input_dim, batch_input_shape: Keras' ways to give the first layer's input shape.
 
     Unknown keyword arguments are a TypeError.
+
+    Calling a layer on arrays runs it (``forward``); calling it on symbolic tensors (``nnkit.Input``) records
+    a node of a graph and returns symbolic tensors (the functional API). A layer that writes ``call(inputs)``
+    instead of ``forward``/``backward`` is composite: on first use ``call`` is traced into a graph of the
+    layers it calls, which gives its forward and backward passes.
     """
-    #: Cleared by a model on its first layer, whose input (the data) needs no gradient.
+    #: Set per call by the graph that runs the layer: False where its input needs no gradient (the data).
     needs_input_gradient = True
+    #: Set by the trainer around one call's forward and backward when the loss takes over this layer's
+    #: softmax/sigmoid (the fused cross-entropy); never left set.
+    emit_logits = False
+    #: Whether the class writes ``call`` (traced into a graph) rather than ``forward``/``backward``.
+    _composite = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls._composite = hasattr(cls, "call") and cls.forward is Layer.forward
+        if cls.__module__.startswith("nnkit."):
+            LAYER_CLASSES[cls.__name__] = cls
 
     def __init__(self, name=None, trainable=True, dtype=None, input_shape=None, input_dim=None,
                  batch_input_shape=None, **unknown):
@@ -51,11 +85,13 @@ class Layer:
             raise TypeError(f"{type(self).__name__} got unexpected keyword argument(s): "
                             f"{', '.join(sorted(unknown))}")
         self.name = name or unique_name(snake_case(type(self).__name__))
-        self.trainable = trainable
+        self._trainable = bool(trainable)
         self.dtype = dtype
         self.built = False
         self._grads = {}
-        self._weight_specs = []
+        self._own_specs = []
+        self.inbound_nodes = []
+        self.graph = None  # a composite layer's (or a model's) graph of sublayers, once traced
         self.input_shape_hint = _input_shape_from_arguments(input_shape, input_dim, batch_input_shape)
 
     # ---- to be written by each layer -------------------------------------------------------------
@@ -66,14 +102,19 @@ class Layer:
         self.built = True
 
     def compute_output_shape(self, input_shape):
-        """The output shape for ``input_shape`` (both with the batch axis); the base returns the input shape."""
-        return tuple(input_shape)
+        """The output shape for ``input_shape`` (both with the batch axis); the base returns the input shape (a
+        composite layer, its graph's output shapes)."""
+        if self.graph is not None:
+            return self.graph.output_shapes()
+        return input_shape
 
     def forward(self, x, training=False):
         """Return the output for the batch ``x`` (a backend array) and keep what ``backward`` needs.
         ``training`` is True inside ``fit`` (dropout on, batch statistics used).
         """
-        raise NotImplementedError
+        if self.graph is None:
+            raise NotImplementedError(f"Layer '{self.name}' ({type(self).__name__}) has neither forward() nor call().")
+        return self.forward_masked(x, None, training)[0]
 
     def backward(self, dy):
         """From ``dy``, the gradient of the loss with respect to the last ``forward``'s output: overwrite
@@ -81,15 +122,94 @@ class Layer:
         are views of the model's flat buffer) and return the gradient with respect to the input, which may be
         None when ``needs_input_gradient`` is False.
         """
-        raise NotImplementedError
+        if self.graph is None:
+            raise NotImplementedError(f"Layer '{self.name}' ({type(self).__name__}) has neither backward() nor call().")
+        return self.graph.backward(self._run, dy)
 
     def forward_masked(self, x, mask, training=False):
         """Forward pass carrying a Keras-style mask (``(N, T)`` booleans, True = real step).
 
         By default the mask passes through unchanged; layers that create or consume masks (Embedding with
-        ``mask_zero``, recurrent layers) override this.
+        ``mask_zero``, recurrent layers) override this. A composite layer runs its graph.
         """
+        if self.graph is not None:
+            output, self._run = self.graph.forward(x, training, needs_input_gradient=self.needs_input_gradient)
+            return output, None
         return self.forward(x, training=training), mask
+
+    # ---- the state one call keeps for its backward ---------------------------------------------------
+    def save_call_state(self):
+        """What the last ``forward`` kept for ``backward``, taken away so that another call of the layer can
+        run in between: a shallow copy of the attributes (and of those of the layers it wraps)."""
+        if self.graph is not None:
+            return self._run
+        return dict(self.__dict__), [layer.save_call_state() for _, layer in self.named_sublayers()]
+
+    def restore_call_state(self, state):
+        """Put back what ``save_call_state`` returned, before that call's ``backward``."""
+        if self.graph is not None:
+            self._run = state
+            return
+        attributes, sublayer_states = state
+        self.__dict__.update(attributes)
+        for (_, layer), sublayer_state in zip(self.named_sublayers(), sublayer_states):
+            layer.restore_call_state(sublayer_state)
+
+    # ---- sublayers --------------------------------------------------------------------------------------
+    def named_sublayers(self):
+        """``[(prefix, layer)]``: the layers inside this one, whose weights it shows as ``<prefix>/<name>``.
+        None for a plain layer; a composite layer's (and a subclassed model's) are the layers assigned to its
+        attributes (also inside lists and dicts), keyed by class as in Keras' weight files."""
+        if not self._composite:
+            return []
+        tracked = tracked_layers(self)
+        return list(zip(layer_keys(tracked), tracked))
+
+    def leaf_layers(self):
+        """The layers that own weights themselves (this one, or those inside it), each once."""
+        leaves = [self] if self._own_specs or not self.named_sublayers() else []
+        for _, layer in self.named_sublayers():
+            leaves.extend(leaf for leaf in layer.leaf_layers() if all(leaf is not seen for seen in leaves))
+        return leaves
+
+    @property
+    def trainable(self):
+        """Whether the optimizer updates this layer's weights (and those of the layers inside it)."""
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        """Freezing or unfreezing a layer does the same to the layers inside it, as in Keras."""
+        self._trainable = bool(value)
+        for _, layer in self.named_sublayers():
+            layer.trainable = value
+
+    # ---- the functional API -----------------------------------------------------------------------------
+    @property
+    def input(self):
+        """The symbolic input of this layer's first call on symbolic tensors (the functional API)."""
+        return self._first_node("input").inputs
+
+    @property
+    def output(self):
+        """The symbolic output of this layer's first call on symbolic tensors (the functional API)."""
+        return self._first_node("output").output_structure()
+
+    def _first_node(self, what):
+        if not self.inbound_nodes:
+            raise AttributeError(f"Layer '{self.name}' has never been called on symbolic tensors, so it has no "
+                                 f"{what}. Call it on nnkit.Input(...) (the functional API) first.")
+        return self.inbound_nodes[0]
+
+    def _call_symbolic(self, inputs, training):
+        tensors = flatten(inputs)
+        if not all(isinstance(t, KerasTensor) for t in tensors):
+            kinds = ", ".join(type(t).__name__ for t in tensors)
+            raise TypeError(f"Layer '{self.name}' was called on a mix of symbolic tensors and other values ({kinds}). "
+                            f"In a functional model every input of a layer must come from nnkit.Input or a layer.")
+        shapes = [t.shape for t in tensors]
+        output_shape = self.build_for(shapes if isinstance(inputs, (list, tuple, dict)) else shapes[0])
+        return Node(self, inputs, output_shape, backend.floatx().name, training).output_structure()
 
     def get_config(self):
         """The constructor arguments as JSON-compatible values, so that ``from_config`` rebuilds an unbuilt twin;
@@ -105,26 +225,42 @@ class Layer:
         """A new, unbuilt layer from a ``get_config()`` dict."""
         return cls(**config)
 
-    # ---- shared machinery ------------------------------------------------------------------------
-    def __call__(self, x, training=False):
-        """Run the layer on an array, building it on first use (as a Keras layer does). Float inputs are cast
-        to the dtype of the layer's weights, as Keras autocasts (the GPU kernels take one dtype)."""
-        x = backend.to_device(x)
+    # ---- shared machinery ------------------------------------------------------------------------------
+    def __call__(self, inputs, training=None):
+        """On symbolic tensors: record a node and return symbolic outputs (the functional API). On arrays: run
+        the layer, building it on first use (as a Keras layer does). Float inputs are cast to the dtype of the
+        layer's weights, as Keras autocasts (the GPU kernels take one dtype)."""
+        if is_symbolic(inputs):
+            return self._call_symbolic(inputs, training)
+        if isinstance(inputs, dict):
+            inputs = {key: backend.to_device(value) for key, value in inputs.items()}
+            if not self.built:
+                self.build_for({key: (None,) + tuple(value.shape[1:]) for key, value in inputs.items()})
+            return self.forward(inputs, training=bool(training))
+        several = isinstance(inputs, (list, tuple))
+        arrays = [backend.to_device(a) for a in inputs] if several else [backend.to_device(inputs)]
         if not self.built:
-            self.build_for((None,) + tuple(x.shape[1:]))
+            shapes = [(None,) + tuple(a.shape[1:]) for a in arrays]
+            self.build_for(shapes if several else shapes[0])
         weights = self.weights
-        if x.dtype.kind == "f" and weights and x.dtype != weights[0].dtype:
-            x = x.astype(weights[0].dtype)
-        return self.forward(x, training=training)
+        if weights:
+            arrays = [a.astype(weights[0].dtype) if a.dtype.kind == "f" and a.dtype != weights[0].dtype else a
+                      for a in arrays]
+        return self.forward(arrays if several else arrays[0], training=bool(training))
 
     def build_for(self, input_shape):
-        """Build, then record the shapes (for summary) and return the output shape."""
-        input_shape = tuple(input_shape)
+        """Build (a composite layer: trace ``call``), then record the shapes (for summary) and return the
+        output shape. ``input_shape`` is one shape, or a list of shapes for a layer called on a list."""
+        input_shape = as_shapes(input_shape)
         if not self.built:
-            self.build(input_shape)
+            if self._composite:
+                from .graph import trace
+                self.graph = trace(self, input_shape)
+            else:
+                self.build(input_shape)
             self.built = True
         self.input_shape = input_shape
-        self.output_shape = tuple(self.compute_output_shape(input_shape))
+        self.output_shape = as_shapes(self.compute_output_shape(input_shape))
         return self.output_shape
 
     def add_weight(self, name, shape, initializer="glorot_uniform", regularizer=None, trainable=True):
@@ -136,27 +272,63 @@ class Layer:
         setattr(self, name, value)
         if trainable:
             self._grads[name] = backend.xp().zeros_like(value)
-        self._weight_specs.append(WeightSpec(name, trainable, regularizers.get(regularizer)))
+        self._own_specs.append(WeightSpec(name, trainable, regularizers.get(regularizer)))
         return value
 
     def bind_weight(self, name, value, grad):
-        """Point ``self.<name>`` (and its gradient) at views of the model's flat buffers."""
+        """Point ``self.<name>`` (and its gradient) at views of the model's flat buffers; a ``<prefix>/<name>``
+        reaches the layer inside."""
+        if "/" in name:
+            layer, inner = self._route(name)
+            layer.bind_weight(inner, value, grad)
+            return
         setattr(self, name, value)
         self._grads[name] = grad
+
+    def _route(self, name):
+        prefix, _, inner = name.partition("/")
+        for candidate, layer in self.named_sublayers():
+            if candidate == prefix:
+                return layer, inner
+        raise AttributeError(f"Layer '{self.name}' has no weight {name!r}.")
+
+    def __getattr__(self, name):
+        # Reached only when ordinary lookup fails: the weights of inner layers are named '<prefix>/<name>'.
+        if "/" not in name:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        layer, inner = self._route(name)
+        return getattr(layer, inner)
+
+    @property
+    def _weight_specs(self):
+        """Every weight's spec as the weight itself has it (moving statistics are never trainable), whatever
+        ``trainable`` says: the layer's own, then those of the layers inside it under their prefix."""
+        specs = list(self._own_specs)
+        for prefix, layer in self.named_sublayers():
+            specs.extend(replace(spec, name=f"{prefix}/{spec.name}") for spec in layer._weight_specs)
+        return specs
 
     @property
     def grads(self):
         """The gradients of the trainable weights by name; empty while the layer is frozen, so that its
         backward computes the input gradient only."""
-        return self._grads if self.trainable else {}
+        sublayers = self.named_sublayers()
+        if not sublayers:
+            return self._grads if self._trainable else {}
+        grads = dict(self._grads) if self._trainable else {}
+        for prefix, layer in sublayers:
+            grads.update((f"{prefix}/{name}", grad) for name, grad in layer.grads.items())
+        return grads
 
     @property
     def weight_specs(self):
         """The weights' specs; on a frozen layer every one is non-trainable (``trainable`` may be set at any
         time, as in Keras: the model regathers its trainable weights on the next fit)."""
-        if self.trainable:
-            return list(self._weight_specs)
-        return [replace(spec, trainable=False) for spec in self._weight_specs]
+        specs = [spec if self.trainable else replace(spec, trainable=False) for spec in self._own_specs]
+        for prefix, layer in self.named_sublayers():
+            specs.extend(replace(spec, name=f"{prefix}/{spec.name}", trainable=spec.trainable and self.trainable)
+                         for spec in layer.weight_specs)
+        return specs
 
     @property
     def weights(self):
@@ -202,26 +374,29 @@ class Layer:
 
     def set_weights(self, weights):
         """Copy values into the weights; every array is checked before any is written."""
-        for spec, value in zip(self._weight_specs, self.checked_weights(weights)):
+        specs = self._weight_specs
+        for spec, value in zip(specs, self.checked_weights(weights)):
             target = getattr(self, spec.name)
             xp = backend.get_array_module(target)
             target[...] = xp.asarray(backend.to_host(value) if xp is numpy else value, dtype=target.dtype)
 
     @property
     def has_regularizers(self):
-        """Whether any weight carries a regularizer (read every step, so it copies nothing)."""
-        return any(spec.regularizer is not None for spec in self._weight_specs)
+        """Whether any of the layer's own weights carries a regularizer (read every step, so it copies nothing)."""
+        return any(spec.regularizer is not None for spec in self._own_specs)
 
     def regularization_penalty(self):
-        """The sum of this layer's weight penalties (0 when it has none)."""
+        """The sum of the penalties of this layer's own weights (0 when it has none)."""
         return sum(spec.regularizer.penalty(getattr(self, spec.name))
-                   for spec in self._weight_specs if spec.regularizer is not None)
+                   for spec in self._own_specs if spec.regularizer is not None)
 
     def add_regularization_gradients(self):
-        """Add each regularizer's gradient to its trainable weight's gradient (called after ``backward``)."""
-        for spec in self.weight_specs:
+        """Add each regularizer's gradient to its own trainable weight's gradient (called after ``backward``)."""
+        if not self.trainable:
+            return
+        for spec in self._own_specs:
             if spec.regularizer is not None and spec.trainable:
-                spec.regularizer.add_gradient(getattr(self, spec.name), self.grads[spec.name])
+                spec.regularizer.add_gradient(getattr(self, spec.name), self._grads[spec.name])
 
     def check_input_rank(self, input_shape, min_rank, description):
         """Raise a ValueError naming the layer when ``input_shape`` has fewer than ``min_rank`` axes;
@@ -233,6 +408,37 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}>"
+
+
+def as_shapes(shape):
+    """A shape as a tuple, or a list of shapes (a layer called on several inputs) as a list of tuples (a dict
+    of them as a dict)."""
+    if isinstance(shape, dict):
+        return {key: tuple(value) for key, value in shape.items()}
+    if isinstance(shape, (list, tuple)) and any(isinstance(d, (list, tuple)) for d in shape):
+        return [tuple(s) for s in shape]
+    return tuple(shape)
+
+
+def tracked_layers(owner):
+    """The layers assigned to ``owner``'s attributes, directly or inside lists, tuples and dicts, in assignment
+    order, each once (a composite layer's or a subclassed model's sublayers, as Keras tracks them)."""
+    found = []
+
+    def visit(value):
+        if isinstance(value, Layer):
+            if all(value is not seen for seen in found):
+                found.append(value)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                visit(item)
+        elif isinstance(value, dict):
+            for item in value.values():
+                visit(item)
+    for name, value in vars(owner).items():
+        if not name.startswith("_") and name not in ("graph", "inbound_nodes"):
+            visit(value)
+    return found
 
 
 def _input_shape_from_arguments(input_shape, input_dim, batch_input_shape):

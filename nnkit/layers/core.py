@@ -1,26 +1,9 @@
-"""Input, Dense, Activation, Dropout, Flatten."""
+"""Dense, Activation, Dropout, Flatten."""
 import math
 
 from .. import activations, backend, ops
 from .affine import AffineLayer
 from .base import Layer, positive_int
-
-
-class Input:
-    """Declares the input shape of a Sequential model (Keras 3's preferred first entry).
-
-    Args:
-        shape: the shape of one sample, without the batch axis, e.g. ``(784,)`` or ``(28, 28, 1)``.
-    """
-
-    def __init__(self, shape=None, batch_size=None, name=None, dtype=None):
-        if shape is None:
-            raise ValueError("Input needs `shape`, the shape of one sample, e.g. Input(shape=(784,)).")
-        shape = (shape,) if isinstance(shape, int) else tuple(shape)
-        if any(d is not None and (not isinstance(d, int) or d <= 0) for d in shape):
-            raise ValueError(f"Input shape must be positive integers (or None). Received: shape={shape}")
-        self.shape = (None,) + shape
-        self.name = name
 
 
 class Dense(AffineLayer):
@@ -85,7 +68,6 @@ class Activation(Layer):
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
         self.activation = activations.get(activation)
-        self.emit_logits = False
 
     def forward(self, x, training=False):
         if self.emit_logits:

@@ -69,7 +69,8 @@ class Recurrent(Layer):
     def compute_output_shape(self, input_shape):
         """The shape of the output (with ``return_state``, each state is ``(batch, units)`` besides it)."""
         N, T = input_shape[0], input_shape[1]
-        return (N, T, self.units) if self.return_sequences else (N, self.units)
+        output = (N, T, self.units) if self.return_sequences else (N, self.units)
+        return [output] + [(N, self.units)] * self.state_count if self.return_state else output
 
     @property
     def state_count(self):

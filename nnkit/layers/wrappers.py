@@ -7,56 +7,25 @@ A wrapper owns no weights of its own: it exposes its inner layers' weights under
 regularizers see them like any other layer's.
 """
 from .. import backend
-from .base import Layer, WeightSpec
+from .base import Layer
+from .serialization import deserialize, serialize
+from .merging import Add, Average, Concatenate, Multiply
 
-
-def serialize_layer(layer):
-    """``{"class_name": ..., "config": layer.get_config()}`` for a wrapped layer."""
-    return {"class_name": type(layer).__name__, "config": layer.get_config()}
-
-
-def deserialize_layer(config):
-    """The layer ``serialize_layer`` described; an unknown class name is a ValueError."""
-    from .. import layers
-    cls = getattr(layers, config["class_name"], None)
-    if not isinstance(cls, type) or not issubclass(cls, Layer):
-        raise ValueError(f"Unknown layer class {config['class_name']!r} in a wrapper's config.")
-    return cls.from_config(dict(config["config"]))
+#: Bidirectional's merge modes as merge layers (made per call, named after the wrapper, so they take no
+#: automatic name from the user's layers).
+_MERGE_LAYERS = {"concat": Concatenate, "sum": Add, "mul": Multiply, "ave": Average}
 
 
 class Wrapper(Layer):
-    """Base of the wrappers: routes weight names ``<prefix>/<name>`` to the inner layers."""
+    """Base of the wrappers: the inner layers' weights show as ``<prefix>/<name>`` (``Layer.named_sublayers``)."""
 
-    def sublayers(self):
-        """``[(prefix, layer), ...]`` in Keras' weight order."""
+    def named_sublayers(self):
+        """``[(prefix, layer), ...]`` in Keras' weight order (empty while ``__init__`` runs)."""
+        return self.wrapped_layers() if self.__dict__.get("_inner_layers_made") else []
+
+    def wrapped_layers(self):
+        """``[(prefix, layer), ...]``: the inner layers, written by each wrapper."""
         raise NotImplementedError
-
-    @property
-    def _weight_specs(self):
-        return [WeightSpec(f"{prefix}/{spec.name}", spec.trainable, spec.regularizer)
-                for prefix, layer in self.sublayers() for spec in layer.weight_specs]
-
-    @_weight_specs.setter
-    def _weight_specs(self, value):
-        """Layer.__init__ starts an empty list; a wrapper's specs always come from its inner layers."""
-
-    @property
-    def grads(self):
-        """The inner layers' gradients, keyed ``<prefix>/<name>``."""
-        return {f"{prefix}/{name}": grad for prefix, layer in self.sublayers() for name, grad in layer.grads.items()}
-
-    @property
-    def trainable(self):
-        """Whether the wrapper (and so every inner layer) is trained."""
-        return self._trainable
-
-    @trainable.setter
-    def trainable(self, value):
-        """Freezing or unfreezing a wrapper does the same to the layers inside it, as in Keras."""
-        self._trainable = value
-        if getattr(self, "_inner_layers_made", False):  # Layer.__init__ sets trainable before they exist
-            for _, layer in self.sublayers():
-                layer.trainable = value
 
     def _finish_wrapping(self):
         """The end of a wrapper's __init__: from now on ``trainable`` reaches the inner layers."""
@@ -64,27 +33,8 @@ class Wrapper(Layer):
         if not self.trainable:
             self.trainable = False
 
-    def _route(self, name):
-        prefix, _, inner = name.partition("/")
-        for candidate, layer in self.sublayers():
-            if candidate == prefix:
-                return layer, inner
-        raise AttributeError(f"Layer '{self.name}' has no weight {name!r}.")
-
-    def __getattr__(self, name):
-        # Reached only when ordinary lookup fails: weight names carry a '/'.
-        if "/" not in name:
-            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-        layer, inner = self._route(name)
-        return getattr(layer, inner)
-
-    def bind_weight(self, name, value, grad):
-        """Rebind the inner layer's weight that ``name`` (``<prefix>/<name>``) routes to."""
-        layer, inner = self._route(name)
-        layer.bind_weight(inner, value, grad)
-
     def _propagate_input_gradient(self):
-        for _, layer in self.sublayers():
+        for _, layer in self.named_sublayers():
             layer.needs_input_gradient = self.needs_input_gradient
 
 
@@ -134,7 +84,7 @@ class Bidirectional(Wrapper):
             inner.zero_output_for_mask = self.return_sequences
         self._finish_wrapping()
 
-    def sublayers(self):
+    def wrapped_layers(self):
         return [("forward", self.forward_layer), ("backward", self.backward_layer)]
 
     def build(self, input_shape):
@@ -142,10 +92,15 @@ class Bidirectional(Wrapper):
         self.backward_layer.build_for(input_shape)
 
     def compute_output_shape(self, input_shape):
-        shape = self.forward_layer.compute_output_shape(input_shape)
+        shape, states = self.forward_layer.compute_output_shape(input_shape), []
+        if self.return_state:
+            shape, *states = shape
+            states = states * 2  # the forward layer's states, then the backward layer's
         if self.merge_mode == "concat":
-            return tuple(shape[:-1]) + (shape[-1] + self.backward_layer.units,)
-        return tuple(shape)
+            merged = [tuple(shape[:-1]) + (shape[-1] + self.backward_layer.units,)]
+        else:
+            merged = [tuple(shape)] * (2 if self.merge_mode is None else 1)
+        return merged + states if len(merged) + len(states) > 1 else merged[0]
 
     def forward(self, x, training=False):
         return self.forward_masked(x, None, training)[0]
@@ -160,18 +115,12 @@ class Bidirectional(Wrapper):
             states = states_f + states_b
         if self.return_sequences:
             y_b = y_b[:, ::-1]
-        self._y_f, self._y_b = y_f, y_b
-        xp = backend.get_array_module(y_f)
-        if self.merge_mode == "concat":
-            y = xp.concatenate([y_f, y_b], axis=-1)
-        elif self.merge_mode == "sum":
-            y = y_f + y_b
-        elif self.merge_mode == "mul":
-            y = y_f * y_b
-        elif self.merge_mode == "ave":
-            y = (y_f + y_b) / 2
-        else:
+        self._y_f = y_f
+        if self.merge_mode is None:
             y = [y_f, y_b]
+        else:
+            self._merge = _MERGE_LAYERS[self.merge_mode](name=f"{self.name}_merge")
+            y = self._merge.forward([y_f, y_b])
         outputs = (y if isinstance(y, list) else [y]) + states if self.return_state else y
         return outputs, (mask if self.return_sequences else None)
 
@@ -185,17 +134,7 @@ class Bidirectional(Wrapper):
             d_states_f, d_states_b = d_states[:count_f], d_states[count_f:]
             dy = dy[:merged] if self.merge_mode is None else dy[0]
         # ==== split the merged gradient ====
-        if self.merge_mode == "concat":
-            U_f = self._y_f.shape[-1]
-            dy_f, dy_b = dy[..., :U_f], dy[..., U_f:]
-        elif self.merge_mode == "sum":
-            dy_f = dy_b = dy
-        elif self.merge_mode == "mul":
-            dy_f, dy_b = dy * self._y_b, dy * self._y_f
-        elif self.merge_mode == "ave":
-            dy_f = dy_b = dy / 2
-        else:
-            dy_f, dy_b = dy
+        dy_f, dy_b = dy if self.merge_mode is None else self._merge.backward(dy)
         if self.return_sequences:
             dy_b = dy_b[:, ::-1]
         dy_f, dy_b = xp.ascontiguousarray(dy_f), xp.ascontiguousarray(dy_b)
@@ -206,16 +145,16 @@ class Bidirectional(Wrapper):
         return None if dx_f is None else dx_f + dx_b
 
     def get_config(self):
-        config = {**super().get_config(), "layer": serialize_layer(self.forward_layer), "merge_mode": self.merge_mode}
-        config["backward_layer"] = serialize_layer(self.backward_layer)
+        config = {**super().get_config(), "layer": serialize(self.forward_layer), "merge_mode": self.merge_mode}
+        config["backward_layer"] = serialize(self.backward_layer)
         return config
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        layer = deserialize_layer(config.pop("layer"))
+        layer = deserialize(config.pop("layer"))
         backward = config.pop("backward_layer", None)
-        return cls(layer, backward_layer=None if backward is None else deserialize_layer(backward), **config)
+        return cls(layer, backward_layer=None if backward is None else deserialize(backward), **config)
 
 
 class TimeDistributed(Wrapper):
@@ -242,7 +181,7 @@ class TimeDistributed(Wrapper):
         self.layer = layer
         self._finish_wrapping()
 
-    def sublayers(self):
+    def wrapped_layers(self):
         return [("layer", self.layer)]
 
     def build(self, input_shape):
@@ -271,9 +210,9 @@ class TimeDistributed(Wrapper):
         return None if dx is None else dx.reshape(self._x_shape)
 
     def get_config(self):
-        return {**super().get_config(), "layer": serialize_layer(self.layer)}
+        return {**super().get_config(), "layer": serialize(self.layer)}
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        return cls(deserialize_layer(config.pop("layer")), **config)
+        return cls(deserialize(config.pop("layer")), **config)

@@ -12,7 +12,8 @@ Files:
     model file (``model.save``, ``.nnkit`` by convention): the same weight tensors, plus one tensor per
         optimizer slot and trainable weight, ``"optimizer/<slot>/<layer key>/<weight name>"`` (e.g.
         ``"optimizer/m/dense/kernel"``), and metadata ``{"format": "nnkit.model", "nnkit_version": ...,
-        "config": <JSON>}``, where the JSON holds ``{"model": Sequential.get_config(), "floatx": ...,
+        "config": <JSON>}``, where the JSON holds ``{"model": {"class_name", "config"}, "build_input_shape": ...,
+        "floatx": ...,
         "compile": {"loss": ..., "metrics": [...], "optimizer": {"class_name", "config", "iterations"}}}``.
 
 Both are ordinary safetensors files: ``safetensors.numpy.load_file(path)`` (or ``safetensors.torch``)
@@ -23,8 +24,9 @@ import math
 
 import numpy
 
-from .. import backend, layers as layers_module, losses, metrics, optimizers
-from .._registry import snake_case
+from .. import backend, optimizers
+from ..layers.serialization import deserialize, serialize
+from ..trainer.compiled import deserialize as deserialize_compiled
 from . import files
 from .files import WeightsFileError
 
@@ -33,22 +35,10 @@ MODEL_FORMAT = "nnkit.model"
 OPTIMIZER_PREFIX = "optimizer/"
 
 
-def layer_keys(layers):
-    """The stable key of each layer: class name in snake case, numbered per class (``dense``, ``dense_1``)."""
-    counts = {}
-    keys = []
-    for layer in layers:
-        base = snake_case(type(layer).__name__)
-        count = counts.get(base, 0)
-        counts[base] = count + 1
-        keys.append(base if count == 0 else f"{base}_{count}")
-    return keys
-
-
 def weight_entries(model):
-    """``[(tensor name, layer, weight name)]`` for every weight of ``model``, in ``get_weights()`` order."""
-    return [(f"{key}/{spec.name}", layer, spec.name)
-            for key, layer in zip(layer_keys(model.layers), model.layers) for spec in layer.weight_specs]
+    """``[(tensor name, layer, weight name)]`` for every weight of ``model``, in ``get_weights()`` order; a
+    nested layer's weights are named by path (``"sequential/dense/kernel"``)."""
+    return [(spec.name, model, spec.name) for spec in model._weight_specs]
 
 
 def _version():
@@ -121,9 +111,10 @@ def _match(model, tensors, path):
 def save_model(model, path):
     """Write the architecture, the weights and (when compiled) the optimizer state to one file, atomically."""
     _require_built(model, "save")
-    config = {"model": model.get_config(), "floatx": str(backend.floatx()), "compile": None}
+    config = {"model": serialize(model), "build_input_shape": _json_shape(model.input_shape),
+              "floatx": str(backend.floatx()), "compile": None}
     tensors = _weight_tensors(model)
-    if model.loss is not None:
+    if model.compiled is not None:
         config["compile"] = _compile_config(model)
         tensors.update(_optimizer_tensors(model))
     try:
@@ -142,9 +133,7 @@ def _compile_config(model):
         raise TypeError(f"Model '{model.name}' cannot be saved with its optimizer: the learning rate is a callable "
                         f"({optimizer.learning_rate!r}), which a file cannot hold. Use a number or a schedule "
                         f"from nnkit.optimizers.schedules, or save_weights().")
-    return {"loss": {"class_name": type(model.loss).__name__, "config": model.loss.get_config()},
-            "metrics": [m if isinstance(m, str) else {"class_name": type(m).__name__, "config": {"name": m.name}}
-                        for m in model._metric_identifiers],
+    return {**model.compiled.config(),
             "optimizer": {"class_name": type(optimizer).__name__, "config": optimizer_config,
                           "iterations": int(optimizer.iterations)}}
 
@@ -161,12 +150,29 @@ def _optimizer_tensors(model):
 
 def _store_layout(model, store):
     """``(tensor name, offset, shape)`` of each trainable weight in the flat parameter buffer."""
-    names = {(id(layer), weight): name for name, layer, weight in weight_entries(model)}
+    names = {}
+    for name, _, _ in weight_entries(model):
+        names.setdefault(_owner(model, name), name)
     layout, offset = [], 0
     for layer, weight, value, _ in store.entries:
-        layout.append((names[(id(layer), weight)], offset, tuple(value.shape)))
+        layout.append((names[(layer, weight)], offset, tuple(value.shape)))
         offset += value.size
     return layout
+
+
+def _json_shape(shape):
+    if isinstance(shape, dict):
+        return {key: list(value) for key, value in shape.items()}
+    if isinstance(shape, list):
+        return [list(value) for value in shape]
+    return None if shape is None else list(shape)
+
+
+def _owner(layer, name):
+    """``(layer, weight name)`` of the layer that owns the weight ``name`` (``"<prefix>/.../<weight>"``)."""
+    while "/" in name:
+        layer, name = layer._route(name)
+    return layer, name
 
 
 def load_model(path, custom_objects=None, compile=True):
@@ -195,11 +201,18 @@ def load_model(path, custom_objects=None, compile=True):
     except ValueError as error:
         raise WeightsFileError(f"'{path}': the stored architecture is not valid JSON ({error}).") from None
 
-    from .sequential import Sequential
     previous_floatx = backend.floatx()
     backend.set_floatx(config["floatx"])
     try:
-        model = Sequential.from_config(config["model"], custom_objects=custom_objects)
+        entry = config["model"]
+        if "class_name" not in entry:  # files written before models other than Sequential
+            entry = {"class_name": "Sequential", "config": entry}
+        try:
+            model = deserialize(entry, custom_objects)
+        except ValueError as error:
+            raise WeightsFileError(str(error)) from None
+        if not model.built and config.get("build_input_shape") is not None:
+            model.build(config["build_input_shape"])  # a subclassed model is traced for its saved input shape
         if config["compile"] and compile:
             _restore_compile(model, config["compile"])
             model._ensure_store()
@@ -214,18 +227,17 @@ def load_model(path, custom_objects=None, compile=True):
 
 def _restore_compile(model, compile_config):
     optimizer = compile_config["optimizer"]
-    model.compile(optimizer=_instantiate(optimizers, optimizer, "optimizer"),
-                  loss=_instantiate(losses, compile_config["loss"], "loss"),
-                  metrics=[m if isinstance(m, str) else _instantiate(metrics, m, "metric")
-                           for m in compile_config["metrics"]])
-
-
-def _instantiate(module, entry, family):
-    cls = getattr(module, entry["class_name"], None)
+    cls = getattr(optimizers, optimizer["class_name"], None)
     if not isinstance(cls, type):
-        raise WeightsFileError(f"The saved model uses the {family} class '{entry['class_name']}', which "
-                               f"nnkit.{module.__name__.rsplit('.', 1)[-1]} does not have.")
-    return cls(**entry["config"])
+        raise WeightsFileError(f"The saved model uses the optimizer class '{optimizer['class_name']}', which "
+                               f"nnkit.optimizers does not have.")
+    try:
+        model.compile(optimizer=cls(**optimizer["config"]),
+                      loss=deserialize_compiled(compile_config["loss"], "loss"),
+                      loss_weights=compile_config.get("loss_weights"),
+                      metrics=deserialize_compiled(compile_config["metrics"], "metric"))
+    except ValueError as error:
+        raise WeightsFileError(str(error)) from None
 
 
 def _restore_optimizer_state(model, tensors, iterations, path):
@@ -245,19 +257,3 @@ def _restore_optimizer_state(model, tensors, iterations, path):
             view[...] = backend.get_array_module(view).asarray(
                 tensors[f"{OPTIMIZER_PREFIX}{slot}/{name}"].reshape(-1), dtype=view.dtype)
     optimizer.iterations = int(iterations)
-
-
-# ---- architecture ----------------------------------------------------------------------------------------
-def layer_from_config(entry, custom_objects=None):
-    """A layer from ``{"class_name": ..., "config": ...}``, looked up in ``custom_objects`` then ``nnkit.layers``."""
-    class_name = entry["class_name"]
-    cls = (custom_objects or {}).get(class_name) or getattr(layers_module, class_name, None)
-    if not (isinstance(cls, type) and issubclass(cls, layers_module.Layer)):
-        known = sorted(name for name in dir(layers_module)
-                       if isinstance(getattr(layers_module, name), type)
-                       and issubclass(getattr(layers_module, name), layers_module.Layer))
-        raise WeightsFileError(f"Unknown layer class '{class_name}' in the saved architecture. nnkit.layers has: "
-                               f"{', '.join(known)}. Pass custom layers as load_model(..., "
-                               f"custom_objects={{'{class_name}': {class_name}}}).")
-    return cls.from_config(dict(entry["config"]))
-

@@ -17,10 +17,10 @@ class Adam(Optimizer):
         super().__init__(learning_rate, **kwargs)
         self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
 
-    def update(self, params, grads, learning_rate):
+    def update(self, params, grads, slots, learning_rate):
         t = self.iterations
         alpha = learning_rate * math.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
-        ops.adam_step(params, grads, self.slots["m"], self.slots["v"], alpha, self.beta_1, self.beta_2,
+        ops.adam_step(params, grads, slots["m"], slots["v"], alpha, self.beta_1, self.beta_2,
                       self.epsilon, self.decoupled_decay(learning_rate))
 
     def decoupled_decay(self, learning_rate):

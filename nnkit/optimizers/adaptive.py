@@ -19,9 +19,9 @@ class Adagrad(Optimizer):
         super().build(store)
         self.slots["accumulator"].fill(self.initial_accumulator_value)
 
-    def update(self, params, grads, learning_rate):
+    def update(self, params, grads, slots, learning_rate):
         xp = backend.get_array_module(params)
-        accumulator = self.slots["accumulator"]
+        accumulator = slots["accumulator"]
         accumulator += grads * grads
         params -= learning_rate * grads / xp.sqrt(accumulator + self.epsilon)
 
@@ -48,20 +48,20 @@ class RMSprop(Optimizer):
         self.slot_names = ("velocity",) + (("average_gradient",) if centered else ()) + \
             (("momentum",) if self.momentum else ())
 
-    def update(self, params, grads, learning_rate):
+    def update(self, params, grads, slots, learning_rate):
         xp = backend.get_array_module(params)
-        velocity = self.slots["velocity"]
+        velocity = slots["velocity"]
         velocity *= self.rho
         velocity += (1 - self.rho) * grads * grads
         denominator = velocity + self.epsilon
         if self.centered:
-            average = self.slots["average_gradient"]
+            average = slots["average_gradient"]
             average *= self.rho
             average += (1 - self.rho) * grads
             denominator -= average * average
         step = learning_rate * grads / xp.sqrt(denominator)
         if self.momentum:
-            momentum = self.slots["momentum"]
+            momentum = slots["momentum"]
             momentum *= self.momentum
             momentum += step
             step = momentum

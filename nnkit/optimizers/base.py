@@ -53,28 +53,37 @@ class Optimizer:
         return float(self.learning_rate)
 
     def apply_gradients(self, store):
-        """Clip ``store.grads`` as configured, then update ``store.values`` in place."""
-        self._clip(store)
+        """Clip the gradients of ``store`` as configured, then update its values in place: one update over the
+        flat buffer, or one per run of it when frozen layers split it (their weights and slots stay as they are).
+        """
+        ranges = store.trainable_ranges
+        whole = ranges == [(0, store.size)]
+        runs = [(store.values, store.grads, self.slots)] if whole else [
+            (store.values[a:b], store.grads[a:b], {name: slot[a:b] for name, slot in self.slots.items()})
+            for a, b in ranges]
+        self._clip(store, [grads for _, grads, _ in runs])
         learning_rate = self.current_learning_rate()
         self.iterations += 1
-        self.update(store.values, store.grads, learning_rate)
+        for params, grads, slots in runs:
+            self.update(params, grads, slots, learning_rate)
 
-    def update(self, params, grads, learning_rate):
-        """One step on the flat buffers: change ``params`` in place from ``grads`` (already clipped) and the
-        buffers in ``self.slots``. ``learning_rate`` is this step's rate; ``self.iterations`` has already been
-        incremented (1 on the first step).
+    def update(self, params, grads, slots, learning_rate):
+        """One step on flat buffers: change ``params`` in place from ``grads`` (already clipped) and the state
+        buffers ``slots`` (``{slot name: buffer}``, views of ``self.slots`` matching ``params``). ``learning_rate``
+        is this step's rate; ``self.iterations`` has already been incremented (1 on the first step).
         """
         raise NotImplementedError
 
-    def _clip(self, store):
+    def _clip(self, store, flat_grads):
         xp = backend.get_array_module(store.grads)
         if self.clipvalue is not None:
-            xp.clip(store.grads, -self.clipvalue, self.clipvalue, out=store.grads)
+            for grads in flat_grads:
+                xp.clip(grads, -self.clipvalue, self.clipvalue, out=grads)
         elif self.global_clipnorm is not None:
-            _clip_by_norm(xp, store.grads, self.global_clipnorm)
+            _clip_by_norm(xp, flat_grads, self.global_clipnorm)
         elif self.clipnorm is not None:
-            for grad in store.grad_views():
-                _clip_by_norm(xp, grad, self.clipnorm)
+            for grad in store.trainable_grad_views:
+                _clip_by_norm(xp, [grad], self.clipnorm)
 
     def variables(self):
         """The optimizer state, for checkpoints: the slots in ``slot_names`` order."""
@@ -89,8 +98,10 @@ class Optimizer:
                 "clipvalue": self.clipvalue, "global_clipnorm": self.global_clipnorm}
 
 
-def _clip_by_norm(xp, grad, max_norm):
-    """``grad *= max_norm / max(norm, max_norm)``, computed on the device (no host synchronisation)."""
-    flat = grad.reshape(-1)
-    norm = xp.sqrt(xp.dot(flat, flat))
-    grad *= max_norm / xp.maximum(norm, max_norm)
+def _clip_by_norm(xp, grads, max_norm):
+    """Scale the arrays ``grads`` together by ``max_norm / max(norm, max_norm)``, their joint L2 norm computed on
+    the device (no host synchronisation)."""
+    norm = xp.sqrt(sum(xp.dot(g.reshape(-1), g.reshape(-1)) for g in grads))
+    scale = max_norm / xp.maximum(norm, max_norm)
+    for grad in grads:
+        grad *= scale

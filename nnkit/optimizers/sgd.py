@@ -16,8 +16,8 @@ class SGD(Optimizer):
         self.momentum, self.nesterov = float(momentum), bool(nesterov)
         self.slot_names = ("momentum",) if self.momentum else ()
 
-    def update(self, params, grads, learning_rate):
-        ops.sgd_step(params, grads, self.slots.get("momentum"), learning_rate, self.momentum, self.nesterov)
+    def update(self, params, grads, slots, learning_rate):
+        ops.sgd_step(params, grads, slots.get("momentum"), learning_rate, self.momentum, self.nesterov)
 
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}

@@ -27,7 +27,8 @@ def gradcheck(target, inputs, training=False, epsilon=1e-6, max_checks=60, seed=
     """Check ``target``'s backward against central differences of its forward, in float64.
 
     Args:
-        target: an unbuilt (or float64) Layer, an Activation, a Loss (``inputs = (y_true, y_pred)``; the
+        target: an unbuilt (or float64) Layer (a multi-input layer, such as a merge layer, when ``inputs``
+            holds more than one array), an Activation, a Loss (``inputs = (y_true, y_pred)``; the
             gradient with respect to ``y_pred`` is checked), or a callable ``fn(*inputs) -> (output,
             backward)`` where ``backward(d_output)`` returns the gradients of the inputs.
         inputs: an array or a sequence of arrays.
@@ -79,11 +80,15 @@ def gradcheck(target, inputs, training=False, epsilon=1e-6, max_checks=60, seed=
 
 
 def _layer_function(layer, inputs, training, seed):
+    """A layer as ``fn(*inputs)``; with more than one input array, a multi-input layer (built with the list
+    of shapes, run on the list of arrays, its backward returning the list of input gradients)."""
+    multi_input = len(inputs) > 1
     if not layer.built:
+        shapes = [(None,) + tuple(a.shape[1:]) for a in inputs]
         previous = backend.floatx()
         backend.set_floatx("float64")
         try:
-            layer.build_for((None,) + tuple(inputs[0].shape[1:]))
+            layer.build_for(shapes if multi_input else shapes[0])
         finally:
             backend.set_floatx(previous)
     for weight in layer.weights:
@@ -91,10 +96,12 @@ def _layer_function(layer, inputs, training, seed):
             raise ValueError(f"gradcheck needs float64 weights, but layer '{layer.name}' was built in {weight.dtype}; "
                              f"pass an unbuilt layer (gradcheck builds it in float64).")
 
-    def fn(x):
+    def fn(*xs):
         if training:
             backend.seed(seed)  # the same dropout mask on every call
-        return layer.forward(x, training=training), lambda dy: (layer.backward(dy),)
+        if multi_input:
+            return layer.forward(list(xs), training=training), lambda dy: list(layer.backward(dy))
+        return layer.forward(xs[0], training=training), lambda dy: (layer.backward(dy),)
     parameters = {name: value for name, (value, _) in _parameter_grads(layer).items()}
     return fn, parameters
 

@@ -68,13 +68,50 @@ def check_finite(array, what):
                          f"affected); clean or impute the data before training.")
 
 
-def split_validation(x, y, fraction):
-    """Keras' ``validation_split``: the last ``fraction`` of the samples, taken before any shuffling."""
+def split_validation(arrays, fraction):
+    """Keras' ``validation_split``: the last ``fraction`` of the samples of each array (None stays None), taken
+    before any shuffling. Returns ``(training arrays, validation arrays)``."""
     if not 0 <= fraction < 1:
         raise ValueError(f"validation_split must be in [0, 1). Received: validation_split={fraction!r}")
-    split = int(len(x) * (1 - fraction))
-    if split == 0 or split == len(x):
-        raise ValueError(f"validation_split={fraction} leaves no samples on one side of {len(x)} samples.")
-    return (x[:split], y[:split]), (x[split:], y[split:])
+    count = len(next(a for a in arrays if a is not None))
+    split = int(count * (1 - fraction))
+    if split == 0 or split == count:
+        raise ValueError(f"validation_split={fraction} leaves no samples on one side of {count} samples.")
+    arrays = [a if a is None or backend.is_device_array(a) else numpy.asarray(a) for a in arrays]
+    return [None if a is None else a[:split] for a in arrays], [None if a is None else a[split:] for a in arrays]
+
+
+def as_list(data, names, what):
+    """``data`` for a model whose inputs (or outputs) are ``names``: one array, a list or tuple in order, or a
+    dict keyed by name; returned as a list in ``names`` order (None where a dict leaves a name out)."""
+    if isinstance(data, dict):
+        unknown = sorted(set(data) - set(names))
+        if unknown:
+            raise ValueError(f"{what} has keys {unknown} that match none of the model's names {list(names)}.")
+        return [data.get(name) for name in names]
+    if isinstance(data, (list, tuple)) and (len(names) > 1 or (len(data) == 1 and _is_array(data[0]))):
+        if len(data) != len(names):
+            raise ValueError(f"{what} is a list of {len(data)} arrays, but the model has {len(names)}: "
+                             f"{list(names)}. Pass one array per name, in order, or a dict keyed by name.")
+        return list(data)
+    if len(names) > 1 and data is not None:
+        raise ValueError(f"The model has {len(names)} of them ({list(names)}), so {what} must be a list of "
+                         f"{len(names)} arrays or a dict keyed by these names. Received a single "
+                         f"{type(data).__name__}.")
+    return [data] * len(names) if data is None else [data]
+
+
+def _is_array(item):
+    return isinstance(item, numpy.ndarray) or backend.is_device_array(item)
+
+
+def num_samples(arrays, what):
+    """The common number of samples of ``arrays`` (None ignored), or a ValueError naming the sizes."""
+    sizes = {len(a) for a in arrays if a is not None and numpy.ndim(a) > 0}
+    if len(sizes) > 1:
+        raise ValueError(f"All arrays of {what} must have the same number of samples; received sizes {sorted(sizes)}.")
+    if not sizes:
+        raise ValueError(f"{what} holds no arrays.")
+    return sizes.pop()
 
 

@@ -1,0 +1,208 @@
+"""``Model``: the base of every model (and a layer itself). ``Model(inputs, outputs)`` is a functional model;
+a subclass that writes ``call`` is a subclassed model, traced into a graph of its layers on first use.
+
+Every model runs on one graph (``nnkit.layers.graph``) and trains through one engine (``nnkit.trainer``).
+"""
+import inspect
+import json
+
+import numpy
+
+from .. import backend
+from .._registry import snake_case
+from ..layers.base import Layer, layer_keys, tracked_layers, unique_name
+from ..layers.graph import Graph
+from ..layers.symbolic import is_symbolic
+from ..trainer import Trainer, data
+from . import saving
+from .summary import summary_lines
+
+
+class Model(Trainer, Layer):
+    """A model: layers wired into a graph, with compile / fit / evaluate / predict (``nnkit.trainer``).
+
+    ``Model(inputs, outputs, name=None)``: the functional API; ``inputs`` and ``outputs`` are symbolic tensors
+    (``nnkit.Input`` and layers called on it): one, a list, or a dict of them.
+
+    Subclassing: assign layers to attributes in ``__init__`` (after ``super().__init__(**kwargs)``) and compose
+    them in ``call(self, inputs, training=None)``; the call is traced into a graph on first use (its layers'
+    backward passes give the gradients, so ``call`` must only call layers; raw array math fails at the trace,
+    naming the operation).
+
+    Example:
+        >>> inputs = nnkit.Input(shape=(784,))
+        >>> hidden = layers.Dense(64, activation="relu")(inputs)
+        >>> model = nnkit.Model(inputs, layers.Dense(10, activation="softmax")(hidden))
+    """
+
+    def __new__(cls, *args, **kwargs):
+        if cls is Model and (args or "inputs" in kwargs):
+            from .functional import Functional
+            cls = Functional
+        model = super().__new__(cls)
+        model._init_arguments = (args, kwargs)  # a subclassed model's default get_config()
+        return model
+
+    def __init__(self, inputs=None, outputs=None, name=None, **kwargs):
+        if inputs is not None or outputs is not None:
+            raise TypeError("Model(inputs, outputs) builds a functional model: give both `inputs` and `outputs`.")
+        super().__init__(name=name or unique_name(snake_case(type(self).__name__)), **kwargs)
+        self._init_trainer()
+
+    # ---- structure ---------------------------------------------------------------------------------------
+    @property
+    def layers(self):
+        """The model's layers, each once: a subclassed model's in the order they were assigned."""
+        return tracked_layers(self)
+
+    def named_sublayers(self):
+        """Every layer under its stable key (class in snake case, numbered per class, as Keras' weight files)."""
+        layers = self.layers
+        return list(zip(layer_keys(layers), layers))
+
+    def get_layer(self, name=None, index=None):
+        """A layer by ``name`` or by position ``index`` in ``layers``; a ValueError naming what exists."""
+        layers = self.layers
+        if index is not None:
+            if name is not None:
+                raise ValueError("get_layer takes `name` or `index`, not both.")
+            if not -len(layers) <= index < len(layers):
+                raise ValueError(f"Model '{self.name}' has {len(layers)} layers; index {index} is out of range.")
+            return layers[index]
+        for layer in layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"No layer named {name!r} in model '{self.name}'. Its layers: {[l.name for l in layers]}.")
+
+    @property
+    def inputs(self):
+        """The symbolic input tensors, as a list."""
+        self._require_graph("inputs")
+        return list(self.graph.flat_inputs)
+
+    @property
+    def outputs(self):
+        """The symbolic output tensors, as a list."""
+        self._require_graph("outputs")
+        return list(self.graph.flat_outputs)
+
+    @property
+    def input_names(self):
+        """The names data for the inputs go by: the dict keys of dict inputs, else the InputLayers' names."""
+        self._require_graph("input names")
+        if isinstance(self.graph.inputs, dict):
+            return list(self.graph.inputs)
+        return [tensor.node.layer.name for tensor in self.graph.flat_inputs]
+
+    @property
+    def output_names(self):
+        """The names targets and logs go by: the dict keys of dict outputs, else the output layers' names."""
+        self._require_graph("output names")
+        if isinstance(self.graph.outputs, dict):
+            return list(self.graph.outputs)
+        return [tensor.node.layer.name for tensor in self.graph.flat_outputs]
+
+    def _require_graph(self, what):
+        if self.graph is None:
+            raise ValueError(f"Model '{self.name}' is not built yet, so it has no {what}: call it on data (fit, "
+                             f"predict) or build(input_shape) first.")
+
+    def build(self, input_shape=None):
+        """Build the model for ``input_shape`` (with the batch axis; a list or dict of shapes for several inputs):
+        a subclassed model's ``call`` is traced."""
+        if input_shape is None:
+            if self.graph is None:
+                raise ValueError(f"Cannot build model '{self.name}': give build() the input shape.")
+            return
+        self.build_for(input_shape)
+
+    def build_for_data(self, x):
+        """Build the model (when it is not) for data ``x``: an array, a list or a dict of arrays."""
+        if self.graph is not None:
+            return
+        if x is None:
+            raise ValueError(f"Model '{self.name}' is not built; it needs data (x) to learn its input shape.")
+        if isinstance(x, dict):
+            shape = {key: (None,) + tuple(numpy.shape(value)[1:]) for key, value in x.items()}
+        elif isinstance(x, (list, tuple)) and all(data._is_array(item) for item in x):
+            shape = [(None,) + tuple(item.shape[1:]) for item in x]
+        else:
+            shape = (None,) + tuple(numpy.shape(x)[1:])
+        self.build_for(shape)
+
+    # ---- running ------------------------------------------------------------------------------------------
+    def __call__(self, inputs, training=None, logits=False):
+        """On symbolic tensors: this model as a layer of another (a node). On arrays: run it and return its
+        outputs as backend arrays (CuPy on the GPU), keeping what ``backward`` needs. ``logits=True``: outputs
+        whose softmax/sigmoid the compiled loss takes over come out as logits (the trainer's fused step)."""
+        if is_symbolic(inputs):
+            return Layer.__call__(self, inputs, training)
+        self.build_for_data(inputs)
+        if training and self.store is None:
+            self._ensure_store()  # the weight gradients go to the flat buffer the optimizer reads
+        dtype = self.store.values.dtype if self.store is not None else backend.floatx()
+        arrays = [_on_device(array, dtype) for array in data.as_list(inputs, self.input_names, "x")]
+        fused = ()
+        if logits and self.compiled is not None:
+            self._resolve_outputs()
+            fused = [index for index, activation in enumerate(self.compiled.fused) if activation is not None]
+        outputs, self._run = self.graph.forward(arrays, bool(training), needs_input_gradient=False, logits=fused)
+        return outputs
+
+    # ---- weights -----------------------------------------------------------------------------------------
+    def set_weights(self, weights):
+        """Set every weight from a list in ``get_weights()`` order. Every array is checked (count, shape, real
+        numbers) before any is written, so a bad list leaves the model as it was."""
+        if not self.built:
+            raise ValueError("Build the model (give it an input shape) before set_weights().")
+        layers = self.layers
+        expected = sum(len(layer._weight_specs) for layer in layers)
+        if len(weights) != expected:
+            raise ValueError(f"set_weights expects {expected} arrays for model '{self.name}', received {len(weights)}.")
+        checked, position = [], 0
+        for layer in layers:
+            count = len(layer._weight_specs)
+            checked.append((layer, layer.checked_weights(weights[position:position + count])))
+            position += count
+        for layer, values in checked:
+            layer.set_weights(values)
+
+    # ---- description and files ---------------------------------------------------------------------------
+    def summary(self, print_fn=None):
+        """Print Keras' table of layers, output shapes and parameter counts (and, for a graph that is not a
+        chain, what each layer is connected to), a line at a time through ``print_fn`` (default ``print``)."""
+        for line in summary_lines(self):
+            (print_fn or print)(line)
+
+    def save_weights(self, filepath):
+        """Write every weight to ``filepath`` as safetensors (names like ``"dense/kernel"``), atomically."""
+        saving.save_weights(self, filepath)
+
+    def load_weights(self, filepath):
+        """Load weights from an nnkit safetensors file (``save_weights`` or ``save``) or a Keras 3
+        ``.weights.h5`` file of the same architecture; every shape is checked before anything is written."""
+        saving.load_weights(self, filepath)
+
+    def save(self, filepath):
+        """Write the architecture, the weights and the optimizer state to one file (``.nnkit`` by convention);
+        ``nnkit.models.load_model(filepath)`` restores it, and ``fit`` resumes exactly."""
+        saving.save_model(self, filepath)
+
+    def get_config(self):
+        """A subclassed model's constructor arguments (those it was made with, when JSON can hold them) and its
+        name; override it (and ``from_config``) for anything else, as in Keras."""
+        args, kwargs = self._init_arguments
+        parameters = [p for p in inspect.signature(type(self).__init__).parameters.values()
+                      if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)][1:]
+        config = {**{p.name: value for p, value in zip(parameters, args)}, **kwargs}
+        try:
+            json.dumps(config)
+        except TypeError:
+            raise TypeError(f"Model '{self.name}' ({type(self).__name__}) was made with arguments JSON cannot hold; "
+                            f"write its get_config() and from_config() to save it.") from None
+        return {**config, "name": self.name, "trainable": self.trainable}
+
+
+def _on_device(array, dtype):
+    array = backend.to_device(array)
+    return array.astype(dtype) if array.dtype.kind == "f" and array.dtype != dtype else array

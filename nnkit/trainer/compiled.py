@@ -1,0 +1,133 @@
+"""``compile()``'s loss, loss_weights and metrics, resolved for each output of the model.
+
+Each may be one value (every output), a list (one per output, in order) or a dict keyed by output name, as in
+Keras. The log names are Keras': ``loss``; with several outputs ``<output>_loss`` for each output with a loss;
+a metric ``<metric>`` (one output) or ``<output>_<metric>``.
+"""
+import copy
+
+from .. import losses as losses_module, metrics as metrics_module
+
+
+class CompiledOutputs:
+    """What compile() was given; ``resolve`` fits it to the model's outputs once they are known.
+
+    After ``resolve``: ``losses``, ``loss_weights``, ``metrics`` (a list of Metric per output), ``fused`` (the
+    activation the loss takes over on each output, or None), ``names`` (the log names of ``totals``: the total
+    loss, then each output's loss when there are several, then every metric).
+    """
+
+    def __init__(self, loss, loss_weights, metrics):
+        self.loss, self.given_loss_weights, self.metric_identifiers = loss, loss_weights, metrics
+        for identifier in _leaves(loss):
+            losses_module.get(identifier)  # unknown names fail here, not at fit time
+        for identifier in _leaves(metrics):
+            metrics_module.get(identifier)
+        self.output_names = None
+
+    def resolve(self, output_names, output_shapes, graph):
+        """Match the losses, weights and metrics to ``output_names`` (in the model's output order)."""
+        if output_names == self.output_names:
+            return
+        count = len(output_names)
+        self.losses = [None if entry is None else losses_module.get(entry)
+                       for entry in _per_output(self.loss, output_names, "loss")]
+        weights = _per_output(self.given_loss_weights, output_names, "loss_weights")
+        self.loss_weights = [1.0 if w is None else float(w) for w in weights]
+        metric_lists = _per_output(_metrics_per_output(self.metric_identifiers, count), output_names, "metrics")
+        self.metrics = [[copy.copy(metrics_module.get(identifier, loss, shape)) for identifier in (identifiers or [])]
+                        for identifiers, loss, shape in zip(metric_lists, self.losses, output_shapes)]
+        self.fused = [_fusable(loss, graph.fusable_activation(index)) for index, loss in enumerate(self.losses)]
+        self.train_losses = [loss if act is None else loss.with_logits() for loss, act in zip(self.losses, self.fused)]
+        per_output = [f"{name}_loss" for name, loss in zip(output_names, self.losses) if loss is not None] \
+            if count > 1 else []
+        self.names = ["loss"] + per_output + [(f"{name}_" if count > 1 else "") + metric.name
+                                              for name, metrics in zip(output_names, self.metrics) for metric in metrics]
+        self.output_names = output_names
+
+    def config(self):
+        """compile()'s arguments as JSON-ready data (for model files)."""
+        return {"loss": _serialize(self.loss, _serialize_loss), "loss_weights": self.given_loss_weights,
+                "metrics": _serialize(self.metric_identifiers, _serialize_metric)}
+
+
+def _fusable(loss, activation):
+    if loss is None or activation is None or loss.fusable_activation is None or loss.from_logits:
+        return None
+    return activation if activation.name == loss.fusable_activation else None
+
+
+def _leaves(value):
+    if isinstance(value, dict):
+        return [leaf for item in value.values() for leaf in _leaves(item)]
+    if isinstance(value, (list, tuple)):
+        return [leaf for item in value for leaf in _leaves(item)]
+    return [] if value is None else [value]
+
+
+def _metrics_per_output(metrics, count):
+    """A flat list of metrics applies to every output (Keras accepts that for a single output)."""
+    if metrics is None or isinstance(metrics, dict):
+        return metrics
+    if isinstance(metrics, str):
+        raise TypeError(f"compile(metrics=...) expects a list (or a dict per output), e.g. metrics=[{metrics!r}]. "
+                        f"Received the string {metrics!r}.")
+    metrics = list(metrics)
+    if count > 1 and any(isinstance(m, (list, tuple)) or m is None for m in metrics):
+        return metrics
+    return [metrics] * count if count > 1 else [metrics]
+
+
+def _per_output(value, names, argument):
+    """``value`` (one, a list, a dict by output name) as a list with one entry per output (None: nothing)."""
+    count = len(names)
+    if isinstance(value, dict):
+        unknown = sorted(set(value) - set(names))
+        if unknown:
+            raise ValueError(f"compile({argument}=...) names outputs the model does not have: {unknown}. "
+                             f"The model's outputs are {list(names)}.")
+        return [value.get(name) for name in names]
+    if isinstance(value, (list, tuple)):
+        if len(value) != count:
+            raise ValueError(f"compile({argument}=...) has {len(value)} entries, but the model has {count} "
+                             f"output(s) {list(names)}. Give one entry per output, or a dict keyed by output name.")
+        return list(value)
+    return [value] * count
+
+
+def _serialize(value, serialize_one):
+    if isinstance(value, dict):
+        return {key: _serialize(item, serialize_one) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_serialize(item, serialize_one) for item in value]
+    return None if value is None else serialize_one(value)
+
+
+def _serialize_loss(loss):
+    if isinstance(loss, str):
+        return loss
+    loss = losses_module.get(loss)
+    return {"class_name": type(loss).__name__, "config": loss.get_config()}
+
+
+def _serialize_metric(metric):
+    return metric if isinstance(metric, str) else {"class_name": type(metric).__name__, "config": {"name": metric.name}}
+
+
+def deserialize(value, family):
+    """The inverse of ``config()`` for one argument (``family``: ``"loss"`` or ``"metric"``)."""
+    module = losses_module if family == "loss" else metrics_module
+
+    def one(entry):
+        if not isinstance(entry, dict):
+            return entry
+        cls = getattr(module, entry["class_name"], None)
+        if not isinstance(cls, type):
+            raise ValueError(f"The saved model uses the {family} class '{entry['class_name']}', which "
+                             f"nnkit.{module.__name__.rsplit('.', 1)[-1]} does not have.")
+        return cls(**entry["config"])
+    if isinstance(value, dict) and "class_name" not in value:
+        return {key: deserialize(item, family) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [deserialize(item, family) for item in value]
+    return None if value is None else one(value)

@@ -1,0 +1,456 @@
+"""The one training engine: compile / fit / evaluate / predict and the steps they run, for every kind of model.
+
+``Model`` mixes ``Trainer`` in. A step is public and can be overridden as in Keras; nnkit has no autodiff tape,
+so a ``train_step`` is written from explicit building blocks (the default one, with the fused loss)::
+
+    def train_step(self, data):
+        x, y, sample_weight = nnkit.trainer.unpack_x_y_sample_weight(data)
+        y_pred = self(x, training=True)                 # forward; every layer call keeps what its backward needs
+        loss, y_pred_grad = self.compute_loss_and_gradients(y, y_pred, sample_weight)
+        self.backward(y_pred_grad)                      # weight gradients, into the flat gradient buffer
+        self.apply_gradients()                          # regularizers' gradients, clipping, one optimizer update
+        return self.compute_metrics(x, y, y_pred, sample_weight)   # running logs (loss and metrics)
+
+With ``logits=True`` on ``self(...)``, ``compute_loss_and_gradients`` and ``compute_metrics`` (what the default
+step does), an output whose softmax/sigmoid the loss takes over comes out as logits and the loss and its
+gradient come from one fused kernel; the decision is made per step and never left on a layer.
+"""
+import contextlib
+import sys
+
+import numpy
+
+from .. import backend, optimizers
+from ..callbacks import CallbackList, History, ProgbarLogger
+from ..params import ParameterStore
+from . import data, weighting
+from .compiled import CompiledOutputs
+from .logs import LazyLogs, Totals
+
+
+def unpack_x_y_sample_weight(data):
+    """``(x, y, sample_weight)`` from a step's ``data``: ``x``, ``(x,)``, ``(x, y)`` or ``(x, y, sample_weight)``."""
+    if isinstance(data, tuple) and 1 <= len(data) <= 3:
+        return tuple(data) + (None,) * (3 - len(data))
+    return data, None, None
+
+
+class Trainer:
+    """compile / fit / evaluate / predict, the batch methods and the overridable steps (see the module docstring).
+
+    The model provides ``graph``, ``input_names``, ``output_names``, ``build_for_data(x)``, ``leaf_layers()``
+    and ``backward(dy)``.
+    """
+
+    def _init_trainer(self):
+        self.optimizer = None
+        self.compiled = None
+        self.store = None
+        self.stop_training = False
+        self.history = None
+        self._totals = None
+        self._batch_losses = None
+
+    # ---- compile -------------------------------------------------------------------------------------
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None):
+        """Configure training.
+
+        Args:
+            optimizer: a name (default ``"rmsprop"``, as Keras), a config dict or an Optimizer.
+            loss: a name or a Loss; with several outputs one for all, a list (one per output) or a dict keyed by
+                output name (an output left out gets no loss). Required unless ``train_step`` is overridden.
+            loss_weights: how much each output's loss counts in the total: a list or a dict (default 1 each).
+            metrics: a list of names or Metric objects (for every output), or a list of lists / a dict per output;
+                ``"accuracy"`` picks binary, categorical or sparse accuracy from the output's loss. Unknown names
+                fail here, not at fit time.
+        """
+        if loss is None and type(self).train_step is Trainer.train_step:
+            raise ValueError("compile() needs a loss, e.g. loss='sparse_categorical_crossentropy' (or override "
+                             "train_step to compute one).")
+        self.optimizer = optimizers.get(optimizer)
+        self.compiled = CompiledOutputs(loss, loss_weights, metrics)
+        if self.store is not None:
+            self.optimizer.build(self.store)
+
+    @property
+    def loss(self):
+        """The loss given to compile() (None before)."""
+        return None if self.compiled is None else self.compiled.loss
+
+    def _require_compiled(self, method):
+        if self.compiled is None:
+            raise RuntimeError(f"You must call compile() before {method}().")
+
+    def _resolve_outputs(self):
+        shapes = [tensor.shape for tensor in self.graph.flat_outputs]
+        self.compiled.resolve(self.output_names, shapes, self.graph)
+        if self._totals is None or self._totals.names != self.compiled.names:
+            self._totals = Totals(self.compiled.names)
+
+    def _ensure_store(self):
+        """Gather the trainable weights into the flat buffers (again if layers changed) and read the
+        ``trainable`` flags."""
+        leaves = self.leaf_layers()
+        if self.store is None or not self.store.owns(leaves):
+            self.store = ParameterStore(leaves)
+            if self.optimizer is not None:
+                self.optimizer.build(self.store)
+        else:
+            self.store.refresh_trainable()
+        self._regularized_layers = [layer for layer in leaves if layer.has_regularizers]
+        return self.store
+
+    # ---- the building blocks of a step ------------------------------------------------------------------
+    def compute_loss_and_gradients(self, y, y_pred, sample_weight=None, logits=False):
+        """The batch's total loss (the weighted sum of the outputs' losses plus the weight penalties, a 0-d array
+        on the device) and its gradient with respect to ``y_pred`` (in ``y_pred``'s structure; None for an output
+        without loss). ``logits=True`` when ``y_pred`` came from ``self(x, training=True, logits=True)``."""
+        compiled = self.compiled
+        predictions = _as_flat(y_pred)
+        targets = data.as_list(y, self.output_names, "y")
+        weights = _per_output_weights(sample_weight, self.output_names)
+        total, per_output, grads = None, [], []
+        for index, (target, prediction, weight) in enumerate(zip(targets, predictions, weights)):
+            loss_function = (compiled.train_losses if logits else compiled.losses)[index]
+            if loss_function is None:
+                grads.append(None)
+                continue
+            if weight is None:
+                value, grad = loss_function.forward_backward(target, prediction)
+            else:
+                value, grad = loss_function.weighted_forward_backward(target, prediction, weight)
+            per_output.append(value)
+            scale = compiled.loss_weights[index]
+            if scale != 1:
+                value = value * scale
+                grad *= grad.dtype.type(scale)
+            total = value if total is None else total + value
+            grads.append(grad)
+        if total is None:
+            raise ValueError("No output of the model has a loss: give compile() a loss for at least one output.")
+        penalty = self._regularization_penalty()
+        if penalty is not None:
+            total = total + penalty
+        self._batch_losses = (total, per_output if len(predictions) > 1 else [], len(predictions[0]))
+        return total, grads if isinstance(y_pred, (list, tuple, dict)) else grads[0]
+
+    def apply_gradients(self):
+        """After ``backward``: add the regularizers' gradients, then clip and update every trainable weight in one
+        optimizer step over the flat buffer."""
+        if self.store is None:
+            self._ensure_store()
+        for layer in self._regularized_layers:
+            layer.add_regularization_gradients()
+        self.optimizer.apply_gradients(self.store)
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None, logits=False):
+        """Add this batch to the running loss (from the last ``compute_loss_and_gradients``) and metrics; returns
+        the running logs, read from the device only when a callback reads them."""
+        totals, compiled = self._totals, self.compiled
+        position = 0
+        if self._batch_losses is not None:
+            total, per_output, batch_size = self._batch_losses
+            self._batch_losses = None
+            for value in [total] + per_output:
+                totals.values[position] += value * batch_size
+                position += 1
+        else:
+            position = 1 + sum(loss is not None for loss in compiled.losses) * (len(compiled.losses) > 1)
+        predictions = _as_flat(y_pred)
+        targets = data.as_list(y, self.output_names, "y")
+        for target, prediction, metrics, activation in zip(targets, predictions, compiled.metrics, compiled.fused):
+            from_logits = logits and activation is not None
+            activated = None  # the outputs behind fused logits, computed once if a metric needs them
+            for metric in metrics:
+                if from_logits and not metric.accepts_logits:
+                    if activated is None:
+                        activated = activation.forward(prediction)
+                    totals.values[position] += metric.batch_total(target, activated)
+                else:
+                    totals.values[position] += metric.batch_total(target, prediction, from_logits=from_logits)
+                position += 1
+        totals.count += len(predictions[0])
+        return LazyLogs(totals)
+
+    def _regularization_penalty(self):
+        if self.store is None:
+            self._ensure_store()
+        layers = self._regularized_layers
+        return sum(layer.regularization_penalty() for layer in layers) if layers else None
+
+    # ---- the steps ---------------------------------------------------------------------------------------
+    def train_step(self, data):
+        """One training step on a batch ``data = (x, y[, sample_weight])``; returns the running logs."""
+        x, y, sample_weight = unpack_x_y_sample_weight(data)
+        y_pred = self(x, training=True, logits=True)
+        _, y_pred_grad = self.compute_loss_and_gradients(y, y_pred, sample_weight, logits=True)
+        self.backward(y_pred_grad)
+        self.apply_gradients()
+        return self.compute_metrics(x, y, y_pred, sample_weight, logits=True)
+
+    def test_step(self, data):
+        """One evaluation step (no update); returns the running logs."""
+        x, y, sample_weight = unpack_x_y_sample_weight(data)
+        y_pred = self(x, training=False, logits=True)
+        self.compute_loss_and_gradients(y, y_pred, sample_weight, logits=True)
+        return self.compute_metrics(x, y, y_pred, sample_weight, logits=True)
+
+    def predict_step(self, data):
+        """The model's outputs for a batch (backend arrays, in the outputs' structure)."""
+        x, _, _ = unpack_x_y_sample_weight(data)
+        return self(x, training=False)
+
+    # ---- fit / evaluate / predict --------------------------------------------------------------------
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None, sample_weight=None,
+            initial_epoch=0):
+        """Train for ``epochs`` epochs; returns a ``History``. Arguments as in Keras.
+
+        ``x`` and ``y`` are arrays, lists of arrays (one per input / output) or dicts keyed by input / output
+        name. ``sample_weight`` (one weight per sample, or a list / dict per output) or ``class_weight``
+        (``{class index: weight}``, single-output models) weigh each sample's loss: ``mean_n(w_n * loss_n)``,
+        Keras' "sum over batch size". With ``validation_split`` the validation samples' weights are not used.
+        """
+        self._require_compiled("fit")
+        batch_size = _positive("batch_size", 32 if batch_size is None else batch_size)
+        _positive("epochs", epochs)
+        self.build_for_data(x)
+        xs, ys = data.as_list(x, self.input_names, "x"), data.as_list(y, self.output_names, "y")
+        weights = _per_output_weights(sample_weight, self.output_names)
+        if validation_data is None and validation_split:
+            (xs, ys, weights), validation_data = _split(xs, ys, weights, validation_split)
+        elif validation_data is not None:
+            validation_data = _unpack_validation(validation_data, self)
+        # The data set goes to the device once when it fits there; else batches are copied over one by one.
+        if class_weight is not None and len(ys) > 1:
+            raise ValueError("class_weight is only supported for models with one output (as in Keras); pass "
+                             "sample_weight per output instead.")
+        validation_arrays = [a for part in validation_data for a in part] if validation_data is not None else []
+        on_device = data.fits_on_device(*xs, *ys, *validation_arrays)
+        with _explain_out_of_memory("moving the training data to the device", batch_size):
+            xs, ys, count = self._prepare(xs, ys, on_device)
+            weights = [weighting.sample_weights(target, weight, class_weight, count)
+                       for target, weight in zip(ys, weights)]
+            validation = self._prepare(*validation_data, on_device)[:2] if validation_data is not None else None
+            self._ensure_store()
+
+        steps = -(-count // batch_size)
+        verbose = _resolve_verbose(verbose)
+        callbacks = list(callbacks or [])
+        # As in Keras: History and the progress bar come after the user's callbacks (so they see the keys
+        # those add to the logs), and ones the user passed are used instead of new ones.
+        history = next((c for c in callbacks if isinstance(c, History)), None)
+        if history is None:
+            history = History()
+            callbacks.append(history)
+        if verbose and not any(isinstance(c, ProgbarLogger) for c in callbacks):
+            callbacks.append(ProgbarLogger(verbose))
+        callback_list = CallbackList(callbacks, self, {"epochs": epochs, "steps": steps, "verbose": verbose})
+        self.stop_training = False
+        self.history = history
+        callback_list.on_train_begin()
+        for epoch in range(initial_epoch, epochs):
+            callback_list.on_epoch_begin(epoch)
+            order = (backend.device_rng() if on_device else backend.host_rng()).permutation(count) if shuffle \
+                else None
+            self._totals.reset()
+            logs = {}
+            for step in range(steps):
+                batch = slice(step * batch_size, (step + 1) * batch_size)
+                index = order[batch] if order is not None else batch
+                callback_list.on_train_batch_begin(step)
+                with _explain_out_of_memory("a training step", batch_size):
+                    logs = self.train_step(self._batch(xs, ys, weights, index))
+                callback_list.on_train_batch_end(step, logs)
+                if self.stop_training:
+                    break
+            logs = self._totals.logs() if self._totals.count else {k: float(v) for k, v in dict(logs).items()}
+            if not numpy.isfinite(logs.get("loss", 0.0)) and not self.stop_training:
+                callback_list.on_train_end()  # callbacks close their files (CSVLogger) before fit raises
+                raise FloatingPointError(
+                    f"The training loss became {logs['loss']} in epoch {epoch + 1}: training diverged. Lower the "
+                    f"learning rate, scale the inputs, or clip gradients (e.g. clipnorm=1.0).")
+            if validation is not None:
+                logs.update(self._evaluate_arrays(*validation, None, batch_size, prefix="val_"))
+            callback_list.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        callback_list.on_train_end()
+        return history
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, return_dict=False):
+        """The loss (and metrics) over ``(x, y)``: a float, or ``[loss, *others]`` in log order, or a dict."""
+        self._require_compiled("evaluate")
+        self.build_for_data(x)
+        xs, ys = data.as_list(x, self.input_names, "x"), data.as_list(y, self.output_names, "y")
+        xs, ys, count = self._prepare(xs, ys, data.fits_on_device(*xs, *ys))
+        weights = [weighting.sample_weights(target, weight, None, count)
+                   for target, weight in zip(ys, _per_output_weights(sample_weight, self.output_names))]
+        logs = self._evaluate_arrays(xs, ys, weights, _positive("batch_size", 32 if batch_size is None else batch_size))
+        if _resolve_verbose(verbose):
+            print(" - ".join(f"{key}: {value:.4f}" for key, value in logs.items()))
+        return self._returned(logs, return_dict)
+
+    def _returned(self, logs, return_dict):
+        if return_dict:
+            return logs
+        values = [logs[name] for name in self.compiled.names]
+        return values[0] if len(values) == 1 else values
+
+    def _evaluate_arrays(self, xs, ys, weights, batch_size, prefix=""):
+        self._resolve_outputs()
+        self._totals.reset()
+        count = len(xs[0])
+        for start in range(0, count, batch_size):
+            self.test_step(self._batch(xs, ys, weights, slice(start, start + batch_size)))
+        return self._totals.logs(prefix)
+
+    def predict(self, x, batch_size=None, verbose="auto"):
+        """The model's outputs for ``x`` as NumPy arrays (a list, or a dict, for several outputs)."""
+        self.build_for_data(x)
+        xs = data.as_list(x, self.input_names, "x")
+        on_device = data.fits_on_device(*xs)
+        xs = [data.as_input_array(a, tensor.shape, self._input_label(i), on_device=on_device)
+              for i, (a, tensor) in enumerate(zip(xs, self.graph.flat_inputs))]
+        count = data.num_samples(xs, "x")
+        batch_size = _positive("batch_size", 32 if batch_size is None else batch_size)
+        per_output = [[] for _ in self.graph.flat_outputs]
+        for start in range(0, count, batch_size):
+            batch = [backend.to_device_staged(a[start:start + batch_size]) for a in xs]
+            outputs = _as_flat(self.predict_step((batch if len(batch) > 1 else batch[0],)))
+            for collected, output in zip(per_output, outputs):
+                # Streamed inputs get streamed outputs: the results need not fit on the device either.
+                collected.append(output if on_device else backend.to_host(output))
+        results = []
+        for collected, tensor in zip(per_output, self.graph.flat_outputs):
+            xp = backend.get_array_module(collected[0]) if collected else numpy
+            results.append(backend.to_host(xp.concatenate(collected) if collected
+                                           else xp.zeros((0,) + tuple(tensor.shape[1:]))))
+        return self._in_output_structure(results)
+
+    def _in_output_structure(self, flat):
+        outputs = self.graph.outputs
+        if isinstance(outputs, dict):
+            return dict(zip(outputs, flat))
+        return list(flat) if isinstance(outputs, (list, tuple)) else flat[0]
+
+    # ---- one batch -------------------------------------------------------------------------------------
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
+        """One training step on exactly this batch; returns its loss (and metrics) as ``evaluate`` does."""
+        self._require_compiled("train_on_batch")
+        self.build_for_data(x)
+        xs, ys, count = self._prepare(data.as_list(x, self.input_names, "x"), data.as_list(y, self.output_names, "y"))
+        weights = [weighting.sample_weights(target, weight, class_weight if len(ys) == 1 else None, count)
+                   for target, weight in zip(ys, _per_output_weights(sample_weight, self.output_names))]
+        self._ensure_store()
+        self._totals.reset()
+        logs = self.train_step(self._batch(xs, ys, weights, slice(None)))
+        logs = self._totals.logs() if self._totals.count else {k: float(v) for k, v in dict(logs).items()}
+        return self._returned(logs, return_dict)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        """The loss (and metrics) on exactly this batch, without an update."""
+        self._require_compiled("test_on_batch")
+        self.build_for_data(x)
+        xs, ys, count = self._prepare(data.as_list(x, self.input_names, "x"), data.as_list(y, self.output_names, "y"))
+        weights = [weighting.sample_weights(target, weight, None, count)
+                   for target, weight in zip(ys, _per_output_weights(sample_weight, self.output_names))]
+        return self._returned(self._evaluate_arrays(xs, ys, weights, max(count, 1)), return_dict)
+
+    def predict_on_batch(self, x):
+        """The outputs for exactly this batch, as NumPy arrays."""
+        return self.predict(x, batch_size=max(data.num_samples(data.as_list(x, self.input_names, "x"), "x"), 1))
+
+    # ---- data ------------------------------------------------------------------------------------------
+    def _input_label(self, index):
+        return "x" if len(self.input_names) == 1 else f"x['{self.input_names[index]}']"
+
+    def _prepare(self, xs, ys, on_device=True):
+        """Check and convert every input and target array; returns ``(xs, ys, number of samples)``."""
+        self._resolve_outputs()
+        xs = [data.as_input_array(a, tensor.shape, self._input_label(i), on_device=on_device)
+              for i, (a, tensor) in enumerate(zip(xs, self.graph.flat_inputs))]
+        count = data.num_samples(xs, "x")
+        checked = []
+        for index, (target, loss, tensor) in enumerate(zip(ys, self.compiled.losses, self.graph.flat_outputs)):
+            what = "y" if len(ys) == 1 else f"y['{self.output_names[index]}']"
+            if loss is None or (target is None and type(self).train_step is not Trainer.train_step):
+                checked.append(None if target is None else data.as_target_array(
+                    target, _NoLoss, tensor.shape, count, what, on_device))
+            else:
+                if target is None:
+                    raise ValueError(f"{what} is missing: output '{self.output_names[index]}' has a loss, so fit and "
+                                     f"evaluate need its targets.")
+                checked.append(data.as_target_array(target, loss, tensor.shape, count, what, on_device))
+        return xs, checked, count
+
+    def _batch(self, xs, ys, weights, index):
+        x = [backend.to_device_staged(a[index]) for a in xs]
+        y = [None if a is None else backend.to_device_staged(a[index]) for a in ys]
+        w = [None if a is None else a[index] for a in weights] if weights is not None else [None] * len(ys)
+        single = len(ys) == 1
+        return (x if len(x) > 1 else x[0], y[0] if single else y,
+                (w[0] if single else w) if any(a is not None for a in w) else None)
+
+
+class _NoLoss:
+    """Stands in for the loss of an output without one: its targets are only checked for size."""
+    name = "no loss"
+
+    @staticmethod
+    def validate_targets(y_true, output_shape):
+        return None
+
+
+def _as_flat(structure):
+    if isinstance(structure, dict):
+        return list(structure.values())
+    return list(structure) if isinstance(structure, (list, tuple)) else [structure]
+
+
+def _per_output_weights(sample_weight, output_names):
+    """``sample_weight`` as one entry per output: one array applies to every output (as in Keras)."""
+    if sample_weight is None:
+        return [None] * len(output_names)
+    if isinstance(sample_weight, (dict, list, tuple)) and len(output_names) > 1:
+        return data.as_list(sample_weight, output_names, "sample_weight")
+    return [sample_weight] * len(output_names)
+
+
+def _split(xs, ys, weights, fraction):
+    arrays = xs + ys + weights
+    train, validation = data.split_validation(arrays, fraction)
+    n_x, n_y = len(xs), len(ys)
+    return (train[:n_x], train[n_x:n_x + n_y], train[n_x + n_y:]), (validation[:n_x], validation[n_x:n_x + n_y])
+
+
+@contextlib.contextmanager
+def _explain_out_of_memory(doing, batch_size):
+    """Turn the backend's out-of-memory error into one that says what ran out and what to try."""
+    try:
+        yield
+    except backend.device_out_of_memory_errors() as error:
+        raise MemoryError(f"Out of {backend.name().upper()} memory while {doing} (batch_size={batch_size}): "
+                          f"{error}. Try a smaller batch_size, a smaller model, or less data per fit call."
+                          ) from error
+
+
+def _unpack_validation(validation_data, model):
+    if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+        raise ValueError("validation_data must be a tuple (x_val, y_val).")
+    return (data.as_list(validation_data[0], model.input_names, "validation_data x"),
+            data.as_list(validation_data[1], model.output_names, "validation_data y"))
+
+
+def _positive(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, numpy.integer)) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}")
+    return int(value)
+
+
+def _resolve_verbose(verbose):
+    if verbose == "auto":
+        return 1 if sys.stdout.isatty() else 2
+    if verbose not in (0, 1, 2):
+        raise ValueError(f"verbose must be 0, 1, 2 or 'auto'. Received: verbose={verbose!r}")
+    return verbose
