@@ -43,6 +43,8 @@ class CompiledOutputs:
             if count > 1 else []
         self.names = ["loss"] + per_output + [(f"{name}_" if count > 1 else "") + metric.name
                                               for name, metrics in zip(output_names, self.metrics) for metric in metrics]
+        #: evaluate's list order, as Keras': the total loss, each output's loss, then the metrics by name.
+        self.returned_names = self.names[:1 + len(per_output)] + sorted(self.names[1 + len(per_output):])
         self.output_names = output_names
 
     def config(self):

@@ -294,7 +294,7 @@ class Trainer:
     def _returned(self, logs, return_dict):
         if return_dict:
             return logs
-        values = [logs[name] for name in self.compiled.names]
+        values = [logs[name] for name in self.compiled.returned_names]
         return values[0] if len(values) == 1 else values
 
     def _evaluate_arrays(self, xs, ys, weights, batch_size, prefix=""):
