@@ -143,7 +143,8 @@ class Layer:
         run in between: a shallow copy of the attributes (and of those of the layers it wraps)."""
         if self.graph is not None:
             return self._run
-        return dict(self.__dict__), [layer.save_call_state() for _, layer in self.named_sublayers()]
+        sublayers = self.named_sublayers()
+        return dict(self.__dict__), [layer.save_call_state() for _, layer in sublayers] if sublayers else None
 
     def restore_call_state(self, state):
         """Put back what ``save_call_state`` returned, before that call's ``backward``."""
@@ -152,7 +153,7 @@ class Layer:
             return
         attributes, sublayer_states = state
         self.__dict__.update(attributes)
-        for (_, layer), sublayer_state in zip(self.named_sublayers(), sublayer_states):
+        for (_, layer), sublayer_state in zip(self.named_sublayers(), sublayer_states or []):
             layer.restore_call_state(sublayer_state)
 
     # ---- sublayers --------------------------------------------------------------------------------------

@@ -12,8 +12,6 @@ and a subclassed model's (or a composite layer's) ``call`` is traced into one on
 A node runs its backward only when it has trainable weights or its input needs a gradient: nothing is computed
 for the data, for a frozen feature extractor at the bottom of a model, or for an unused output.
 """
-import contextlib
-
 from .. import backend
 from .input_layer import Input
 from .symbolic import KerasTensor, flatten, pack_like
@@ -58,6 +56,9 @@ class Graph:
                 self._accumulates.add(node)
             seen.update(self._node_leaves[node])
         self._plan_key, self._plan = None, None
+        #: The names data and targets go by: dict keys, else the names of the layers at the inputs / outputs.
+        self.input_names = _names(inputs, self.flat_inputs)
+        self.output_names = _names(outputs, self.flat_outputs)
 
     # ---- shapes -----------------------------------------------------------------------------------------
     def output_shapes(self):
@@ -82,20 +83,32 @@ class Graph:
         values = dict(zip(self.flat_inputs, flatten_like(self.inputs, inputs)))
         masks = {}
         plan = self._gradient_plan(needs_input_gradient)
-        logits_nodes = {self.flat_outputs[index].node for index in logits}
-        run = Run(plan, logits_nodes)
+        run = Run(plan, {self.flat_outputs[index].node for index in logits})
         for node in self.nodes:
             layer = node.layer
-            args = pack_like(node.inputs, [values[t] for t in node.flat_inputs])
-            given = [masks.get(t) for t in node.flat_inputs]
-            mask = (given if node.multiple_inputs else given[0]) if any(m is not None for m in given) else None
+            if node.multiple_inputs:
+                args = pack_like(node.inputs, [values[t] for t in node.flat_inputs])
+                given = [masks.get(t) for t in node.flat_inputs]
+                mask = given if any(m is not None for m in given) else None
+            else:
+                args, mask = values[node.flat_inputs[0]], masks.get(node.flat_inputs[0])
             layer.needs_input_gradient = plan[node][1]
-            with _emitting_logits(layer, node in logits_nodes):
-                result, out_mask = layer.forward_masked(args, mask, training=training if node.training is None
-                                                        else node.training)
+            mode = training if node.training is None else node.training
+            if node in run.logits_nodes:
+                layer.emit_logits = True
+                try:
+                    result, out_mask = layer.forward_masked(args, mask, training=mode)
+                finally:
+                    layer.emit_logits = False
+            else:
+                result, out_mask = layer.forward_masked(args, mask, training=mode)
             run.states[node] = layer.save_call_state()
-            results = result if node.multiple_outputs else [result]
-            for index, (tensor, value) in enumerate(zip(node.outputs, results)):
+            if not node.multiple_outputs:
+                values[node.outputs[0]] = result
+                if out_mask is not None:
+                    masks[node.outputs[0]] = out_mask
+                continue
+            for index, (tensor, value) in enumerate(zip(node.outputs, result)):
                 values[tensor] = value
                 run.shapes[tensor] = (value.shape, value.dtype)
                 masks[tensor] = out_mask[index] if isinstance(out_mask, list) else (out_mask if index == 0 else None)
@@ -112,26 +125,39 @@ class Graph:
         for node in reversed(self.nodes):
             layer = node.layer
             has_trainable, needs_input_gradient = run.plan[node]
-            dys = [grads.pop(tensor, None) for tensor in node.outputs]
-            if all(dy is None for dy in dys):
+            if node.multiple_outputs:
+                dys = [grads.pop(tensor, None) for tensor in node.outputs]
+                if all(dy is None for dy in dys):
+                    dy = None
+                else:
+                    xp = backend.get_array_module(next(dy for dy in dys if dy is not None))
+                    dy = [xp.zeros(*run.shapes[t]) if d is None else d for t, d in zip(node.outputs, dys)]
+            else:
+                dy = grads.pop(node.outputs[0], None)
+            if dy is None:
                 if has_trainable and node not in self._accumulates:
                     _zero(layer.grads.values())
                 continue
             if not (has_trainable or needs_input_gradient):
                 continue
-            if node.multiple_outputs:
-                xp = backend.get_array_module(next(dy for dy in dys if dy is not None))
-                dy = [xp.zeros(*run.shapes[t]) if d is None else d for t, d in zip(node.outputs, dys)]
-            else:
-                dy = dys[0]
             layer.restore_call_state(run.states[node])
             layer.needs_input_gradient = needs_input_gradient
-            with _emitting_logits(layer, node in run.logits_nodes):
+            logits = node in run.logits_nodes
+            if logits:
+                layer.emit_logits = True
+            try:
                 dx = _accumulating_backward(layer, dy) if node in self._accumulates else layer.backward(dy)
-            if needs_input_gradient:
-                for tensor, grad in zip(node.flat_inputs, dx if node.multiple_inputs else [dx]):
+            finally:
+                if logits:
+                    layer.emit_logits = False
+            if not needs_input_gradient:
+                continue
+            if node.multiple_inputs:
+                for tensor, grad in zip(node.flat_inputs, dx):
                     if grad is not None:
                         _add(grads, tensor, grad)
+            elif dx is not None:
+                _add(grads, node.flat_inputs[0], dx)
         return pack_like(self.inputs, [grads.get(t) for t in self.flat_inputs])
 
     def _gradient_plan(self, inputs_need_gradient):
@@ -160,6 +186,10 @@ class Run:
         self.states = {}
         self.shapes = {}
         self.logits_nodes = logits_nodes
+
+
+def _names(structure, tensors):
+    return list(structure) if isinstance(structure, dict) else [tensor.node.layer.name for tensor in tensors]
 
 
 def flatten_like(structure, values):
@@ -251,19 +281,6 @@ def _order(inputs, outputs):
         run_order.append(node)
     layers = sorted(layer_depth, key=lambda layer: (-layer_depth[layer], discovery[layer]))
     return run_order, layers
-
-
-@contextlib.contextmanager
-def _emitting_logits(layer, on):
-    """The fused loss's request to one call: output logits (skip the softmax/sigmoid), then clear it."""
-    if not on:
-        yield
-        return
-    layer.emit_logits = True
-    try:
-        yield
-    finally:
-        layer.emit_logits = False
 
 
 def _accumulating_backward(layer, dy):

@@ -90,17 +90,13 @@ class Model(Trainer, Layer):
     def input_names(self):
         """The names data for the inputs go by: the dict keys of dict inputs, else the InputLayers' names."""
         self._require_graph("input names")
-        if isinstance(self.graph.inputs, dict):
-            return list(self.graph.inputs)
-        return [tensor.node.layer.name for tensor in self.graph.flat_inputs]
+        return self.graph.input_names
 
     @property
     def output_names(self):
         """The names targets and logs go by: the dict keys of dict outputs, else the output layers' names."""
         self._require_graph("output names")
-        if isinstance(self.graph.outputs, dict):
-            return list(self.graph.outputs)
-        return [tensor.node.layer.name for tensor in self.graph.flat_outputs]
+        return self.graph.output_names
 
     def _require_graph(self, what):
         if self.graph is None:
@@ -137,15 +133,16 @@ class Model(Trainer, Layer):
         whose softmax/sigmoid the compiled loss takes over come out as logits (the trainer's fused step)."""
         if is_symbolic(inputs):
             return Layer.__call__(self, inputs, training)
-        self.build_for_data(inputs)
+        if self.graph is None:
+            self.build_for_data(inputs)
         if training and self.store is None:
             self._ensure_store()  # the weight gradients go to the flat buffer the optimizer reads
         dtype = self.store.values.dtype if self.store is not None else backend.floatx()
-        arrays = [_on_device(array, dtype) for array in data.as_list(inputs, self.input_names, "x")]
+        arrays = [_on_device(array, dtype) for array in data.as_list(inputs, self.graph.input_names, "x")]
         fused = ()
         if logits and self.compiled is not None:
             self._resolve_outputs()
-            fused = [index for index, activation in enumerate(self.compiled.fused) if activation is not None]
+            fused = self.compiled.fused_outputs
         outputs, self._run = self.graph.forward(arrays, bool(training), needs_input_gradient=False, logits=fused)
         return outputs
 
@@ -204,5 +201,6 @@ class Model(Trainer, Layer):
 
 
 def _on_device(array, dtype):
-    array = backend.to_device(array)
+    if not backend.is_device_array(array):
+        array = backend.to_device(array)
     return array.astype(dtype) if array.dtype.kind == "f" and array.dtype != dtype else array

@@ -23,12 +23,13 @@ class CompiledOutputs:
             losses_module.get(identifier)  # unknown names fail here, not at fit time
         for identifier in _leaves(metrics):
             metrics_module.get(identifier)
-        self.output_names = None
+        self.graph = None  # the graph resolved for
 
     def resolve(self, output_names, output_shapes, graph):
-        """Match the losses, weights and metrics to ``output_names`` (in the model's output order)."""
-        if output_names == self.output_names:
+        """Match the losses, weights and metrics to ``output_names`` (in the model's output order) of ``graph``."""
+        if graph is self.graph:
             return
+        self.graph = graph
         count = len(output_names)
         self.losses = [None if entry is None else losses_module.get(entry)
                        for entry in _per_output(self.loss, output_names, "loss")]
@@ -38,6 +39,7 @@ class CompiledOutputs:
         self.metrics = [[copy.copy(metrics_module.get(identifier, loss, shape)) for identifier in (identifiers or [])]
                         for identifiers, loss, shape in zip(metric_lists, self.losses, output_shapes)]
         self.fused = [_fusable(loss, graph.fusable_activation(index)) for index, loss in enumerate(self.losses)]
+        self.fused_outputs = [index for index, activation in enumerate(self.fused) if activation is not None]
         self.train_losses = [loss if act is None else loss.with_logits() for loss, act in zip(self.losses, self.fused)]
         per_output = [f"{name}_loss" for name, loss in zip(output_names, self.losses) if loss is not None] \
             if count > 1 else []
@@ -45,7 +47,6 @@ class CompiledOutputs:
                                               for name, metrics in zip(output_names, self.metrics) for metric in metrics]
         #: evaluate's list order, as Keras': the total loss, each output's loss, then the metrics by name.
         self.returned_names = self.names[:1 + len(per_output)] + sorted(self.names[1 + len(per_output):])
-        self.output_names = output_names
 
     def config(self):
         """compile()'s arguments as JSON-ready data (for model files)."""

@@ -82,10 +82,11 @@ class Trainer:
             raise RuntimeError(f"You must call compile() before {method}().")
 
     def _resolve_outputs(self):
+        if self.compiled.graph is self.graph and self._totals is not None:
+            return
         shapes = [tensor.shape for tensor in self.graph.flat_outputs]
         self.compiled.resolve(self.output_names, shapes, self.graph)
-        if self._totals is None or self._totals.names != self.compiled.names:
-            self._totals = Totals(self.compiled.names)
+        self._totals = Totals(self.compiled.names)
 
     def _ensure_store(self):
         """Gather the trainable weights into the flat buffers (again if layers changed) and read the
