@@ -62,8 +62,17 @@ class ParameterStore:
         #: Each trainable weight's gradient view, in model order (for per-weight clipping).
         self.trainable_grad_views = [grad for layer, _, _, grad in self.entries if layer.trainable]
 
-    def owns(self, layers):
-        """True while every trainable weight of ``layers`` is still a view of this store."""
+    def holds(self, layers):
+        """Whether this store's layout is that of the trainable weights of ``layers`` (same layers, same weights)."""
         current = [(layer, name) for layer, name, _, _ in self.entries]
-        wanted = [(layer, spec.name) for layer in layers for spec in layer._own_specs if spec.trainable]
-        return current == wanted and all(getattr(layer, name) is view for layer, name, view, _ in self.entries)
+        return current == [(layer, spec.name) for layer in layers for spec in layer._own_specs if spec.trainable]
+
+    def reclaim(self):
+        """Bind every weight to this store's views again, copying in its current value where another model that
+        shares the layers bound it elsewhere; the optimizer's slots stay. Then read the ``trainable`` flags."""
+        for layer, name, value, grad in self.entries:
+            current = getattr(layer, name)
+            if current is not value:
+                value[...] = current
+                layer.bind_weight(name, value, grad)
+        self.refresh_trainable()

@@ -56,8 +56,9 @@ class Model(Trainer, Layer):
         return tracked_layers(self)
 
     def named_sublayers(self):
-        """Every layer under its stable key (class in snake case, numbered per class, as Keras' weight files)."""
-        layers = self.layers
+        """Every layer under its stable key (class in snake case, numbered per class, as Keras' weight files),
+        each once (a layer a Sequential reuses is listed once)."""
+        layers = list({layer: None for layer in self.layers})
         return list(zip(layer_keys(layers), layers))
 
     def get_layer(self, name=None, index=None):
@@ -152,7 +153,7 @@ class Model(Trainer, Layer):
         numbers) before any is written, so a bad list leaves the model as it was."""
         if not self.built:
             raise ValueError("Build the model (give it an input shape) before set_weights().")
-        layers = self.layers
+        layers = [layer for _, layer in self.named_sublayers()]
         expected = sum(len(layer._weight_specs) for layer in layers)
         if len(weights) != expected:
             raise ValueError(f"set_weights expects {expected} arrays for model '{self.name}', received {len(weights)}.")

@@ -92,12 +92,12 @@ class Trainer:
         """Gather the trainable weights into the flat buffers (again if layers changed) and read the
         ``trainable`` flags."""
         leaves = self.leaf_layers()
-        if self.store is None or not self.store.owns(leaves):
+        if self.store is not None and self.store.holds(leaves):
+            self.store.reclaim()  # another model sharing these layers may have bound them to its own buffers
+        else:
             self.store = ParameterStore(leaves)
             if self.optimizer is not None:
                 self.optimizer.build(self.store)
-        else:
-            self.store.refresh_trainable()
         self._regularized_layers = [layer for layer in leaves if layer.has_regularizers]
         return self.store
 
@@ -106,6 +106,7 @@ class Trainer:
         """The batch's total loss (the weighted sum of the outputs' losses plus the weight penalties, a 0-d array
         on the device) and its gradient with respect to ``y_pred`` (in ``y_pred``'s structure; None for an output
         without loss). ``logits=True`` when ``y_pred`` came from ``self(x, training=True, logits=True)``."""
+        self._resolve_outputs()
         compiled = self.compiled
         predictions = _as_flat(y_pred)
         targets = data.as_list(y, self.output_names, "y")
@@ -147,6 +148,7 @@ class Trainer:
     def compute_metrics(self, x, y, y_pred, sample_weight=None, logits=False):
         """Add this batch to the running loss (from the last ``compute_loss_and_gradients``) and metrics; returns
         the running logs, read from the device only when a callback reads them."""
+        self._resolve_outputs()
         totals, compiled = self._totals, self.compiled
         position = 0
         if self._batch_losses is not None:
