@@ -76,7 +76,7 @@ class Layer:
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         cls._composite = hasattr(cls, "call") and cls.forward is Layer.forward
-        if cls.__module__.startswith("nnkit."):
+        if cls.__module__.startswith("nnkit.") and not cls.__name__.startswith("_"):
             LAYER_CLASSES[cls.__name__] = cls
 
     def __init__(self, name=None, trainable=True, dtype=None, input_shape=None, input_dim=None,

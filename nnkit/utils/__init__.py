@@ -1,5 +1,6 @@
-"""Helpers: seeding, one-hot labels, sequence padding, gradient checking, learning-curve plots."""
+"""Helpers: seeding, one-hot labels, sequence padding, gradient checking, learning-curve and model plots."""
 from .gradcheck import GradcheckResult, gradcheck
 from .misc import set_random_seed, to_categorical
+from .model_plot import plot_model
 from .plot import plot_history
 from .sequences import pad_sequences
