@@ -67,15 +67,23 @@ class Layer:
     """
     #: Set per call by the graph that runs the layer: False where its input needs no gradient (the data).
     needs_input_gradient = True
+    #: Set per call by the graph that runs a composite layer (or nested model): True when that layer runs more
+    #: than once before the backward, so its own graph must keep every state in its run record.
+    keep_call_states = False
     #: Set by the trainer around one call's forward and backward when the loss takes over this layer's
     #: softmax/sigmoid (the fused cross-entropy); never left set.
     emit_logits = False
     #: Whether the class writes ``call`` (traced into a graph) rather than ``forward``/``backward``.
     _composite = False
+    #: False for the plain layers, whose per-step methods then skip looking for layers inside them.
+    _may_have_sublayers = False
+    #: Counts every change of any layer's ``trainable`` (graphs recompute their gradient plan when it moves).
+    trainable_changes = 0
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         cls._composite = hasattr(cls, "call") and cls.forward is Layer.forward
+        cls._may_have_sublayers = cls._composite or cls.named_sublayers is not Layer.named_sublayers
         if cls.__module__.startswith("nnkit.") and not cls.__name__.startswith("_"):
             LAYER_CLASSES[cls.__name__] = cls
 
@@ -133,7 +141,9 @@ class Layer:
         ``mask_zero``, recurrent layers) override this. A composite layer runs its graph.
         """
         if self.graph is not None:
-            output, self._run = self.graph.forward(x, training, needs_input_gradient=self.needs_input_gradient)
+            self._run = None  # drop the last pass's saved arrays first, so that their memory is reused
+            output, self._run = self.graph.forward(x, training, needs_input_gradient=self.needs_input_gradient,
+                                                   keep_states=self.keep_call_states)
             return output, None
         return self.forward(x, training=training), mask
 
@@ -143,7 +153,7 @@ class Layer:
         run in between: a shallow copy of the attributes (and of those of the layers it wraps)."""
         if self.graph is not None:
             return self._run
-        sublayers = self.named_sublayers()
+        sublayers = self.named_sublayers() if self._may_have_sublayers else None
         return dict(self.__dict__), [layer.save_call_state() for _, layer in sublayers] if sublayers else None
 
     def restore_call_state(self, state):
@@ -153,7 +163,9 @@ class Layer:
             return
         attributes, sublayer_states = state
         self.__dict__.update(attributes)
-        for (_, layer), sublayer_state in zip(self.named_sublayers(), sublayer_states or []):
+        if sublayer_states is None:
+            return
+        for (_, layer), sublayer_state in zip(self.named_sublayers(), sublayer_states):
             layer.restore_call_state(sublayer_state)
 
     # ---- sublayers --------------------------------------------------------------------------------------
@@ -182,6 +194,7 @@ class Layer:
     def trainable(self, value):
         """Freezing or unfreezing a layer does the same to the layers inside it, as in Keras."""
         self._trainable = bool(value)
+        Layer.trainable_changes += 1
         for _, layer in self.named_sublayers():
             layer.trainable = value
 
@@ -313,7 +326,7 @@ class Layer:
     def grads(self):
         """The gradients of the trainable weights by name; empty while the layer is frozen, so that its
         backward computes the input gradient only."""
-        sublayers = self.named_sublayers()
+        sublayers = self.named_sublayers() if self._may_have_sublayers else None
         if not sublayers:
             return self._grads if self._trainable else {}
         grads = dict(self._grads) if self._trainable else {}

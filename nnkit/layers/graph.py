@@ -13,6 +13,7 @@ A node runs its backward only when it has trainable weights or its input needs a
 for the data, for a frozen feature extractor at the bottom of a model, or for an unused output.
 """
 from .. import backend
+from .base import Layer
 from .input_layer import Input
 from .symbolic import KerasTensor, flatten, pack_like
 
@@ -50,12 +51,18 @@ class Graph:
             for tensor in node.flat_inputs:
                 self._consumers[tensor] = self._consumers.get(tensor, 0) + 1
         # A layer whose weights an earlier backward (a later node) of the same pass has written adds to them.
+        # A node whose layer (or a layer inside it) also runs in another node keeps its state in the run record.
+        self._shared = {node for node in self.nodes if any(
+            other is not node and set(self._node_leaves[node]).intersection(self._node_leaves[other])
+            for other in self.nodes)}
         seen, self._accumulates = set(), set()
         for node in reversed(self.nodes):
             if seen.intersection(self._node_leaves[node]):
                 self._accumulates.add(node)
             seen.update(self._node_leaves[node])
         self._plan_key, self._plan = None, None
+        self._one_input = len(self.flat_inputs) == 1 and not isinstance(inputs, (list, tuple, dict))
+        self._one_output = len(self.flat_outputs) == 1 and not isinstance(outputs, (list, tuple, dict))
         #: The names data and targets go by: dict keys, else the names of the layers at the inputs / outputs.
         self.input_names = _names(inputs, self.flat_inputs)
         self.output_names = _names(outputs, self.flat_outputs)
@@ -76,14 +83,20 @@ class Graph:
         return getattr(node.layer, "activation", None)
 
     # ---- running it -------------------------------------------------------------------------------------
-    def forward(self, inputs, training, needs_input_gradient=False, logits=()):
+    def forward(self, inputs, training, needs_input_gradient=False, logits=(), keep_states=False):
         """Run the graph on ``inputs`` (arrays in the inputs' structure). Returns ``(outputs, run)``: the outputs
         in their structure and the run record ``backward`` needs. Outputs whose index is in ``logits`` come
-        out before their layer's softmax/sigmoid (see ``fusable_activation``)."""
-        values = dict(zip(self.flat_inputs, flatten_like(self.inputs, inputs)))
+        out before their layer's softmax/sigmoid (see ``fusable_activation``). A layer's saved state goes into
+        the run record when another node runs the same layer, or for every node with ``keep_states`` (this graph
+        is a layer that runs more than once before the backward); else it stays on the layer, as it would
+        outside a graph, and costs nothing."""
+        if self._one_input and not isinstance(inputs, (list, tuple, dict)):
+            values = {self.flat_inputs[0]: inputs}
+        else:
+            values = dict(zip(self.flat_inputs, flatten_like(self.inputs, inputs)))
         masks = {}
         plan = self._gradient_plan(needs_input_gradient)
-        run = Run(plan, {self.flat_outputs[index].node for index in logits})
+        run = Run(plan, {self.flat_outputs[index].node for index in logits} if logits else ())
         for node in self.nodes:
             layer = node.layer
             if node.multiple_inputs:
@@ -93,6 +106,9 @@ class Graph:
             else:
                 args, mask = values[node.flat_inputs[0]], masks.get(node.flat_inputs[0])
             layer.needs_input_gradient = plan[node][1]
+            keep = keep_states or node in self._shared
+            if layer.graph is not None:
+                layer.keep_call_states = keep
             mode = training if node.training is None else node.training
             if node in run.logits_nodes:
                 layer.emit_logits = True
@@ -102,7 +118,8 @@ class Graph:
                     layer.emit_logits = False
             else:
                 result, out_mask = layer.forward_masked(args, mask, training=mode)
-            run.states[node] = layer.save_call_state()
+            if keep:
+                run.states[node] = layer.save_call_state()
             if not node.multiple_outputs:
                 values[node.outputs[0]] = result
                 if out_mask is not None:
@@ -112,16 +129,21 @@ class Graph:
                 values[tensor] = value
                 run.shapes[tensor] = (value.shape, value.dtype)
                 masks[tensor] = out_mask[index] if isinstance(out_mask, list) else (out_mask if index == 0 else None)
+        if self._one_output:
+            return values[self.flat_outputs[0]], run
         return pack_like(self.outputs, [values[t] for t in self.flat_outputs]), run
 
     def backward(self, run, output_grads):
         """Back-propagate ``output_grads`` (the outputs' structure; None for an output without gradient) through
         the run ``forward`` returned; every layer's weight gradients are written. Returns the inputs' gradients
         in their structure (None where an input needs none)."""
-        grads = {}
-        for tensor, grad in zip(self.flat_outputs, flatten_like(self.outputs, output_grads)):
-            if grad is not None:
-                _add(grads, tensor, grad)
+        if self._one_output:
+            grads = {self.flat_outputs[0]: output_grads}
+        else:
+            grads = {}
+            for tensor, grad in zip(self.flat_outputs, flatten_like(self.outputs, output_grads)):
+                if grad is not None:
+                    _add(grads, tensor, grad)
         for node in reversed(self.nodes):
             layer = node.layer
             has_trainable, needs_input_gradient = run.plan[node]
@@ -140,7 +162,8 @@ class Graph:
                 continue
             if not (has_trainable or needs_input_gradient):
                 continue
-            layer.restore_call_state(run.states[node])
+            if node in run.states:
+                layer.restore_call_state(run.states[node])
             layer.needs_input_gradient = needs_input_gradient
             logits = node in run.logits_nodes
             if logits:
@@ -157,12 +180,15 @@ class Graph:
                     if grad is not None:
                         _add(grads, tensor, grad)
             elif dx is not None:
-                _add(grads, node.flat_inputs[0], dx)
+                tensor = node.flat_inputs[0]
+                grads[tensor] = dx if tensor not in grads else grads[tensor] + dx
+        if self._one_input and not isinstance(self.inputs, (list, tuple, dict)):
+            return grads.get(self.flat_inputs[0])
         return pack_like(self.inputs, [grads.get(t) for t in self.flat_inputs])
 
     def _gradient_plan(self, inputs_need_gradient):
         """``{node: (has trainable weights, its input needs a gradient)}`` for the current ``trainable`` flags."""
-        key = (inputs_need_gradient, tuple(leaf.trainable for leaf in self._leaves))
+        key = (inputs_need_gradient, Layer.trainable_changes)
         if key != self._plan_key:
             requires = {tensor: inputs_need_gradient for tensor in self.flat_inputs}
             plan = {}

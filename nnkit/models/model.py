@@ -121,7 +121,7 @@ class Model(Trainer, Layer):
             raise ValueError(f"Model '{self.name}' is not built; it needs data (x) to learn its input shape.")
         if isinstance(x, dict):
             shape = {key: (None,) + tuple(numpy.shape(value)[1:]) for key, value in x.items()}
-        elif isinstance(x, (list, tuple)) and all(data._is_array(item) for item in x):
+        elif isinstance(x, (list, tuple)) and all(data.is_array(item) for item in x):
             shape = [(None,) + tuple(item.shape[1:]) for item in x]
         else:
             shape = (None,) + tuple(numpy.shape(x)[1:])
@@ -132,18 +132,21 @@ class Model(Trainer, Layer):
         """On symbolic tensors: this model as a layer of another (a node). On arrays: run it and return its
         outputs as backend arrays (CuPy on the GPU), keeping what ``backward`` needs. ``logits=True``: outputs
         whose softmax/sigmoid the compiled loss takes over come out as logits (the trainer's fused step)."""
-        if is_symbolic(inputs):
+        if not data.is_array(inputs) and is_symbolic(inputs):
             return Layer.__call__(self, inputs, training)
         if self.graph is None:
             self.build_for_data(inputs)
         if training and self.store is None:
             self._ensure_store()  # the weight gradients go to the flat buffer the optimizer reads
         dtype = self.store.values.dtype if self.store is not None else backend.floatx()
-        arrays = [_on_device(array, dtype) for array in data.as_list(inputs, self.graph.input_names, "x")]
+        given = [inputs] if data.is_array(inputs) and len(self.graph.flat_inputs) == 1 \
+            else data.as_list(inputs, self.graph.input_names, "x")
+        arrays = [_on_device(array, dtype) for array in given]
         fused = ()
         if logits and self.compiled is not None:
             self._resolve_outputs()
             fused = self.compiled.fused_outputs
+        self._run = None  # drop the last pass's saved arrays first, so that their memory is reused (ops.workspace)
         outputs, self._run = self.graph.forward(arrays, bool(training), needs_input_gradient=False, logits=fused)
         return outputs
 

@@ -57,7 +57,7 @@ class Optimizer:
         flat buffer, or one per run of it when frozen layers split it (their weights and slots stay as they are).
         """
         ranges = store.trainable_ranges
-        whole = ranges == [(0, store.size)]
+        whole = len(ranges) == 1 and ranges[0][0] == 0 and ranges[0][1] == store.values.size
         runs = [(store.values, store.grads, self.slots)] if whole else [
             (store.values[a:b], store.grads[a:b], {name: slot[a:b] for name, slot in self.slots.items()})
             for a, b in ranges]

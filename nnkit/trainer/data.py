@@ -89,7 +89,7 @@ def as_list(data, names, what):
         if unknown:
             raise ValueError(f"{what} has keys {unknown} that match none of the model's names {list(names)}.")
         return [data.get(name) for name in names]
-    if isinstance(data, (list, tuple)) and (len(names) > 1 or (len(data) == 1 and _is_array(data[0]))):
+    if isinstance(data, (list, tuple)) and (len(names) > 1 or (len(data) == 1 and is_array(data[0]))):
         if len(data) != len(names):
             raise ValueError(f"{what} is a list of {len(data)} arrays, but the model has {len(names)}: "
                              f"{list(names)}. Pass one array per name, in order, or a dict keyed by name.")
@@ -101,7 +101,8 @@ def as_list(data, names, what):
     return [data] * len(names) if data is None else [data]
 
 
-def _is_array(item):
+def is_array(item):
+    """Whether ``item`` is a NumPy or CuPy array."""
     return isinstance(item, numpy.ndarray) or backend.is_device_array(item)
 
 

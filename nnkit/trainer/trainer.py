@@ -108,9 +108,13 @@ class Trainer:
         without loss). ``logits=True`` when ``y_pred`` came from ``self(x, training=True, logits=True)``."""
         self._resolve_outputs()
         compiled = self.compiled
-        predictions = _as_flat(y_pred)
-        targets = data.as_list(y, self.output_names, "y")
-        weights = _per_output_weights(sample_weight, self.output_names)
+        names = self.graph.output_names
+        if len(names) == 1 and not isinstance(y_pred, (list, tuple, dict)):
+            predictions, targets, weights = [y_pred], data.as_list(y, names, "y"), [sample_weight]
+        else:
+            predictions = _as_flat(y_pred)
+            targets = data.as_list(y, names, "y")
+            weights = _per_output_weights(sample_weight, names)
         total, per_output, grads = None, [], []
         for index, (target, prediction, weight) in enumerate(zip(targets, predictions, weights)):
             loss_function = (compiled.train_losses if logits else compiled.losses)[index]
@@ -160,7 +164,7 @@ class Trainer:
         else:
             position = 1 + sum(loss is not None for loss in compiled.losses) * (len(compiled.losses) > 1)
         predictions = _as_flat(y_pred)
-        targets = data.as_list(y, self.output_names, "y")
+        targets = data.as_list(y, self.graph.output_names, "y")
         for target, prediction, metrics, activation in zip(targets, predictions, compiled.metrics, compiled.fused):
             from_logits = logits and activation is not None
             activated = None  # the outputs behind fused logits, computed once if a metric needs them
