@@ -507,3 +507,53 @@ def test_subclassed_model_save_and_load_model_with_custom_objects(rng, tmp_path)
     restored = nnkit.models.load_model(tmp_path / "my.nnkit", custom_objects={"MyModel": MyModel})
     assert type(restored) is MyModel and restored.units == 6
     numpy.testing.assert_array_equal(restored.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_validation_split_and_per_output_sample_weights(rng):
+    """A zero sample weight on every 'cls' sample removes that output's loss (Keras' weighted mean); the
+    validation losses of validation_split are evaluate's on the last samples."""
+    model = _two_in_two_out()
+    model.compile(optimizer="sgd", loss=["sparse_categorical_crossentropy", "mse"])
+    (xa, xb), (yc, yr) = _two_in_two_out_data(rng, n=20)
+    logs = model.test_on_batch([xa, xb], [yc, yr], sample_weight={"cls": numpy.zeros(20), "reg": numpy.ones(20)},
+                               return_dict=True)
+    assert logs["cls_loss"] == 0 and logs["loss"] == pytest.approx(logs["reg_loss"])
+    history = model.fit([xa, xb], [yc, yr], epochs=1, batch_size=20, validation_split=0.25, shuffle=False, verbose=0,
+                        sample_weight={"cls": numpy.ones(20), "reg": numpy.full(20, 2.0)})
+    expected = model.evaluate([xa[15:], xb[15:]], [yc[15:], yr[15:]], verbose=0, return_dict=True)
+    for key, value in expected.items():
+        assert history.history[f"val_{key}"][0] == pytest.approx(value, rel=1e-6)
+
+
+def test_layers_called_on_input_give_keras_shapes():
+    """The two calls that failed with misleading errors before the functional API."""
+    assert Dense(64)(Input(shape=(784,))).shape == (None, 64)
+    tokens = Input(shape=(5,), dtype="int32")
+    embedded = nnkit.layers.Embedding(100, 8)(tokens)
+    assert embedded.shape == (None, 5, 8) and tokens.dtype == "int32"
+    model = nnkit.Model(tokens, Dense(1, activation="sigmoid")(Flatten()(embedded)))
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    x = numpy.random.default_rng(0).integers(0, 100, (16, 5))
+    model.fit(x, (x[:, 0] > 50).astype(float), epochs=1, verbose=0)
+    assert model.predict(x, verbose=0).shape == (16, 1)
+
+
+class Doubling(Layer):
+    """A custom layer with an explicit backward: y = 2x."""
+
+    def forward(self, x, training=False):
+        return 2 * x
+
+    def backward(self, dy):
+        return 2 * dy
+
+
+def test_custom_objects_reach_a_custom_layer_inside_a_wrapper(tmp_path):
+    inputs = Input(shape=(4, 3))
+    model = nnkit.Model(inputs, nnkit.layers.TimeDistributed(Doubling())(inputs))
+    model.save(tmp_path / "m.nnkit")
+    with pytest.raises(nnkit.models.WeightsFileError, match="Doubling"):
+        nnkit.models.load_model(tmp_path / "m.nnkit")
+    restored = nnkit.models.load_model(tmp_path / "m.nnkit", custom_objects={"Doubling": Doubling})
+    x = numpy.ones((2, 4, 3))
+    numpy.testing.assert_array_equal(restored.predict(x, verbose=0), 2 * x)
