@@ -19,7 +19,7 @@ import nnkit
 from nnkit import backend
 from nnkit.layers import Activation, Add, Conv2D, Dense, Flatten, Input, MaxPooling2D
 
-from training_step import one_step
+from training_step import assert_torch_agrees, benchmark_torch_step, one_step, torch_training
 
 BATCH, SIZE, FILTERS, CLASSES, EPOCH_BATCHES = 64, 28, 16, 10, 20
 POOLED = SIZE // 2
@@ -74,11 +74,10 @@ def _torch_model(torch):
 
 def test_models_agree_before_timing(data):
     torch = pytest.importorskip("torch")
-    x, _ = data
+    x = data[0][:BATCH]
     with backend.use("cpu"):
-        expected = _nnkit_model().predict(x[:BATCH], verbose=0)
-    logits = _torch_model(torch)(torch.from_numpy(x[:BATCH].transpose(0, 3, 1, 2).copy()))
-    numpy.testing.assert_allclose(torch.softmax(logits, dim=1).detach().numpy(), expected, rtol=1e-4, atol=1e-6)
+        expected = _nnkit_model().predict(x, verbose=0)
+    assert_torch_agrees(torch, expected, _torch_model(torch), x)
 
 
 def test_nnkit_numpy_residual_train_step(benchmark, data):
@@ -102,36 +101,12 @@ def test_nnkit_numpy_residual_fit_epoch(benchmark, data):
 
 def _torch_training(data):
     torch = pytest.importorskip("torch")
-    torch.set_num_threads(2)
-    model = _torch_model(torch)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
-    loss_fn = torch.nn.CrossEntropyLoss()
-    x = torch.from_numpy(data[0].transpose(0, 3, 1, 2).copy())
-    y = torch.from_numpy(data[1])
-
-    def step(x_batch, y_batch):
-        optimizer.zero_grad()
-        loss = loss_fn(model(x_batch), y_batch)
-        loss.backward()
-        optimizer.step()
-        return loss
-
-    def epoch():
-        order = torch.randperm(len(x))
-        for start in range(0, len(x), BATCH):
-            index = order[start:start + BATCH]
-            step(x[index], y[index])
-    return x, y, step, epoch
+    return torch_training(torch, _torch_model(torch), data, BATCH)
 
 
 def test_torch_cpu_residual_train_step(benchmark, data):
     x, y, step, _ = _torch_training(data)
-    x, y = x[:BATCH], y[:BATCH]
-    first = step(x, y).item()
-    for _ in range(10):
-        step(x, y)
-    assert step(x, y).item() < first
-    benchmark(step, x, y)
+    benchmark_torch_step(benchmark, step, x[:BATCH], y[:BATCH])
 
 
 def test_torch_cpu_residual_epoch(benchmark, data):

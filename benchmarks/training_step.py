@@ -1,4 +1,6 @@
 """One training step exactly as ``fit`` runs it per batch, for the benchmarks to time."""
+import numpy
+
 from nnkit import backend
 
 
@@ -8,3 +10,44 @@ def one_step(model, x, y):
     x = backend.to_device(x, dtype=backend.floatx())
     y = backend.to_device(y)
     return lambda: model.train_step((x, y))
+
+
+def torch_training(torch, model, data, batch_size):
+    """The PyTorch side of a CNN benchmark: Adam (Keras' epsilon), cross-entropy, NHWC ``data`` moved to NCHW.
+    Returns ``(x, y, step, epoch)``: ``step(x_batch, y_batch)`` trains on one batch and returns its loss,
+    ``epoch()`` runs over all of ``data`` in ``randperm`` order."""
+    torch.set_num_threads(2)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    x = torch.from_numpy(data[0].transpose(0, 3, 1, 2).copy())
+    y = torch.from_numpy(data[1])
+
+    def step(x_batch, y_batch):
+        optimizer.zero_grad()
+        loss = loss_fn(model(x_batch), y_batch)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    def epoch():
+        order = torch.randperm(len(x))
+        for start in range(0, len(x), batch_size):
+            index = order[start:start + batch_size]
+            step(x[index], y[index])
+    return x, y, step, epoch
+
+
+def benchmark_torch_step(benchmark, step, x, y, warm_up=10):
+    """Warm up ``step`` on one batch, check that the loss went down, then time it."""
+    first = step(x, y).item()
+    for _ in range(warm_up):
+        step(x, y)
+    assert step(x, y).item() < first
+    benchmark(step, x, y)
+
+
+def assert_torch_agrees(torch, nnkit_probabilities, torch_model, x):
+    """The torch model's softmax on NHWC ``x`` equals nnkit's predicted probabilities."""
+    logits = torch_model(torch.from_numpy(x.transpose(0, 3, 1, 2).copy()))
+    numpy.testing.assert_allclose(torch.softmax(logits, dim=1).detach().numpy(), nnkit_probabilities,
+                                  rtol=1e-4, atol=1e-6)

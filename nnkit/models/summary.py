@@ -2,7 +2,7 @@
 chain also what each layer is connected to (``layer[call][output]``, as Keras prints it)."""
 import math
 
-from .._shapes import format_shape
+from .._shapes import format_shapes
 
 CHAIN_COLUMNS = (("Layer (type)", 33, "<"), ("Output Shape", 24, "<"), ("Param #", 15, ">"))
 GRAPH_COLUMNS = (("Layer (type)", 31, "<"), ("Output Shape", 27, "<"), ("Param #", 17, ">"),
@@ -48,14 +48,6 @@ def _is_chain(graph):
                     for i, node in enumerate(nodes)))
 
 
-def _shape_text(shape):
-    if isinstance(shape, dict):
-        shape = list(shape.values())
-    if isinstance(shape, list):
-        return ", ".join(format_shape(s) for s in shape)
-    return format_shape(shape)
-
-
 def summary_lines(model):
     """The lines of ``model.summary()``: a table of layers, output shapes and parameter counts, then the totals."""
     graph = getattr(model, "graph", None)
@@ -72,7 +64,7 @@ def summary_lines(model):
     for position, layer in enumerate(layers):
         count = layer.count_params() if layer.built else 0
         shape = getattr(layer, "output_shape", None) if layer.built else None
-        cells = [f"{layer.name} ({type(layer).__name__})", _shape_text(shape),
+        cells = [f"{layer.name} ({type(layer).__name__})", format_shapes(shape),
                  f"{count:,}" if layer.built else "0 (unbuilt)"]
         extra = [[""] * len(columns)]
         if connected:

@@ -1,7 +1,7 @@
 """``plot_model``: a model's graph of layers drawn with Graphviz (needs pydot and Graphviz: ``nnkit[graph]``)."""
 import os
 
-from .._shapes import format_shape
+from .._shapes import format_shapes
 
 
 def plot_model(model, to_file="model.png", show_shapes=False, show_dtype=False, show_layer_names=True,
@@ -79,14 +79,6 @@ def _label(layer, options):
     if options["show_dtype"]:
         title += f" | dtype: {layer.dtype or 'float'}"
     if options["show_shapes"]:
-        title += f" | {{input: {_text(getattr(layer, 'input_shape', None))} | " \
-                 f"output: {_text(getattr(layer, 'output_shape', None))}}}"
+        title += f" | {{input: {format_shapes(getattr(layer, 'input_shape', None))} | " \
+                 f"output: {format_shapes(getattr(layer, 'output_shape', None))}}}"
     return "{" + title.replace("<", "\\<").replace(">", "\\>") + "}"
-
-
-def _text(shape):
-    if isinstance(shape, dict):
-        shape = list(shape.values())
-    if isinstance(shape, list):
-        return ", ".join(format_shape(s) for s in shape)
-    return format_shape(shape)
