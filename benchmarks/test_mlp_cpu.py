@@ -16,7 +16,7 @@ import nnkit
 from nnkit import backend
 from nnkit.layers import Dense, Dropout, Input
 
-from training_step import one_step
+from training_step import benchmark_nnkit_step
 
 BATCH, FEATURES, HIDDEN, CLASSES = 64, 784, 128, 10
 
@@ -37,13 +37,7 @@ def _nnkit_model():
 
 def test_nnkit_numpy_train_step(benchmark, batch):
     with backend.use("cpu"):
-        model = _nnkit_model()
-        step = one_step(model, *batch)
-        before = model.evaluate(*batch, verbose=0)[0]
-        for _ in range(20):  # warm up, and check it learns
-            step()
-        assert model.evaluate(*batch, verbose=0)[0] < before
-        benchmark(step)
+        benchmark_nnkit_step(benchmark, _nnkit_model(), *batch, warm_up=20)
 
 
 def test_nnkit_numpy_fit_ten_batches(benchmark, batch):

@@ -19,7 +19,7 @@ import nnkit
 from nnkit import backend
 from nnkit.layers import Activation, Add, Conv2D, Dense, Flatten, Input, MaxPooling2D
 
-from training_step import assert_torch_agrees, benchmark_torch_step, one_step, torch_training
+from training_step import assert_torch_agrees, benchmark_nnkit_step, benchmark_torch_step, torch_training
 
 BATCH, SIZE, FILTERS, CLASSES, EPOCH_BATCHES = 64, 28, 16, 10, 20
 POOLED = SIZE // 2
@@ -81,15 +81,8 @@ def test_models_agree_before_timing(data):
 
 
 def test_nnkit_numpy_residual_train_step(benchmark, data):
-    x, y = data[0][:BATCH], data[1][:BATCH]
     with backend.use("cpu"):
-        model = _nnkit_model()
-        step = one_step(model, x, y)
-        before = model.evaluate(x, y, verbose=0)[0]
-        for _ in range(10):  # warm up, and check it learns
-            step()
-        assert model.evaluate(x, y, verbose=0)[0] < before
-        benchmark(step)
+        benchmark_nnkit_step(benchmark, _nnkit_model(), data[0][:BATCH], data[1][:BATCH])
 
 
 def test_nnkit_numpy_residual_fit_epoch(benchmark, data):

@@ -12,6 +12,16 @@ def one_step(model, x, y):
     return lambda: model.train_step((x, y))
 
 
+def benchmark_nnkit_step(benchmark, model, x, y, warm_up=10):
+    """Warm up nnkit's ``train_step`` on one batch, check that the loss went down, then time it."""
+    step = one_step(model, x, y)
+    before = model.evaluate(x, y, verbose=0)[0]
+    for _ in range(warm_up):
+        step()
+    assert model.evaluate(x, y, verbose=0)[0] < before
+    benchmark(step)
+
+
 def torch_training(torch, model, data, batch_size):
     """The PyTorch side of a CNN benchmark: Adam (Keras' epsilon), cross-entropy, NHWC ``data`` moved to NCHW.
     Returns ``(x, y, step, epoch)``: ``step(x_batch, y_batch)`` trains on one batch and returns its loss,
