@@ -557,3 +557,22 @@ def test_custom_objects_reach_a_custom_layer_inside_a_wrapper(tmp_path):
     restored = nnkit.models.load_model(tmp_path / "m.nnkit", custom_objects={"Doubling": Doubling})
     x = numpy.ones((2, 4, 3))
     numpy.testing.assert_array_equal(restored.predict(x, verbose=0), 2 * x)
+
+
+def test_a_layer_created_inside_call_still_trains_and_is_in_the_weights():
+    class MadeInCall(nnkit.Model):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.hidden = Dense(4)
+
+        def call(self, inputs):
+            return Dense(2)(self.hidden(inputs))
+
+    model = MadeInCall()
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = numpy.ones((8, 3)), numpy.zeros((8, 2))
+    model.build((None, 3))
+    before = model.get_weights()
+    model.fit(x, y, verbose=0)
+    assert [w.shape for w in before] == [(3, 4), (4,), (4, 2), (2,)]
+    assert all(numpy.abs(old - new).max() > 0 for old, new in zip(before, model.get_weights()))

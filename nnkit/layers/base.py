@@ -171,7 +171,7 @@ class Layer:
     # ---- sublayers --------------------------------------------------------------------------------------
     def named_sublayers(self):
         """``[(prefix, layer)]``: the layers inside this one, whose weights it shows as ``<prefix>/<name>``.
-        None for a plain layer; a composite layer's (and a subclassed model's) are the layers assigned to its
+        Empty for a plain layer; a composite layer's (and a subclassed model's) are the layers assigned to its
         attributes (also inside lists and dicts), keyed by class as in Keras' weight files."""
         if not self._composite:
             return []
@@ -388,8 +388,7 @@ class Layer:
 
     def set_weights(self, weights):
         """Copy values into the weights; every array is checked before any is written."""
-        specs = self._weight_specs
-        for spec, value in zip(specs, self.checked_weights(weights)):
+        for spec, value in zip(self._weight_specs, self.checked_weights(weights)):
             target = getattr(self, spec.name)
             xp = backend.get_array_module(target)
             target[...] = xp.asarray(backend.to_host(value) if xp is numpy else value, dtype=target.dtype)
@@ -436,7 +435,8 @@ def as_shapes(shape):
 
 def tracked_layers(owner):
     """The layers assigned to ``owner``'s attributes, directly or inside lists, tuples and dicts, in assignment
-    order, each once (a composite layer's or a subclassed model's sublayers, as Keras tracks them)."""
+    order, each once (a composite layer's or a subclassed model's sublayers, as Keras tracks them), then any
+    layer with weights that its traced ``call`` created."""
     found = []
 
     def visit(value):
@@ -452,6 +452,10 @@ def tracked_layers(owner):
     for name, value in vars(owner).items():
         if not name.startswith("_") and name not in ("graph", "inbound_nodes"):
             visit(value)
+    if owner.graph is not None:  # layers with weights that call() made itself still train and save
+        for layer in owner.graph.layers:
+            if layer._weight_specs:
+                visit(layer)
     return found
 
 

@@ -50,8 +50,9 @@ def _is_chain(graph):
 
 def summary_lines(model):
     """The lines of ``model.summary()``: a table of layers, output shapes and parameter counts, then the totals."""
-    graph = getattr(model, "graph", None)
-    connected = graph is not None and type(model).__name__ != "Sequential" and not _is_chain(graph)
+    from .functional import Functional
+    graph = model.graph
+    connected = isinstance(model, Functional) and not _is_chain(graph)
     columns = GRAPH_COLUMNS if connected else CHAIN_COLUMNS
     layers = model.layers if graph is None or not connected else graph.layers
     call_index = {}

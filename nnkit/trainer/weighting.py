@@ -50,8 +50,3 @@ def _from_class_weight(y, class_weight):
             raise ValueError(f"class_weight keys must be non-negative class indices. Received key {index!r}.")
         table[index] = float(weight)
     return table[classes]
-
-
-def split_off_validation(sample_weight, num_training):
-    """The training part of ``sample_weight`` after ``validation_split`` kept the first ``num_training`` samples."""
-    return None if sample_weight is None else numpy.asarray(backend.to_host(sample_weight))[:num_training]
