@@ -576,3 +576,38 @@ def test_a_layer_created_inside_call_still_trains_and_is_in_the_weights():
     model.fit(x, y, verbose=0)
     assert [w.shape for w in before] == [(3, 4), (4,), (4, 2), (2,)]
     assert all(numpy.abs(old - new).max() > 0 for old, new in zip(before, model.get_weights()))
+
+
+class ResidualBlock(nnkit.Model):
+    """A subclassed model used as a layer: x + Dense(Dense(x))."""
+
+    def __init__(self, units=4, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.inner, self.outer = Dense(units, activation="tanh"), Dense(units)
+
+    def call(self, inputs):
+        return nnkit.layers.add([inputs, self.outer(self.inner(inputs))])
+
+
+def test_subclassed_model_nested_twice_in_a_functional_model_trains_and_saves(tmp_path):
+    backend.set_floatx("float64")
+    inputs = Input(shape=(4,))
+    block = ResidualBlock(4)
+    model = nnkit.Model(inputs, Dense(1)(block(block(inputs))))
+    model.compile(optimizer="sgd", loss="mse")
+    x = numpy.random.default_rng(0).standard_normal((6, 4))
+    y = x.sum(axis=1, keepdims=True)
+    weights = model.get_weights()
+
+    def loss(arrays):
+        model.set_weights(arrays)
+        return model.evaluate(x, y, verbose=0)
+    expected = _numeric_gradient(loss, [w.copy() for w in weights])
+    model.set_weights(weights)
+    model.train_on_batch(x, y)
+    for old, new, gradient in zip(weights, model.get_weights(), expected):
+        numpy.testing.assert_allclose((old - new) / 0.01, gradient, rtol=1e-6, atol=1e-9)
+    model.save(tmp_path / "m.nnkit")
+    restored = nnkit.models.load_model(tmp_path / "m.nnkit", custom_objects={"ResidualBlock": ResidualBlock})
+    numpy.testing.assert_array_equal(restored.predict(x, verbose=0), model.predict(x, verbose=0))
