@@ -12,3 +12,5 @@ from .simple_rnn import SimpleRNN
 from .wrappers import Bidirectional, TimeDistributed
 from .merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add, average,
                       concatenate, dot, maximum, minimum, multiply, subtract)
+from .conv_transpose import Conv2DTranspose
+from .depthwise import DepthwiseConv2D, SeparableConv2D
