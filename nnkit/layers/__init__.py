@@ -14,3 +14,6 @@ from .merging import (Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply
                       concatenate, dot, maximum, minimum, multiply, subtract)
 from .conv_transpose import Conv2DTranspose
 from .depthwise import DepthwiseConv2D, SeparableConv2D
+from .preprocessing import CenterCrop, Normalization, Rescaling, Resizing
+from .augmentation import (RandomBrightness, RandomContrast, RandomCrop, RandomFlip, RandomRotation,
+                           RandomTranslation, RandomZoom)

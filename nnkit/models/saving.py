@@ -61,7 +61,7 @@ def save_weights(model, path):
 
 
 def _weight_tensors(model):
-    return {name: numpy.ascontiguousarray(backend.to_host(getattr(layer, weight)))
+    return {name: numpy.require(backend.to_host(getattr(layer, weight)), requirements="C")
             for name, layer, weight in weight_entries(model)}
 
 
