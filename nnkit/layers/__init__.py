@@ -17,3 +17,6 @@ from .depthwise import DepthwiseConv2D, SeparableConv2D
 from .preprocessing import CenterCrop, Normalization, Rescaling, Resizing
 from .augmentation import (RandomBrightness, RandomContrast, RandomCrop, RandomFlip, RandomRotation,
                            RandomTranslation, RandomZoom)
+from .conv1d import Conv1D
+from .pooling1d import AveragePooling1D, GlobalAveragePooling1D, GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPooling1D
+from .spatial import Cropping1D, Cropping2D, UpSampling1D, UpSampling2D, ZeroPadding1D, ZeroPadding2D

@@ -1,24 +1,31 @@
-"""Conv2D: 2-D convolution by im2col + GEMM, channels-last."""
+"""Conv2D: 2-D convolution by im2col + GEMM, channels-last (Conv1D reuses it on ``(N, 1, T, C)``)."""
 from .. import backend, ops
 from ..ops import conv as conv_ops, workspace
 from .affine import AffineLayer
 from .base import positive_int
 
 
-def pair(layer_name, argument, value):
-    """Keras accepts ``3`` or ``(3, 3)`` for sizes, strides and dilation: always give a pair back."""
-    values = (value, value) if not isinstance(value, (tuple, list)) else tuple(value)
-    if len(values) != 2:
-        raise ValueError(f"{layer_name}: expected an integer or a pair of integers for `{argument}`. "
+def int_tuple(layer_name, argument, value, rank):
+    """Keras accepts ``3`` or ``(3,) * rank`` for sizes, strides and dilation: always give a ``rank``-tuple back."""
+    values = (value,) * rank if not isinstance(value, (tuple, list)) else tuple(value)
+    if len(values) != rank:
+        expected = "a pair of integers" if rank == 2 else f"a tuple of {rank} integer{'s' * (rank > 1)}"
+        raise ValueError(f"{layer_name}: expected an integer or {expected} for `{argument}`. "
                          f"Received: {argument}={value!r}")
     return tuple(positive_int(layer_name, argument, v) for v in values)
 
 
-def padding_mode(layer_name, value):
-    """``'valid'`` or ``'same'`` (case-insensitive), else a ValueError naming the layer."""
+def pair(layer_name, argument, value):
+    """Keras accepts ``3`` or ``(3, 3)`` for sizes, strides and dilation: always give a pair back."""
+    return int_tuple(layer_name, argument, value, 2)
+
+
+def padding_mode(layer_name, value, modes=("valid", "same")):
+    """One of ``modes`` (case-insensitive), else a ValueError naming the layer."""
     mode = str(value).lower()
-    if mode not in ("valid", "same"):
-        raise ValueError(f"{layer_name}: expected padding 'valid' or 'same'. Received: padding={value!r}")
+    if mode not in modes:
+        expected = ", ".join(repr(m) for m in modes[:-1]) + f" or {modes[-1]!r}"
+        raise ValueError(f"{layer_name}: expected padding {expected}. Received: padding={value!r}")
     return mode
 
 
@@ -32,26 +39,38 @@ class Conv2D(AffineLayer):
         padding: ``'valid'`` (no padding) or ``'same'`` (output size ``ceil(input / stride)``, the extra
             padding row/column at the bottom/right, as TensorFlow does).
         dilation_rate: an integer or a pair ``(DH, DW)``: the spacing between kernel taps.
+        groups: split the input channels into this many groups, each convolved with its own
+            ``filters // groups`` filters (the outputs are concatenated along the channels); the input channels
+            and ``filters`` must both be divisible by it (default 1). The GEMM runs with a block-diagonal kernel.
         activation, use_bias, kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer:
             as in Keras.
 
     Input shape: ``(batch, H, W, C)``. Output shape: ``(batch, OH, OW, filters)``.
-    The kernel has Keras' layout ``(KH, KW, C, filters)``, so Keras weights load unchanged.
+    The kernel has Keras' layout ``(KH, KW, C // groups, filters)``, so Keras weights load unchanged.
 
     Example:
         >>> layer = Conv2D(32, (3, 3), activation="relu")
         >>> layer(numpy.ones((2, 28, 28, 1))).shape
         (2, 26, 26, 32)
     """
+    #: The number of spatial axes; Conv1D (rank 1) runs as a 2-D convolution over ``(N, 1, T, C)``.
+    rank = 2
+    _axes = "(batch, height, width, channels)"
+    _paddings = ("valid", "same")
 
-    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", dilation_rate=(1, 1),
+    def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", dilation_rate=(1, 1), groups=1,
                  activation=None, **kwargs):
         super().__init__(activation=activation, **kwargs)
-        self.filters = positive_int("Conv2D", "filters", filters)
-        self.kernel_size = pair("Conv2D", "kernel_size", kernel_size)
-        self.strides = pair("Conv2D", "strides", strides)
-        self.padding = padding_mode("Conv2D", padding)
-        self.dilation_rate = pair("Conv2D", "dilation_rate", dilation_rate)
+        kind = type(self).__name__
+        self.filters = positive_int(kind, "filters", filters)
+        self.kernel_size = int_tuple(kind, "kernel_size", kernel_size, self.rank)
+        self.strides = int_tuple(kind, "strides", strides, self.rank)
+        self.padding = padding_mode(kind, padding, self._paddings)
+        self.dilation_rate = int_tuple(kind, "dilation_rate", dilation_rate, self.rank)
+        self.groups = positive_int(kind, "groups", groups)
+        if self.filters % self.groups:
+            raise ValueError(f"{kind}: the number of filters must be divisible by the number of groups. "
+                             f"Received: groups={self.groups}, filters={self.filters}")
         #: im2col bytes held at once; a batch needing more is convolved in chunks.
         self.workspace_bytes = conv_ops.WORKSPACE_BYTES
 
@@ -59,10 +78,14 @@ class Conv2D(AffineLayer):
         self._check_rank(input_shape)
         channels = input_shape[-1]
         if channels is None:
-            raise ValueError(f"Layer '{self.name}' (Conv2D) needs the channel axis of its input to be known. "
-                             f"Received input shape {input_shape}.")
+            raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) needs the channel axis of its input to be "
+                             f"known. Received input shape {input_shape}.")
+        if channels % self.groups:
+            raise ValueError(f"Layer '{self.name}' ({type(self).__name__}): the number of input channels must be "
+                             f"divisible by the number of groups. Received groups={self.groups}, but the input has "
+                             f"{channels} channels (input shape {input_shape}).")
         self.compute_output_shape(input_shape)  # raises when the kernel does not fit a 'valid' input
-        self.add_kernel_and_bias(self.kernel_size + (channels, self.filters))
+        self.add_kernel_and_bias(self.kernel_size + (channels // self.groups, self.filters))
 
     def compute_output_shape(self, input_shape):
         self._check_rank(input_shape)
@@ -73,12 +96,25 @@ class Conv2D(AffineLayer):
         return (N, OH, OW, self.filters)
 
     def _check_rank(self, shape):
-        if len(shape) != 4:
-            raise ValueError(f"Layer '{self.name}' (Conv2D) expects 4-D input (batch, height, width, channels), "
-                             f"but received input of shape {tuple(shape)}.")
+        if len(shape) != self.rank + 2:
+            raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) expects {self.rank + 2}-D input "
+                             f"{self._axes}, but received input of shape {tuple(shape)}.")
+
+    def _check_input(self, x):
+        self._check_rank(x.shape)
+        channels = self.kernel.shape[-2] * self.groups
+        if x.shape[-1] != channels:
+            groups = f" and {self.groups} groups" if self.groups > 1 else ""
+            raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) expects inputs with {channels} channels "
+                             f"(kernel shape {tuple(self.kernel.shape)}{groups}), but received input of shape "
+                             f"{tuple(x.shape)}.")
+
+    def _window(self):
+        """``(KH, KW), (SH, SW), (DH, DW)`` of the 2-D convolution that computes the layer."""
+        return self.kernel_size, self.strides, self.dilation_rate
 
     def _geometry(self, H, W):
-        (KH, KW), (SH, SW), (DH, DW) = self.kernel_size, self.strides, self.dilation_rate
+        (KH, KW), (SH, SW), (DH, DW) = self._window()
         OH, OW, PH, PW = ops.conv_output_geometry(H, W, KH, KW, SH, SW, DH, DW, self.padding)
         if OH == 0 or OW == 0:
             span = (DH * (KH - 1) + 1, DW * (KW - 1) + 1)
@@ -90,23 +126,41 @@ class Conv2D(AffineLayer):
     def _conv_args(self, H, W):
         """``(KH, KW, SH, SW, PH, PW, DH, DW, OH, OW)``, the argument tail of im2col and col2im."""
         OH, OW, PH, PW = self._geometry(H, W)
-        return self.kernel_size + self.strides + (PH, PW) + self.dilation_rate + (OH, OW)
+        (KH, KW), (SH, SW), (DH, DW) = self._window()
+        return (KH, KW, SH, SW, PH, PW, DH, DW, OH, OW)
 
     def _chunks(self, x_shape, itemsize, OH, OW):
-        KH, KW = self.kernel_size
+        (KH, KW), _, _ = self._window()
         return ops.batch_chunks(x_shape[0], KH * KW * x_shape[3] * OH * OW * itemsize, self.workspace_bytes)
 
+    def _group_slices(self):
+        """``[(input channels, filters)]``: the slices of each group."""
+        C, F = self.kernel.shape[-2], self.filters // self.groups
+        return [(slice(g * C, (g + 1) * C), slice(g * F, (g + 1) * F)) for g in range(self.groups)]
+
+    def _gemm_kernel(self):
+        """The ``(KH*KW*C, F)`` matrix of the GEMM: the kernel itself or, with groups, the block-diagonal kernel
+        (the input channels of group g feed its filters only; zeros elsewhere)."""
+        if self.groups == 1:
+            return self.kernel.reshape(-1, self.filters)
+        xp = backend.get_array_module(self.kernel)
+        dense = xp.zeros(self.kernel.shape[:-2] + (self.kernel.shape[-2] * self.groups, self.filters),
+                         dtype=self.kernel.dtype)
+        for channels, filters in self._group_slices():
+            dense[..., channels, filters] = self.kernel[..., filters]
+        return dense.reshape(-1, self.filters)
+
     def forward(self, x, training=False):
-        self._check_rank(x.shape)
-        if x.shape[-1] != self.kernel.shape[2]:
-            raise ValueError(f"Layer '{self.name}' (Conv2D) expects inputs with {self.kernel.shape[2]} channels "
-                             f"(kernel shape {tuple(self.kernel.shape)}), but received input of shape "
-                             f"{tuple(x.shape)}.")
+        self._check_input(x)
+        return self._convolve(x, training)
+
+    def _convolve(self, x, training):
+        """The forward pass on NHWC ``x`` (checked), keeping what ``backward`` needs."""
         xp = backend.get_array_module(x)
         N, H, W, _ = x.shape
         args = self._conv_args(H, W)
         OH, OW = args[-2:]
-        kernel = self.kernel.reshape(-1, self.filters)
+        kernel = self._gemm_kernel()
         self._cols = self._y = self._z = None  # release last step's buffers so that they can be recycled
         z = workspace.empty(f"{self.name}.z", (N * OH * OW, self.filters), kernel.dtype, xp)
         chunks = self._chunks(x.shape, x.dtype.itemsize, OH, OW)
@@ -129,8 +183,10 @@ class Conv2D(AffineLayer):
         # ==== dz (activation and bias) ====
         dz = ops.bias_activation_backward(dy.reshape(-1, self.filters), self._z, self._y, self.output_activation(),
                                           self.bias_grad_or_none)
-        kernel = self.kernel.reshape(-1, self.filters)
-        kernel_grad = self.grads["kernel"].reshape(-1, self.filters) if "kernel" in self.grads else None
+        kernel = self._gemm_kernel()
+        kernel_grad = None
+        if "kernel" in self.grads:
+            kernel_grad = self.grads["kernel"].reshape(-1, self.filters) if self.groups == 1 else xp.empty_like(kernel)
         chunks = self._chunks(x.shape, x.dtype.itemsize, OH, OW)
         dx = None
         if self.needs_input_gradient and len(chunks) > 1:
@@ -153,9 +209,13 @@ class Conv2D(AffineLayer):
                     dx = dx_chunk
                 else:
                     dx[start:stop] = dx_chunk
+        if self.groups > 1 and kernel_grad is not None:  # each group's kernel gets its diagonal block
+            blocks = kernel_grad.reshape(self.kernel.shape[:-2] + (-1, self.filters))
+            for channels, filters in self._group_slices():
+                self.grads["kernel"][..., filters] = blocks[..., channels, filters]
         return dx
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),
                 "strides": list(self.strides), "padding": self.padding,
-                "dilation_rate": list(self.dilation_rate)}
+                "dilation_rate": list(self.dilation_rate), "groups": self.groups}
