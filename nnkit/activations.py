@@ -16,9 +16,11 @@ class Activation:
     """Base of the activations: ``f(x)`` and its derivative, element-wise or over the last axis.
 
     Calling an activation, ``nnkit.activations.relu(x)``, applies ``forward`` to an array.
-    ``needs_input = False`` declares that ``backward`` reads only the output ``y``.
+    ``needs_input = False`` declares that ``backward`` reads only the output ``y``; ``aliases`` are further
+    names it is registered under (Keras' ``"swish"`` for ``"silu"``).
     """
     name = None
+    aliases = ()
     needs_input = False
 
     def __call__(self, x):
@@ -41,7 +43,7 @@ class Activation:
 
 
 def _register(cls):
-    registry.register(cls.name)(cls)
+    registry.register(cls.name, *cls.aliases)(cls)
     return cls
 
 
@@ -203,6 +205,139 @@ class GELU(Activation):
 _SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
 
 
+@_register
+class SELU(Activation):
+    """Scaled exponential linear unit (Klambauer et al. 2017): ``scale * x`` for ``x > 0``, else
+    ``scale * alpha * (exp(x) - 1)``, with Keras' constants ``alpha = 1.67326324...``, ``scale = 1.05070098...``.
+    """
+    name = "selu"
+    alpha = 1.6732632423543772848170429916717
+    scale = 1.0507009873554804934193349852946
+
+    def forward(self, x):
+        xp = backend.get_array_module(x)
+        negative = (self.scale * self.alpha) * xp.expm1(xp.minimum(x, 0))
+        return xp.where(x > 0, self.scale * x, negative).astype(x.dtype, copy=False)
+
+    def backward(self, dy, x, y):
+        xp = backend.get_array_module(dy)
+        # For x <= 0, d/dx scale*alpha*(e^x - 1) = y + scale*alpha; y > 0 exactly where x > 0.
+        return dy * xp.where(y > 0, y.dtype.type(self.scale), y + y.dtype.type(self.scale * self.alpha))
+
+
+@_register
+class SiLU(Activation):
+    """Sigmoid linear unit, also called swish (Ramachandran et al. 2017): ``f(x) = x * sigmoid(x)``."""
+    name = "silu"
+    aliases = ("swish",)
+    needs_input = True
+
+    def forward(self, x):
+        return x * sigmoid.forward(x)
+
+    def backward(self, dy, x, y):
+        s = sigmoid.forward(x)
+        return dy * (s * (1 + x * (1 - s)))
+
+
+@_register
+class HardSigmoid(Activation):
+    """Piecewise-linear sigmoid, as Keras 3: ``f(x) = relu6(x + 3) / 6``, i.e. 0 below -3, 1 above 3."""
+    name = "hard_sigmoid"
+
+    def forward(self, x):
+        return backend.get_array_module(x).clip(x / 6 + 0.5, 0, 1).astype(x.dtype, copy=False)
+
+    def backward(self, dy, x, y):
+        return dy * (((y > 0) & (y < 1)) * y.dtype.type(1 / 6))
+
+
+@_register
+class HardSiLU(Activation):
+    """Hard SiLU, also called hard swish (Howard et al. 2019): ``f(x) = x * relu6(x + 3) / 6``."""
+    name = "hard_silu"
+    aliases = ("hard_swish",)
+    needs_input = True
+
+    def forward(self, x):
+        xp = backend.get_array_module(x)
+        return (x * xp.clip(x + 3, 0, 6) / 6).astype(x.dtype, copy=False)
+
+    def backward(self, dy, x, y):
+        xp = backend.get_array_module(x)
+        # 0 below -3, 1 above 3, and d/dx x*(x + 3)/6 = (2x + 3)/6 between.
+        slope = xp.where(x < -3, 0, xp.where(x > 3, 1, (2 * x + 3) / 6)).astype(x.dtype, copy=False)
+        return dy * slope
+
+
+@_register
+class Exponential(Activation):
+    """``f(x) = exp(x)``."""
+    name = "exponential"
+
+    def forward(self, x):
+        return backend.get_array_module(x).exp(x)
+
+    def backward(self, dy, x, y):
+        return dy * y
+
+
+@_register
+class ReLU6(Activation):
+    """ReLU capped at 6: ``f(x) = min(max(x, 0), 6)``."""
+    name = "relu6"
+
+    def forward(self, x):
+        return backend.get_array_module(x).clip(x, 0, 6).astype(x.dtype, copy=False)
+
+    def backward(self, dy, x, y):
+        return dy * ((y > 0) & (y < 6))
+
+
+@_register
+class Mish(Activation):
+    """Mish (Misra 2019): ``f(x) = x * tanh(softplus(x))``."""
+    name = "mish"
+    needs_input = True
+
+    def forward(self, x):
+        return x * backend.get_array_module(x).tanh(softplus.forward(x))
+
+    def backward(self, dy, x, y):
+        t = backend.get_array_module(x).tanh(softplus.forward(x))
+        # d/dx x*tanh(sp(x)) = tanh(sp) + x * (1 - tanh(sp)^2) * sp'(x), and sp' = sigmoid.
+        return dy * (t + x * (1 - t * t) * sigmoid.forward(x))
+
+
+@_register
+class Softsign(Activation):
+    """``f(x) = x / (1 + |x|)``."""
+    name = "softsign"
+
+    def forward(self, x):
+        return x / (1 + backend.get_array_module(x).abs(x))
+
+    def backward(self, dy, x, y):
+        # 1 / (1 + |x|)^2, and 1 / (1 + |x|) = 1 - |y|.
+        d = 1 - backend.get_array_module(y).abs(y)
+        return dy * (d * d)
+
+
+@_register
+class LogSoftmax(Activation):
+    """Log of the softmax over the last axis: ``f(x) = x - logsumexp(x)``, computed stably."""
+    name = "log_softmax"
+
+    def forward(self, x):
+        xp = backend.get_array_module(x)
+        shifted = x - x.max(axis=-1, keepdims=True)
+        return shifted - xp.log(xp.exp(shifted).sum(axis=-1, keepdims=True))
+
+    def backward(self, dy, x, y):
+        # d/dx_j sum_i dy_i (x_i - lse(x)) = dy_j - softmax_j * sum_i dy_i, and softmax = exp(y).
+        return dy - backend.get_array_module(y).exp(y) * dy.sum(axis=-1, keepdims=True)
+
+
 def get(identifier):
     """An Activation object from a name, an Activation, a callable or None (linear)."""
     if identifier is None:
@@ -231,3 +366,12 @@ softmax = Softmax()
 elu = ELU()
 softplus = Softplus()
 gelu = GELU()
+selu = SELU()
+silu = swish = SiLU()
+hard_sigmoid = HardSigmoid()
+hard_silu = hard_swish = HardSiLU()
+exponential = Exponential()
+relu6 = ReLU6()
+mish = Mish()
+softsign = Softsign()
+log_softmax = LogSoftmax()

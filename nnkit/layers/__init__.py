@@ -20,3 +20,5 @@ from .augmentation import (RandomBrightness, RandomContrast, RandomCrop, RandomF
 from .conv1d import Conv1D
 from .pooling1d import AveragePooling1D, GlobalAveragePooling1D, GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPooling1D
 from .spatial import Cropping1D, Cropping2D, UpSampling1D, UpSampling2D, ZeroPadding1D, ZeroPadding2D
+from .reshaping import Identity, Masking, Permute, RepeatVector, Reshape
+from .activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
