@@ -13,7 +13,8 @@ import numpy
 import pytest
 
 from nnkit import activations, backend, ops
-from nnkit.ops import bias_act as bias_act_ops, cross_entropy as cross_entropy_ops, optim as optim_ops
+from nnkit.ops import (bias_act as bias_act_ops, cross_entropy as cross_entropy_ops, layer_norm as layer_norm_ops,
+                       optim as optim_ops)
 
 from training_step import one_step
 
@@ -26,6 +27,7 @@ CE_SHAPES = [(4096, 1000), (64, 10), (32768, 1000), (65536, 1000)]   # the last 
 BIAS_SHAPE = (262144, 256)          # a GEMM output: 67M float32, as much traffic as the copy
 CONV = dict(N=64, H=28, W=28, C=32, F=64, K=3)   # 'same' 3x3, stride 1
 POOL_SHAPE = (64, 28, 28, 64)       # 2x2 windows, stride 2
+LN_SHAPE = (16384, 1024)            # rows of 1024 features: a transformer's activations, 64 MiB of float32
 
 
 # ==== plain CuPy compositions of im2col, col2im and pooling (for Adam, cross-entropy and bias+activation the ===
@@ -420,6 +422,99 @@ def test_max_pool_torch(benchmark, torch_cuda, timed):
         x.grad = None
         torch.nn.functional.max_pool2d(x, 2).backward(dy)
     timed(synced(torch, forward_backward), pool_bytes(), variant="torch F.max_pool2d + backward")
+
+
+# ==== layer normalization over the last axis: forward, and forward + backward (dx, dgamma, dbeta) ===============
+LN_GROUP = f"layer norm forward {LN_SHAPE[0]}x{LN_SHAPE[1]} f32"
+LN_STEP_GROUP = f"layer norm fwd+bwd (dx, dgamma, dbeta) {LN_SHAPE[0]}x{LN_SHAPE[1]} f32"
+LN_ELEMENTS = LN_SHAPE[0] * LN_SHAPE[1]
+LN_FORWARD_BYTES = 8 * LN_ELEMENTS                      # x read, y written
+LN_STEP_BYTES = LN_FORWARD_BYTES + 12 * LN_ELEMENTS     # then dy and x read, dx written
+
+
+def ln_arrays(xp):
+    rng = numpy.random.default_rng(0)
+    x, dy = (xp.asarray(rng.standard_normal(LN_SHAPE, dtype=F32)) for _ in range(2))
+    gamma, beta = (xp.asarray(rng.standard_normal(LN_SHAPE[1], dtype=F32)) for _ in range(2))
+    return x, dy, gamma, beta
+
+
+def ln_step(forward, backward, x, dy, gamma, beta):
+    """A function running ``forward`` then ``backward`` (an nnkit.ops.layer_norm pair) over the last axis."""
+    xp = backend.get_array_module(x)
+    dgamma, dbeta = xp.empty_like(gamma), xp.empty_like(beta)
+
+    def step():
+        y, mean, inv_std = forward(x, gamma, beta, (1,), 1e-3)
+        return backward(dy, x, mean, inv_std, gamma, (1,), dgamma, dbeta)
+    return step
+
+
+@gpu
+def test_layer_norm_nnkit(benchmark, cupy, timed):
+    benchmark.group = LN_GROUP
+    x, _, gamma, beta = ln_arrays(cupy)
+    timed(lambda: layer_norm_ops.layer_norm_gpu(x, gamma, beta, (1,), 1e-3), LN_FORWARD_BYTES, variant="nnkit kernel")
+
+
+@gpu
+def test_layer_norm_cupy_composition(benchmark, cupy, timed):
+    benchmark.group = LN_GROUP
+    x, _, gamma, beta = ln_arrays(cupy)
+    timed(lambda: layer_norm_ops.layer_norm_reference(x, gamma, beta, (1,), 1e-3), LN_FORWARD_BYTES,
+          variant="cupy composition")
+
+
+def test_layer_norm_numpy(benchmark, timed):
+    benchmark.group = LN_GROUP
+    x, _, gamma, beta = ln_arrays(numpy)
+    timed(lambda: layer_norm_ops.layer_norm(x, gamma, beta, (1,), 1e-3), LN_FORWARD_BYTES, variant="numpy")
+
+
+@gpu
+def test_layer_norm_torch(benchmark, torch_cuda, timed):
+    torch = torch_cuda
+    benchmark.group = LN_GROUP
+    x = torch.randn(LN_SHAPE, device="cuda")
+    gamma, beta = torch.randn(LN_SHAPE[1], device="cuda"), torch.randn(LN_SHAPE[1], device="cuda")
+    with torch.no_grad():
+        timed(synced(torch, lambda: torch.nn.functional.layer_norm(x, LN_SHAPE[1:], gamma, beta, 1e-3)),
+              LN_FORWARD_BYTES, variant="torch F.layer_norm")
+
+
+@gpu
+def test_layer_norm_step_nnkit(benchmark, cupy, timed):
+    benchmark.group = LN_STEP_GROUP
+    timed(ln_step(layer_norm_ops.layer_norm_gpu, layer_norm_ops.layer_norm_backward_gpu, *ln_arrays(cupy)),
+          LN_STEP_BYTES, variant="nnkit kernel")
+
+
+@gpu
+def test_layer_norm_step_cupy_composition(benchmark, cupy, timed):
+    benchmark.group = LN_STEP_GROUP
+    timed(ln_step(layer_norm_ops.layer_norm_reference, layer_norm_ops.layer_norm_backward_reference,
+                  *ln_arrays(cupy)), LN_STEP_BYTES, variant="cupy composition")
+
+
+def test_layer_norm_step_numpy(benchmark, timed):
+    benchmark.group = LN_STEP_GROUP
+    timed(ln_step(layer_norm_ops.layer_norm, layer_norm_ops.layer_norm_backward, *ln_arrays(numpy)), LN_STEP_BYTES,
+          variant="numpy")
+
+
+@gpu
+def test_layer_norm_step_torch(benchmark, torch_cuda, timed):
+    torch = torch_cuda
+    benchmark.group = LN_STEP_GROUP
+    x = torch.randn(LN_SHAPE, device="cuda", requires_grad=True)
+    dy = torch.randn(LN_SHAPE, device="cuda")
+    gamma = torch.randn(LN_SHAPE[1], device="cuda", requires_grad=True)
+    beta = torch.randn(LN_SHAPE[1], device="cuda", requires_grad=True)
+
+    def forward_backward():
+        x.grad = gamma.grad = beta.grad = None
+        torch.nn.functional.layer_norm(x, LN_SHAPE[1:], gamma, beta, 1e-3).backward(dy)
+    timed(synced(torch, forward_backward), LN_STEP_BYTES, variant="torch F.layer_norm + backward")
 
 
 # ==== the MNIST CNN: one whole training step at batch 64 ======================================================

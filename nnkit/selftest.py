@@ -135,6 +135,35 @@ def reference_sgd(p, g, velocity, learning_rate, momentum, nesterov):
     return (p + momentum * velocity - learning_rate * g if nesterov else p + velocity), velocity
 
 
+def reference_layer_norm(x, gamma, beta, epsilon):
+    """float64 layer normalization of the rows of ``x (rows, F)``: ``(y, mean, rstd)``; gamma, beta may be None."""
+    x = numpy.asarray(x, numpy.float64)
+    F = x.shape[1]
+    mean = x.sum(axis=1) / F
+    rstd = 1 / numpy.sqrt(((x - mean[:, None]) ** 2).sum(axis=1) / F + epsilon)
+    y = (x - mean[:, None]) * rstd[:, None]
+    if gamma is not None:
+        y = y * numpy.asarray(gamma, numpy.float64)
+    if beta is not None:
+        y = y + numpy.asarray(beta, numpy.float64)
+    return y, mean, rstd
+
+
+def reference_layer_norm_backward(dy, x, gamma, epsilon):
+    """float64 ``(dx, dgamma, dbeta)`` of ``reference_layer_norm``, by the chain rule through the variance and the
+    mean one stage at a time (the form of Ioffe & Szegedy 2015), not the folded formula the kernel uses."""
+    x, dy = numpy.asarray(x, numpy.float64), numpy.asarray(dy, numpy.float64)
+    F = x.shape[1]
+    centered = x - x.mean(axis=1, keepdims=True)
+    variance = (centered ** 2).mean(axis=1, keepdims=True)
+    std_inv = 1 / numpy.sqrt(variance + epsilon)
+    d_x_hat = dy if gamma is None else dy * numpy.asarray(gamma, numpy.float64)
+    d_variance = (d_x_hat * centered).sum(axis=1, keepdims=True) * -0.5 * std_inv ** 3
+    d_mean = -(d_x_hat * std_inv).sum(axis=1, keepdims=True) + d_variance * (-2 * centered).mean(axis=1, keepdims=True)
+    dx = d_x_hat * std_inv + d_variance * 2 * centered / F + d_mean / F
+    return dx, (dy * centered * std_inv).sum(axis=0), dy.sum(axis=0)
+
+
 # ---- the cases ----------------------------------------------------------------------------------------------
 @dataclass
 class Result:
@@ -303,11 +332,45 @@ class Runner:
                 if momentum:
                     self.record("sgd_step (velocity)", dtype, case, arrays[2], v_expected)
 
+    def check_layer_norm(self, dtype):
+        """Layer normalization of rows, forward (y, mean, rstd) and backward (dx, dgamma, dbeta), with and without
+        gamma and beta, on rows one warp covers, rows that take several, and enough rows for partial sums."""
+        from .ops import layer_norm as ln_ops
+        if self.device:
+            from .cuda import layer_norm as ln_kernels
+        epsilon = 1e-3
+        sizes = [(int(self.rng.integers(1, 300)), F) for F in (1, 3, 31, 32, 33, 100, 1024, 1025, 4099)]
+        for k, (rows, F) in enumerate(sizes + [(2000, 40), (70000, 3)]):
+            x = self.random((rows, F), dtype, scale=2.0) + 3  # an offset: the variance must not cancel
+            gamma, beta = (None, None) if k % 3 == 1 else (self.random(F, dtype), self.random(F, dtype))
+            dy = self.random((rows, F), dtype)
+            case = f"({rows}, {F}){'' if gamma is not None else ' no gamma/beta'}"
+            param = [None if p is None else self.to_backend(p) for p in (gamma, beta)]
+            if self.device:
+                y, mean, rstd = ln_kernels.layer_norm(
+                    self.to_backend(x), *param, epsilon, y=self.poisoned((rows, F), dtype),
+                    mean=self.poisoned(rows, dtype), rstd=self.poisoned(rows, dtype))
+                dgamma, dbeta = self.poisoned(F, dtype), self.poisoned(F, dtype)
+                dx = ln_kernels.layer_norm_backward(self.to_backend(dy), self.to_backend(x), mean, rstd, param[0],
+                                                    dgamma, dbeta, dx=self.poisoned((rows, F), dtype))
+            else:
+                y, mean, rstd = ln_ops.layer_norm(x, *param, (1,), epsilon)
+                dgamma, dbeta = numpy.full(F, numpy.nan, dtype), numpy.full(F, numpy.nan, dtype)
+                dx = ln_ops.layer_norm_backward(dy, x, mean, rstd, param[0], (1,), dgamma, dbeta)
+            y_expected, mean_expected, rstd_expected = reference_layer_norm(x, gamma, beta, epsilon)
+            dx_expected, dgamma_expected, dbeta_expected = reference_layer_norm_backward(dy, x, gamma, epsilon)
+            self.record("layer_norm_forward", dtype, case, y, y_expected, "reduction")
+            self.record("layer_norm_forward (mean)", dtype, case, mean.reshape(-1), mean_expected, "reduction")
+            self.record("layer_norm_forward (rstd)", dtype, case, rstd.reshape(-1), rstd_expected, "reduction")
+            self.record("layer_norm_backward", dtype, case, dx, dx_expected, "reduction")
+            self.record("layer_norm_backward (dgamma)", dtype, case, dgamma, dgamma_expected, "reduction")
+            self.record("layer_norm_backward (dbeta)", dtype, case, dbeta, dbeta_expected, "reduction")
+
     def run_all(self):
         """Run every check in float32 and float64; a check that raises becomes a failed Result."""
         for dtype in (numpy.float32, numpy.float64):
             for check in (self.check_conv, self.check_pool, self.check_bias_act, self.check_cross_entropy,
-                          self.check_optim):
+                          self.check_optim, self.check_layer_norm):
                 try:
                     check(numpy.dtype(dtype))
                 except Exception as error:  # report the failure in the table, keep checking the rest

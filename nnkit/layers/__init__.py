@@ -22,3 +22,6 @@ from .pooling1d import AveragePooling1D, GlobalAveragePooling1D, GlobalMaxPoolin
 from .spatial import Cropping1D, Cropping2D, UpSampling1D, UpSampling2D, ZeroPadding1D, ZeroPadding2D
 from .reshaping import Identity, Masking, Permute, RepeatVector, Reshape
 from .activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
+from .layer_normalization import LayerNormalization
+from .normalization_more import GroupNormalization, UnitNormalization
+from .noise import AlphaDropout, GaussianDropout, GaussianNoise, SpatialDropout1D, SpatialDropout2D
