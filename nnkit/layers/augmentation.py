@@ -13,7 +13,7 @@ import numpy
 from .. import backend
 from ..ops import image
 from .base import Layer, positive_int
-from .preprocessing import check_images, float_input
+from .preprocessing import check_images, float_input, sized_output_shape
 
 HORIZONTAL, VERTICAL, HORIZONTAL_AND_VERTICAL = "horizontal", "vertical", "horizontal_and_vertical"
 
@@ -263,8 +263,7 @@ class RandomCrop(_RandomImageLayer):
         self.width = positive_int("RandomCrop", "width", width)
 
     def compute_output_shape(self, input_shape):
-        check_images(self, input_shape)
-        return (input_shape[0], self.height, self.width, input_shape[3])
+        return sized_output_shape(self, input_shape)
 
     def forward(self, x, training=False):
         x = float_input(x)

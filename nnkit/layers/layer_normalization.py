@@ -15,6 +15,20 @@ def axis_list(layer_name, axis):
     return [int(a) for a in axes]
 
 
+def set_gamma_beta_arguments(layer, kind, epsilon, center, scale, beta_initializer, gamma_initializer,
+                             beta_regularizer, gamma_regularizer):
+    """Check and store the arguments a normalization layer with an optional gamma and beta shares."""
+    if isinstance(epsilon, bool) or not isinstance(epsilon, numbers.Real) or not epsilon > 0:
+        raise ValueError(f"{kind}: expected a positive number for `epsilon`. Received: epsilon={epsilon!r}")
+    layer.epsilon = float(epsilon)
+    layer.center = bool(center)
+    layer.scale = bool(scale)
+    layer.beta_initializer = initializers.get(beta_initializer)
+    layer.gamma_initializer = initializers.get(gamma_initializer)
+    layer.beta_regularizer = regularizers.get(beta_regularizer)
+    layer.gamma_regularizer = regularizers.get(gamma_regularizer)
+
+
 def check_no_constraints(layer_name, **constraints):
     """nnkit has no weight constraints: Keras' ``*_constraint`` arguments are accepted as None only."""
     for argument, value in constraints.items():
@@ -69,16 +83,8 @@ class LayerNormalization(Layer):
         check_no_constraints("LayerNormalization", beta_constraint=beta_constraint, gamma_constraint=gamma_constraint)
         self._axes_given = axis_list("LayerNormalization", axis)
         self.axis = list(axis) if isinstance(axis, (list, tuple)) else axis
-        if isinstance(epsilon, bool) or not isinstance(epsilon, numbers.Real) or not epsilon > 0:
-            raise ValueError(f"LayerNormalization: expected a positive number for `epsilon`. "
-                             f"Received: epsilon={epsilon!r}")
-        self.epsilon = float(epsilon)
-        self.center = bool(center)
-        self.scale = bool(scale)
-        self.beta_initializer = initializers.get(beta_initializer)
-        self.gamma_initializer = initializers.get(gamma_initializer)
-        self.beta_regularizer = regularizers.get(beta_regularizer)
-        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        set_gamma_beta_arguments(self, "LayerNormalization", epsilon, center, scale, beta_initializer,
+                                 gamma_initializer, beta_regularizer, gamma_regularizer)
 
     def build(self, input_shape):
         self._axes = resolve_axes(self, self._axes_given, len(input_shape), input_shape)

@@ -4,7 +4,7 @@ import numbers
 from .. import backend, initializers, regularizers
 from ..ops import layer_norm as layer_norm_ops
 from .base import Layer
-from .layer_normalization import axis_list, check_no_constraints, resolve_axes
+from .layer_normalization import axis_list, check_no_constraints, resolve_axes, set_gamma_beta_arguments
 
 
 class GroupNormalization(Layer):
@@ -42,18 +42,10 @@ class GroupNormalization(Layer):
                              f"normalization). Received: groups={groups!r}")
         if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
             raise TypeError(f"GroupNormalization: expected an int for `axis`. Received: axis={axis!r}")
-        if isinstance(epsilon, bool) or not isinstance(epsilon, numbers.Real) or not epsilon > 0:
-            raise ValueError(f"GroupNormalization: expected a positive number for `epsilon`. "
-                             f"Received: epsilon={epsilon!r}")
         self.groups = int(groups)
         self.axis = int(axis)
-        self.epsilon = float(epsilon)
-        self.center = bool(center)
-        self.scale = bool(scale)
-        self.beta_initializer = initializers.get(beta_initializer)
-        self.gamma_initializer = initializers.get(gamma_initializer)
-        self.beta_regularizer = regularizers.get(beta_regularizer)
-        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        set_gamma_beta_arguments(self, "GroupNormalization", epsilon, center, scale, beta_initializer,
+                                 gamma_initializer, beta_regularizer, gamma_regularizer)
 
     def build(self, input_shape):
         self.check_input_rank(input_shape, 2, "an input of rank >= 2 (batch, ..., channels)")

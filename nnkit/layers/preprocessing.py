@@ -19,6 +19,12 @@ def float_input(x):
     return x if x.dtype.kind == "f" else x.astype(backend.floatx())
 
 
+def sized_output_shape(layer, input_shape):
+    """The shape of ``layer``'s output images, ``(batch, layer.height, layer.width, channels)``."""
+    check_images(layer, input_shape)
+    return (input_shape[0], layer.height, layer.width, input_shape[3])
+
+
 def check_images(layer, shape):
     """A ValueError naming ``layer`` unless ``shape`` is that of a batch of images ``(N, H, W, C)``."""
     if len(shape) != 4:
@@ -227,8 +233,7 @@ class Resizing(Layer):
         check_images(self, input_shape)
 
     def compute_output_shape(self, input_shape):
-        check_images(self, input_shape)
-        return (input_shape[0], self.height, self.width, input_shape[3])
+        return sized_output_shape(self, input_shape)
 
     def forward(self, x, training=False):
         x = float_input(x)
@@ -274,8 +279,7 @@ class CenterCrop(Layer):
         check_images(self, input_shape)
 
     def compute_output_shape(self, input_shape):
-        check_images(self, input_shape)
-        return (input_shape[0], self.height, self.width, input_shape[3])
+        return sized_output_shape(self, input_shape)
 
     def forward(self, x, training=False):
         x = float_input(x)

@@ -11,7 +11,6 @@ import numpy
 from .. import backend
 from .._registry import snake_case
 from ..layers.base import Layer, layer_keys, tracked_layers, unique_name
-from ..layers.graph import Graph
 from ..layers.symbolic import is_symbolic
 from ..trainer import Trainer, data
 from . import saving
