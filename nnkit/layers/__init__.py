@@ -25,3 +25,4 @@ from .activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from .layer_normalization import LayerNormalization
 from .normalization_more import GroupNormalization, UnitNormalization
 from .noise import AlphaDropout, GaussianDropout, GaussianNoise, SpatialDropout1D, SpatialDropout2D
+from .categorical import CategoryEncoding, Discretization, Hashing, IntegerLookup, StringLookup
