@@ -258,7 +258,21 @@ def _as_bytes(value):
     return value if isinstance(value, bytes) else str(value).encode("utf-8")
 
 
-class Hashing(_CategoricalLayer):
+class _TextInputLayer(_CategoricalLayer):
+    """A categorical layer that also takes strings, which stay on the host (no backend holds them)."""
+
+    def __call__(self, inputs, training=None):
+        """As ``Layer.__call__``; string arrays (and lists of strings) stay on the host."""
+        if isinstance(inputs, (list, tuple)):
+            inputs = numpy.asarray(inputs)
+        if not _is_text(inputs):
+            return super().__call__(inputs, training)
+        if not self.built:
+            self.build_for((None,) + inputs.shape[1:])
+        return self.forward(inputs, training=bool(training))
+
+
+class Hashing(_TextInputLayer):
     """Hashes strings or integers into ``num_bins`` bins, as Keras (TensorFlow's ``to_hash_bucket_fast``: FarmHash
     Fingerprint64 of the UTF-8 string, or with ``salt`` ``to_hash_bucket_strong``: SipHash-2-4 keyed by the salt;
     then modulo the number of bins). Integers hash as their decimal strings, floats are truncated to integers first.
@@ -302,16 +316,6 @@ class Hashing(_CategoricalLayer):
                                  f"Received: salt={salt!r}")
         self.salt = salt
 
-    def __call__(self, inputs, training=None):
-        """As ``Layer.__call__``; string arrays (and lists of strings) stay on the host."""
-        if isinstance(inputs, (list, tuple)):
-            inputs = numpy.asarray(inputs)
-        if not _is_text(inputs):
-            return super().__call__(inputs, training)
-        if not self.built:
-            self.build_for((None,) + inputs.shape[1:])
-        return self.forward(inputs, training=bool(training))
-
     def build(self, input_shape):
         self._check_rank(len(input_shape), self.output_mode)
 
@@ -350,7 +354,7 @@ class Hashing(_CategoricalLayer):
                 "salt": self.salt, "output_mode": self.output_mode, "sparse": self.sparse}
 
 
-class _Lookup(_CategoricalLayer):
+class _Lookup(_TextInputLayer):
     """Keras' IndexLookup: maps tokens to indices ``[mask] + [OOV] * num_oov_indices + vocabulary`` (or back, with
     ``invert``); the vocabulary is given or learned by ``adapt`` (descending frequency, ties by descending token).
     """
@@ -447,16 +451,6 @@ class _Lookup(_CategoricalLayer):
 
     def compute_output_shape(self, input_shape):
         return encoded_shape(input_shape, self.output_mode, self.vocabulary_size())
-
-    def __call__(self, inputs, training=None):
-        """As ``Layer.__call__``; string arrays (and lists of strings) stay on the host."""
-        if isinstance(inputs, (list, tuple)):
-            inputs = numpy.asarray(inputs)
-        if not _is_text(inputs):
-            return super().__call__(inputs, training)
-        if not self.built:
-            self.build_for((None,) + inputs.shape[1:])
-        return self.forward(inputs, training=bool(training))
 
     def _check_ready(self):
         if self._tokens is None:
