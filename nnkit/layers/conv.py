@@ -29,6 +29,19 @@ def padding_mode(layer_name, value, modes=("valid", "same")):
     return mode
 
 
+def window_geometry(layer, H, W, window):
+    """``(OH, OW, PH, PW)`` of ``layer``'s convolution window ``((KH, KW), (SH, SW), (DH, DW))`` over an
+    ``H x W`` input with its padding, or a ValueError naming the layer when the window does not fit."""
+    (KH, KW), (SH, SW), (DH, DW) = window
+    OH, OW, PH, PW = ops.conv_output_geometry(H, W, KH, KW, SH, SW, DH, DW, layer.padding)
+    if OH == 0 or OW == 0:
+        span = (DH * (KH - 1) + 1, DW * (KW - 1) + 1)
+        raise ValueError(f"Layer '{layer.name}' ({type(layer).__name__}): the kernel {span} (with dilation) is "
+                         f"larger than the input's {H}x{W} pixels with padding='valid'. Use padding='same' or a "
+                         f"smaller kernel.")
+    return OH, OW, PH, PW
+
+
 class Conv2D(AffineLayer):
     """2-D convolution over NHWC images: ``activation(conv(x, kernel) + bias)``.
 
@@ -114,14 +127,7 @@ class Conv2D(AffineLayer):
         return self.kernel_size, self.strides, self.dilation_rate
 
     def _geometry(self, H, W):
-        (KH, KW), (SH, SW), (DH, DW) = self._window()
-        OH, OW, PH, PW = ops.conv_output_geometry(H, W, KH, KW, SH, SW, DH, DW, self.padding)
-        if OH == 0 or OW == 0:
-            span = (DH * (KH - 1) + 1, DW * (KW - 1) + 1)
-            raise ValueError(f"Layer '{self.name}' (Conv2D): the kernel {span} (with dilation) is larger than "
-                             f"the input's {H}x{W} pixels with padding='valid'. Use padding='same' or a "
-                             f"smaller kernel.")
-        return OH, OW, PH, PW
+        return window_geometry(self, H, W, self._window())
 
     def _conv_args(self, H, W):
         """``(KH, KW, SH, SW, PH, PW, DH, DW, OH, OW)``, the argument tail of im2col and col2im."""

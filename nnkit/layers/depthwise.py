@@ -9,7 +9,7 @@ from .. import backend, initializers, ops, regularizers
 from ..ops import conv as conv_ops, workspace
 from .affine import AffineLayer
 from .base import positive_int
-from .conv import padding_mode, pair
+from .conv import padding_mode, pair, window_geometry
 
 
 def depthwise_product(cols, kernel, out):
@@ -91,13 +91,8 @@ class _DepthwiseBase(AffineLayer):
 
     def _conv_args(self, H, W):
         """``(KH, KW, SH, SW, PH, PW, DH, DW, OH, OW)``, the argument tail of im2col and col2im."""
-        (KH, KW), (SH, SW), (DH, DW) = self.kernel_size, self.strides, self.dilation_rate
-        OH, OW, PH, PW = ops.conv_output_geometry(H, W, KH, KW, SH, SW, DH, DW, self.padding)
-        if OH == 0 or OW == 0:
-            span = (DH * (KH - 1) + 1, DW * (KW - 1) + 1)
-            raise ValueError(f"Layer '{self.name}' ({type(self).__name__}): the kernel {span} (with dilation) is "
-                             f"larger than the input's {H}x{W} pixels with padding='valid'. Use padding='same' or "
-                             f"a smaller kernel.")
+        window = (KH, KW), (SH, SW), (DH, DW) = self.kernel_size, self.strides, self.dilation_rate
+        OH, OW, PH, PW = window_geometry(self, H, W, window)
         return (KH, KW, SH, SW, PH, PW, DH, DW, OH, OW)
 
     def _chunks(self, x_shape, itemsize, OH, OW):
