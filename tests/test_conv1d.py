@@ -13,8 +13,8 @@ import nnkit
 from nnkit import backend
 from nnkit.layers import BatchNormalization, Conv2D, Dense, Embedding
 from nnkit.layers.conv1d import Conv1D
-from nnkit.layers.pooling1d import AveragePooling1D, GlobalAveragePooling1D, MaxPooling1D
-from nnkit.layers.spatial import Cropping1D, UpSampling1D, ZeroPadding1D
+from nnkit.layers.pooling1d import AveragePooling1D, GlobalAveragePooling1D, GlobalMaxPooling2D, MaxPooling1D
+from nnkit.layers.spatial import Cropping1D, Cropping2D, UpSampling1D, UpSampling2D, ZeroPadding1D, ZeroPadding2D
 from nnkit.utils import gradcheck
 
 DATA = os.path.join(os.path.dirname(__file__), "data")
@@ -294,17 +294,34 @@ def temporal_model():
     ])
 
 
-def test_keras_model_one_sgd_step(backend_name):
+def images_model():
+    """The ``images`` model of tests/data/make_keras_conv1d.py."""
+    return nnkit.Sequential([
+        nnkit.Input(shape=(5, 5, 2)),
+        Conv2D(4, 3, padding="same", groups=2, activation="tanh"),
+        UpSampling2D((2, 2), interpolation="bilinear"),
+        Cropping2D(((1, 0), (0, 1))),
+        ZeroPadding2D(((0, 1), (2, 0))),
+        Conv2D(3, 2),
+        GlobalMaxPooling2D(),
+        Dense(2, activation="softmax"),
+    ])
+
+
+
+@pytest.mark.parametrize("name, make_model", [("temporal", temporal_model), ("images", images_model)])
+def test_keras_model_one_sgd_step(name, make_model, backend_name):
+    """The two models of tests/data/make_keras_conv1d.py: Keras' predictions, loss and weights after one SGD step."""
     io = numpy.load(os.path.join(DATA, "keras_conv1d_models.npz"))
-    model = temporal_model()
+    model = make_model()
     count = len(model.get_weights())
-    model.set_weights([io[f"temporal_start_{i}"] for i in range(count)])
-    numpy.testing.assert_allclose(model.predict(io["temporal_x"], verbose=0), io["temporal_y"], rtol=1e-5, atol=1e-6)
+    model.set_weights([io[f"{name}_start_{i}"] for i in range(count)])
+    numpy.testing.assert_allclose(model.predict(io[f"{name}_x"], verbose=0), io[f"{name}_y"], rtol=1e-5, atol=1e-6)
     model.compile(optimizer=nnkit.optimizers.SGD(learning_rate=0.1), loss="sparse_categorical_crossentropy")
-    loss = model.train_on_batch(io["temporal_x"], io["temporal_labels"])
-    assert float(numpy.ravel(loss)[0]) == pytest.approx(float(io["temporal_loss"]), rel=1e-5)
+    loss = model.train_on_batch(io[f"{name}_x"], io[f"{name}_labels"])
+    assert float(numpy.ravel(loss)[0]) == pytest.approx(float(io[f"{name}_loss"]), rel=1e-5)
     for i, weight in enumerate(model.get_weights()):
-        numpy.testing.assert_allclose(weight, io[f"temporal_after_{i}"], rtol=1e-4, atol=1e-6, err_msg=f"weight {i}")
+        numpy.testing.assert_allclose(weight, io[f"{name}_after_{i}"], rtol=1e-4, atol=1e-6, err_msg=f"weight {i}")
 
 
 # ---- a keras-io style time-series classifier ---------------------------------------------------------------------

@@ -9,9 +9,7 @@ import re
 import numpy
 import pytest
 
-import nnkit
 from nnkit import backend
-from nnkit.layers import Conv2D, Dense
 from nnkit.layers.pooling1d import (AveragePooling1D, GlobalAveragePooling1D, GlobalMaxPooling1D, GlobalMaxPooling2D,
                                     MaxPooling1D)
 from nnkit.layers.spatial import Cropping1D, Cropping2D, UpSampling1D, UpSampling2D, ZeroPadding1D, ZeroPadding2D
@@ -340,30 +338,3 @@ def test_keras_outputs(case, backend_name):
     layer.build_for((None,) + x.shape[1:])
     y, _ = layer.forward_masked(x, mask)
     numpy.testing.assert_allclose(host(y), LAYERS[f"{case}_y"], rtol=1e-6, atol=1e-6)
-
-
-def images_model():
-    """The ``images`` model of tests/data/make_keras_conv1d.py."""
-    return nnkit.Sequential([
-        nnkit.Input(shape=(5, 5, 2)),
-        Conv2D(4, 3, padding="same", groups=2, activation="tanh"),
-        UpSampling2D((2, 2), interpolation="bilinear"),
-        Cropping2D(((1, 0), (0, 1))),
-        ZeroPadding2D(((0, 1), (2, 0))),
-        Conv2D(3, 2),
-        GlobalMaxPooling2D(),
-        Dense(2, activation="softmax"),
-    ])
-
-
-def test_keras_model_one_sgd_step(backend_name):
-    io = numpy.load(os.path.join(DATA, "keras_conv1d_models.npz"))
-    model = images_model()
-    count = len(model.get_weights())
-    model.set_weights([io[f"images_start_{i}"] for i in range(count)])
-    numpy.testing.assert_allclose(model.predict(io["images_x"], verbose=0), io["images_y"], rtol=1e-5, atol=1e-6)
-    model.compile(optimizer=nnkit.optimizers.SGD(learning_rate=0.1), loss="sparse_categorical_crossentropy")
-    loss = model.train_on_batch(io["images_x"], io["images_labels"])
-    assert float(numpy.ravel(loss)[0]) == pytest.approx(float(io["images_loss"]), rel=1e-5)
-    for i, weight in enumerate(model.get_weights()):
-        numpy.testing.assert_allclose(weight, io[f"images_after_{i}"], rtol=1e-4, atol=1e-6, err_msg=f"weight {i}")
