@@ -12,22 +12,9 @@ from nnkit.layers import Dense
 from nnkit.layers.preprocessing import CenterCrop, Normalization, Rescaling, Resizing
 from nnkit.utils import gradcheck
 
+from data.preprocessing_cases import CENTER_CROPS, RESIZES
+
 GOLDEN = numpy.load(os.path.join(os.path.dirname(__file__), "data", "keras_preprocessing.npz"))
-#: The golden cases of make_keras_preprocessing.py: (height, width, interpolation, crop_to_aspect_ratio,
-#: pad_to_aspect_ratio).
-RESIZES = {
-    "bilinear_up": (9, 11, "bilinear", False, False),
-    "bilinear_down": (3, 4, "bilinear", False, False),
-    "bilinear_mixed": (8, 3, "bilinear", False, False),
-    "nearest_up": (9, 11, "nearest", False, False),
-    "nearest_down": (3, 4, "nearest", False, False),
-    "nearest_mixed": (2, 12, "nearest", False, False),
-    "bilinear_crop": (4, 4, "bilinear", True, False),
-    "nearest_crop": (6, 3, "nearest", True, False),
-    "bilinear_pad": (4, 4, "bilinear", False, True),
-    "nearest_pad": (2, 6, "nearest", False, True),
-}
-CENTER_CROPS = {"crop": (4, 5), "crop_odd": (3, 8), "taller": (7, 4), "larger": (9, 12)}
 
 
 def host(array):

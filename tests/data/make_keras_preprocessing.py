@@ -25,20 +25,7 @@ import numpy  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 L = keras.layers
-#: name: (height, width, interpolation, crop_to_aspect_ratio, pad_to_aspect_ratio)
-RESIZES = {
-    "bilinear_up": (9, 11, "bilinear", False, False),
-    "bilinear_down": (3, 4, "bilinear", False, False),
-    "bilinear_mixed": (8, 3, "bilinear", False, False),
-    "nearest_up": (9, 11, "nearest", False, False),
-    "nearest_down": (3, 4, "nearest", False, False),
-    "nearest_mixed": (2, 12, "nearest", False, False),
-    "bilinear_crop": (4, 4, "bilinear", True, False),
-    "nearest_crop": (6, 3, "nearest", True, False),
-    "bilinear_pad": (4, 4, "bilinear", False, True),
-    "nearest_pad": (2, 6, "nearest", False, True),
-}
-CENTER_CROPS = {"crop": (4, 5), "crop_odd": (3, 8), "taller": (7, 4), "larger": (9, 12)}
+from preprocessing_cases import CENTER_CROPS, RESIZES  # noqa: E402
 
 
 def numpy_of(tensor):
