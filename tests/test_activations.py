@@ -55,7 +55,8 @@ def test_backward_passes_gradcheck(name, backend_name, rng):
     assert result.max_relative_error < 1e-7, result
 
 
-@pytest.mark.parametrize("name", ["relu", "sigmoid", "tanh", "softmax", "elu", "softplus", "leaky_relu"])
+@pytest.mark.parametrize("name", ["relu", "sigmoid", "tanh", "softmax", "elu", "softplus", "leaky_relu", "selu",
+                                  "hard_sigmoid", "exponential", "relu6", "softsign", "log_softmax"])
 def test_output_only_backward_ignores_input(name, xp, rng):
     """Activations declaring needs_input=False must give the same gradient without x (layers drop it)."""
     activation = activations.get(name)
