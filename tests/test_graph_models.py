@@ -611,3 +611,9 @@ def test_subclassed_model_nested_twice_in_a_functional_model_trains_and_saves(tm
     model.save(tmp_path / "m.nnkit")
     restored = nnkit.models.load_model(tmp_path / "m.nnkit", custom_objects={"ResidualBlock": ResidualBlock})
     numpy.testing.assert_array_equal(restored.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_a_call_with_arguments_the_layer_does_not_take_names_the_layer_and_its_signature():
+    layer = Dense(3, name="head")
+    with pytest.raises(TypeError, match=r"Layer 'head' \(Dense\) takes the call arguments \(inputs, training=None\)"):
+        layer(numpy.ones((2, 4), "float32"), use_causal_mask=True)

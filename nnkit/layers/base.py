@@ -5,6 +5,7 @@ as in Keras. ``forward`` keeps what ``backward`` needs; ``backward`` writes the 
 trainable weight into ``self.grads[name]`` (overwriting it) and returns the gradient of the input.
 """
 import collections
+import inspect
 import math
 from dataclasses import dataclass, replace
 
@@ -12,7 +13,7 @@ import numpy
 
 from .. import backend, initializers, regularizers
 from .._registry import snake_case
-from .symbolic import KerasTensor, Node, flatten, is_symbolic
+from .symbolic import KerasTensor, Node, flatten, is_symbolic, pack_like
 
 _name_counts = collections.Counter()
 
@@ -134,7 +135,7 @@ class Layer:
             raise NotImplementedError(f"Layer '{self.name}' ({type(self).__name__}) has neither backward() nor call().")
         return self.graph.backward(self._run, dy)
 
-    def forward_masked(self, x, mask, training=False):
+    def forward_masked(self, x, mask, training=False, **options):
         """Forward pass carrying a Keras-style mask (``(N, T)`` booleans, True = real step).
 
         By default the mask passes through unchanged; layers that create or consume masks (Embedding with
@@ -145,7 +146,7 @@ class Layer:
             output, self._run = self.graph.forward(x, training, needs_input_gradient=self.needs_input_gradient,
                                                    keep_states=self.keep_call_states)
             return output, None
-        return self.forward(x, training=training), mask
+        return self.forward(x, training=training, **options), mask
 
     # ---- the state one call keeps for its backward ---------------------------------------------------
     def save_call_state(self):
@@ -215,15 +216,15 @@ class Layer:
                                  f"{what}. Call it on nnkit.Input(...) (the functional API) first.")
         return self.inbound_nodes[0]
 
-    def _call_symbolic(self, inputs, training):
+    def _call_symbolic(self, inputs, training, options):
         tensors = flatten(inputs)
         if not all(isinstance(t, KerasTensor) for t in tensors):
             kinds = ", ".join(type(t).__name__ for t in tensors)
             raise TypeError(f"Layer '{self.name}' was called on a mix of symbolic tensors and other values ({kinds}). "
                             f"In a functional model every input of a layer must come from nnkit.Input or a layer.")
         shapes = [t.shape for t in tensors]
-        output_shape = self.build_for(shapes if isinstance(inputs, (list, tuple, dict)) else shapes[0])
-        return Node(self, inputs, output_shape, backend.floatx().name, training).output_structure()
+        output_shape = self.build_for(pack_like(inputs, shapes), options)
+        return Node(self, inputs, output_shape, backend.floatx().name, training, options).output_structure()
 
     def get_config(self):
         """The constructor arguments as JSON-compatible values, so that ``from_config`` rebuilds an unbuilt twin;
@@ -240,31 +241,54 @@ class Layer:
         return cls(**config)
 
     # ---- shared machinery ------------------------------------------------------------------------------
-    def __call__(self, inputs, training=None):
+    def bind_call(self, inputs, training=None):
+        """How a call's arguments map to ``(inputs, training, options)``: ``inputs`` the tensors (one, a list or a
+        dict; the ones a backward returns gradients for, in that structure), ``options`` the other keyword
+        arguments that change what the call computes, as JSON-compatible values (a graph node records them and
+        ``forward`` receives them). Layers whose calls take more than ``inputs`` (``MultiHeadAttention(query,
+        value, key=...)``, ``LSTM(x, initial_state=...)``) override this with their own signature."""
+        return inputs, training, {}
+
+    def __call__(self, *args, **kwargs):
         """On symbolic tensors: record a node and return symbolic outputs (the functional API). On arrays: run
         the layer, building it on first use (as a Keras layer does). Float inputs are cast to the dtype of the
-        layer's weights, as Keras autocasts (the GPU kernels take one dtype)."""
+        layer's weights, as Keras autocasts (the GPU kernels take one dtype). The arguments are those of
+        ``bind_call``: ``layer(inputs, training=None)`` unless the layer takes more."""
+        try:
+            inputs, training, options = self.bind_call(*args, **kwargs)
+        except TypeError as error:
+            try:
+                inspect.signature(self.bind_call).bind(*args, **kwargs)
+            except TypeError:
+                raise TypeError(f"Layer '{self.name}' ({type(self).__name__}) takes the call arguments "
+                                f"{inspect.signature(self.bind_call)}; {error}.") from None
+            raise
+        return self.call_with(inputs, training, options)
+
+    def call_with(self, inputs, training=None, options=None):
+        """Run (or, on symbolic tensors, record) one call whose arguments ``bind_call`` has already sorted."""
+        options = options or {}
         if is_symbolic(inputs):
-            return self._call_symbolic(inputs, training)
+            return self._call_symbolic(inputs, training, options)
         if isinstance(inputs, dict):
-            inputs = {key: backend.to_device(value) for key, value in inputs.items()}
-            if not self.built:
-                self.build_for({key: (None,) + tuple(value.shape[1:]) for key, value in inputs.items()})
-            return self.forward(inputs, training=bool(training))
-        several = isinstance(inputs, (list, tuple))
-        arrays = [backend.to_device(a) for a in inputs] if several else [backend.to_device(inputs)]
+            arrays = {key: backend.to_device(value) for key, value in inputs.items()}
+            listed = list(arrays.values())
+        else:
+            several = isinstance(inputs, (list, tuple))
+            listed = [backend.to_device(a) for a in inputs] if several else [backend.to_device(inputs)]
         if not self.built:
-            shapes = [(None,) + tuple(a.shape[1:]) for a in arrays]
-            self.build_for(shapes if several else shapes[0])
+            shapes = [(None,) + tuple(a.shape[1:]) for a in listed]
+            self.build_for(pack_like(inputs, shapes))
         weights = self.weights
         if weights:
-            arrays = [a.astype(weights[0].dtype) if a.dtype.kind == "f" and a.dtype != weights[0].dtype else a
-                      for a in arrays]
-        return self.forward(arrays if several else arrays[0], training=bool(training))
+            listed = [a.astype(weights[0].dtype) if a.dtype.kind == "f" and a.dtype != weights[0].dtype else a
+                      for a in listed]
+        return self.forward(pack_like(inputs, listed), training=bool(training), **options)
 
-    def build_for(self, input_shape):
+    def build_for(self, input_shape, options=None):
         """Build (a composite layer: trace ``call``), then record the shapes (for summary) and return the
-        output shape. ``input_shape`` is one shape, or a list of shapes for a layer called on a list."""
+        output shape. ``input_shape`` is one shape, or a list (dict) of shapes for a layer called on a list (dict);
+        ``options`` are the call's (see ``bind_call``), for a layer whose output shape depends on them."""
         input_shape = as_shapes(input_shape)
         if not self.built:
             if self._composite:
@@ -274,7 +298,7 @@ class Layer:
                 self.build(input_shape)
             self.built = True
         self.input_shape = input_shape
-        self.output_shape = as_shapes(self.compute_output_shape(input_shape))
+        self.output_shape = as_shapes(self.compute_output_shape(input_shape, **(options or {})))
         return self.output_shape
 
     def add_weight(self, name, shape, initializer="glorot_uniform", regularizer=None, trainable=True):

@@ -113,11 +113,11 @@ class Graph:
             if node in run.logits_nodes:
                 layer.emit_logits = True
                 try:
-                    result, out_mask = layer.forward_masked(args, mask, training=mode)
+                    result, out_mask = layer.forward_masked(args, mask, training=mode, **node.options)
                 finally:
                     layer.emit_logits = False
             else:
-                result, out_mask = layer.forward_masked(args, mask, training=mode)
+                result, out_mask = layer.forward_masked(args, mask, training=mode, **node.options)
             if keep:
                 run.states[node] = layer.save_call_state()
             if not node.multiple_outputs:
@@ -176,7 +176,7 @@ class Graph:
             if not needs_input_gradient:
                 continue
             if node.multiple_inputs:
-                for tensor, grad in zip(node.flat_inputs, dx):
+                for tensor, grad in zip(node.flat_inputs, flatten_like(node.inputs, dx)):
                     if grad is not None:
                         _add(grads, tensor, grad)
             elif dx is not None:

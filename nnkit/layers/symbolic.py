@@ -18,7 +18,7 @@ def flatten(structure):
 
 
 def pack_like(structure, flat):
-    """``flat`` (a list) put back into the shape of ``structure`` (single item, list or dict)."""
+    """``flat`` (a list) put back into the shape of ``structure`` (single item, flat list or dict)."""
     flat = list(flat)
     if isinstance(structure, dict):
         return {key: flat[index] for index, key in enumerate(structure)}
@@ -132,14 +132,16 @@ class Node:
         inputs: the call's input structure (a KerasTensor, or a list of them).
         outputs: the list of output KerasTensors.
         training: the ``training=`` given at the call (None: follow the model's mode).
+        options: the call's other arguments (``Layer.bind_call``), given to the layer's ``forward`` at each run.
     """
 
-    def __init__(self, layer, inputs, output_shapes, dtype, training=None):
+    def __init__(self, layer, inputs, output_shapes, dtype, training=None, options=None):
         self.layer = layer
         self.inputs = inputs
         self.flat_inputs = flatten(inputs) if inputs is not None else []
         self.multiple_inputs = isinstance(inputs, (list, tuple, dict))
         self.training = training
+        self.options = options or {}
         self.multiple_outputs = isinstance(output_shapes, list)
         shapes = output_shapes if self.multiple_outputs else [output_shapes]
         self.outputs = [KerasTensor(shape, dtype, layer.name if index == 0 else f"{layer.name}:{index}", self, index)

@@ -25,7 +25,7 @@ class Functional(Model):
     def layers(self):
         return list(self.graph.layers)
 
-    def build_for(self, input_shape):
+    def build_for(self, input_shape, options=None):
         return self.output_shape
 
     # ---- config: the layers and how their calls connect -------------------------------------------------
@@ -45,7 +45,8 @@ class Functional(Model):
         for layer in graph.layers:
             calls = [node for node in layer.inbound_nodes if node in graph.nodes]
             layers.append({**serialize(layer), "name": layer.name, "inbound_nodes": [
-                {"args": _map(node.inputs, reference), "training": node.training} for node in calls]})
+                {"args": _map(node.inputs, reference), "training": node.training, **({"options": node.options} if node.options else {})}
+                for node in calls]})
         return {"name": self.name, "trainable": self.trainable, "layers": layers,
                 "input_layers": _map(graph.inputs, reference), "output_layers": _map(graph.outputs, reference)}
 
@@ -69,7 +70,7 @@ class Functional(Model):
                 pending.remove(item)
                 layer, index, call = item
                 args = _map_references(call["args"], lambda ref: outputs[(ref[0], ref[1])][ref[2]])
-                outputs[(layer.name, index)] = flatten(layer(args, training=call.get("training")))
+                outputs[(layer.name, index)] = flatten(layer.call_with(args, call.get("training"), call.get("options")))
 
         def tensor(ref):
             return outputs[(ref[0], ref[1])][ref[2]]

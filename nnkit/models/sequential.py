@@ -71,7 +71,7 @@ class Sequential(Model):
                              "Input(shape=...), pass input_shape= to the first layer, or call fit/predict.")
         self._build_chain()
 
-    def build_for(self, input_shape):
+    def build_for(self, input_shape, options=None):
         if self.graph is None or tuple(input_shape[1:]) != tuple(self.input_shape[1:]):
             self.build(input_shape)
         return self.output_shape
