@@ -26,3 +26,4 @@ from .layer_normalization import LayerNormalization
 from .normalization_more import GroupNormalization, UnitNormalization
 from .noise import AlphaDropout, GaussianDropout, GaussianNoise, SpatialDropout1D, SpatialDropout2D
 from .categorical import CategoryEncoding, Discretization, Hashing, IntegerLookup, StringLookup
+from .activity_regularization import ActivityRegularization
