@@ -59,7 +59,7 @@ class Loss:
     def validate_targets(self, y_true, output_shape):
         """Raise a clear error when targets cannot go with outputs of ``output_shape`` (batch axis ignored)."""
         per_sample, expected = tuple(y_true.shape[1:]), tuple(output_shape[1:])
-        if per_sample != expected and not (expected[-1:] == (1,) and per_sample == expected[:-1]):
+        if not shape_fits(per_sample, expected) and not (expected[-1:] == (1,) and shape_fits(per_sample, expected[:-1])):
             raise ValueError(f"{self.name}: targets of shape {tuple(y_true.shape)} do not match the model output "
                              f"of shape {format_shape(output_shape)}.")
 
@@ -197,11 +197,16 @@ class SparseCategoricalCrossentropy(Loss):
 
     def validate_targets(self, y_true, output_shape):
         per_sample, expected = tuple(y_true.shape[1:]), tuple(output_shape[1:-1])
-        if per_sample not in (expected, expected + (1,)):
+        if not (shape_fits(per_sample, expected) or shape_fits(per_sample, expected + (1,))):
             raise ValueError(f"{self.name}: expected integer labels of shape {format_shape(output_shape[:-1])} for a "
                              f"model output of shape {format_shape(output_shape)}, but received labels of shape "
                              f"{tuple(y_true.shape)}. (One-hot targets go with categorical_crossentropy.)")
         check_labels(y_true, output_shape[-1], self.name)
+
+
+def shape_fits(shape, expected):
+    """Whether ``shape`` matches ``expected``, whose None entries (steps of any length) match any size."""
+    return len(shape) == len(expected) and all(e is None or s == e for s, e in zip(shape, expected))
 
 
 def check_labels(labels, num_classes, what):

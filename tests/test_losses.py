@@ -233,3 +233,10 @@ def test_targets_shape_mismatch_is_clear(xp):
         losses.SparseCategoricalCrossentropy().validate_targets(xp.zeros((4, 5), dtype=int), (None, 5))
     with pytest.raises(ValueError, match=r"label 7 is out of range.*\[0, 4\]"):
         losses.SparseCategoricalCrossentropy().validate_targets(xp.asarray([0, 7, 1]), (None, 5))
+
+
+def test_targets_of_any_length_fit_an_output_with_steps_of_any_length(xp):
+    losses.MeanSquaredError().validate_targets(xp.zeros((4, 7, 3)), (None, None, 3))
+    losses.SparseCategoricalCrossentropy().validate_targets(xp.zeros((4, 7), dtype=int), (None, None, 5))
+    with pytest.raises(ValueError, match="do not match the model output"):
+        losses.MeanSquaredError().validate_targets(xp.zeros((4, 7, 2)), (None, None, 3))
