@@ -430,9 +430,14 @@ class _Lookup(_TextInputLayer):
             raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) was given a vocabulary; it cannot adapt.")
         if isinstance(data, (list, tuple)) and all(hasattr(batch, "shape") for batch in data):
             data = numpy.concatenate([self._host_tokens(batch).ravel() for batch in data])
-        tokens, counts = numpy.unique(self._host_tokens(data).ravel(), return_counts=True)
+        self._learn(*numpy.unique(self._host_tokens(data).ravel(), return_counts=True))
+
+    def _learn(self, tokens, counts):
+        """The vocabulary from the distinct ``tokens`` (a host array) seen ``counts`` times (what ``adapt``
+        counted, or a caller that counts its own way: TextVectorization)."""
         special = [t for t in (self.mask_token, self.oov_token) if t is not None]
-        keep = numpy.isin(tokens, numpy.asarray(special, dtype=tokens.dtype), invert=True)
+        # Compared as given: cast to the tokens' dtype, '[UNK]' would be cut to the longest token's width.
+        keep = numpy.isin(tokens, numpy.asarray(special) if special else tokens[:0], invert=True)
         tokens, counts = tokens[keep], counts[keep]
         order = numpy.lexsort((tokens, counts))[::-1]
         if self.max_tokens:
