@@ -310,3 +310,18 @@ def test_text_classifier_trains_and_runs_on_raw_texts():
     inputs = nnkit.Input(shape=(1,), dtype="string")
     functional = nnkit.Model(inputs, classifier(vectorize(inputs)))
     numpy.testing.assert_allclose(backend.to_host(functional(texts[:, None])), expected, rtol=1e-6)
+
+
+def test_fit_evaluate_and_predict_take_raw_strings_for_a_model_that_starts_with_text_vectorization():
+    texts = numpy.array(["good movie", "bad movie", "great film", "awful film", "good fun", "bad plot"] * 4)
+    labels = numpy.array([1, 0, 1, 0, 1, 0] * 4, "float32")
+    vectorizer = TextVectorization(output_sequence_length=3)
+    vectorizer.adapt(texts)
+    model = nnkit.Sequential([nnkit.Input((1,), dtype="string"), vectorizer, nnkit.layers.Embedding(20, 8),
+                              nnkit.layers.GlobalAveragePooling1D(), nnkit.layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer=nnkit.optimizers.Adam(0.05), loss="binary_crossentropy", metrics=["accuracy"])
+    history = model.fit(texts[:, None], labels, epochs=15, batch_size=6, verbose=0)
+    assert history.history["loss"][-1] < 0.5 * history.history["loss"][0]
+    assert model.evaluate(texts[:, None], labels, verbose=0)[1] == 1.0
+    predictions = model.predict(texts[:6, None], verbose=0).ravel()
+    assert numpy.array_equal(predictions > 0.5, labels[:6] == 1)

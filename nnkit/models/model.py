@@ -204,6 +204,8 @@ class Model(Trainer, Layer):
 
 
 def _on_device(array, dtype):
+    if isinstance(array, numpy.ndarray) and array.dtype.kind in "USO":
+        return array  # text stays on the host: the layers that take it (TextVectorization, StringLookup) read it there
     if not backend.is_device_array(array):
         array = backend.to_device(array)
     return array.astype(dtype) if array.dtype.kind == "f" and array.dtype != dtype else array

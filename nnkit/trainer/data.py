@@ -25,14 +25,18 @@ def as_input_array(x, input_shape, what="x", on_device=True):
     if x is None:
         raise ValueError(f"{what} is None: expected an array of shape {input_shape}.")
     array = x if backend.is_device_array(x) else numpy.asarray(x)
-    if array.dtype.kind not in "biuf":
-        raise TypeError(f"{what} must hold numbers; received dtype {array.dtype}.")
+    text = array.dtype.kind in "USO"  # strings stay on the host, for a first layer that takes text
+    if array.dtype.kind not in "biuf" and not text:
+        raise TypeError(f"{what} must hold numbers (or strings, for a model whose first layer takes text); "
+                        f"received dtype {array.dtype}.")
     if input_shape is not None:
         expected = tuple(input_shape[1:])
         received = tuple(array.shape[1:])
         if len(expected) != len(received) or any(e is not None and e != r for e, r in zip(expected, received)):
             raise ValueError(f"The model expects input of shape {format_shape(input_shape)}, but {what} has shape "
                              f"{tuple(array.shape)}.")
+    if text:
+        return array
     check_finite(array, what)
     if on_device:
         return backend.to_device(array, dtype=backend.floatx())
