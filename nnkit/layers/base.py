@@ -74,6 +74,9 @@ class Layer:
     #: Set by the trainer around one call's forward and backward when the loss takes over this layer's
     #: softmax/sigmoid (the fused cross-entropy); never left set.
     emit_logits = False
+    #: Whether the layer reads strings (TextVectorization, StringLookup, Hashing): the trainer then keeps string
+    #: data for it on the host.
+    accepts_text = False
     #: Whether the class writes ``call`` (traced into a graph) rather than ``forward``/``backward``.
     _composite = False
     #: False for the plain layers, whose per-step methods then skip looking for layers inside them.

@@ -260,6 +260,7 @@ def _as_bytes(value):
 
 class _TextInputLayer(_CategoricalLayer):
     """A categorical layer that also takes strings, which stay on the host (no backend holds them)."""
+    accepts_text = True
 
     def __call__(self, inputs, training=None):
         """As ``Layer.__call__``; string arrays (and lists of strings) stay on the host."""

@@ -19,16 +19,18 @@ def fits_on_device(*arrays):
     return needed <= DEVICE_FRACTION * free
 
 
-def as_input_array(x, input_shape, what="x", on_device=True):
+def as_input_array(x, input_shape, what="x", on_device=True, takes_text=False):
     """``x`` in floatx, checked against the model's input shape (batch axis None); on the backend's device,
-    or kept on the host (``on_device=False``) for batch-by-batch copies."""
+    or kept on the host (``on_device=False``) for batch-by-batch copies. Strings, where the input ``takes_text``,
+    stay on the host as they are."""
     if x is None:
         raise ValueError(f"{what} is None: expected an array of shape {input_shape}.")
     array = x if backend.is_device_array(x) else numpy.asarray(x)
-    text = array.dtype.kind in "USO"  # strings stay on the host, for a first layer that takes text
+    text = takes_text and array.dtype.kind in "USO"
     if array.dtype.kind not in "biuf" and not text:
-        raise TypeError(f"{what} must hold numbers (or strings, for a model whose first layer takes text); "
-                        f"received dtype {array.dtype}.")
+        hint = (" Strings need an input read by a layer that takes text (TextVectorization, StringLookup, Hashing)."
+                if array.dtype.kind in "USO" else "")
+        raise TypeError(f"{what} must hold numbers; received dtype {array.dtype}.{hint}")
     if input_shape is not None:
         expected = tuple(input_shape[1:])
         received = tuple(array.shape[1:])

@@ -317,7 +317,8 @@ class Trainer:
         self.build_for_data(x)
         xs = data.as_list(x, self.input_names, "x")
         on_device = data.fits_on_device(*xs)
-        xs = [data.as_input_array(a, tensor.shape, self._input_label(i), on_device=on_device)
+        xs = [data.as_input_array(a, tensor.shape, self._input_label(i), on_device=on_device,
+                                   takes_text=self._takes_text(tensor))
               for i, (a, tensor) in enumerate(zip(xs, self.graph.flat_inputs))]
         count = data.num_samples(xs, "x")
         batch_size = _positive("batch_size", 32 if batch_size is None else batch_size)
@@ -369,13 +370,20 @@ class Trainer:
         return self.predict(x, batch_size=max(data.num_samples(data.as_list(x, self.input_names, "x"), "x"), 1))
 
     # ---- data ------------------------------------------------------------------------------------------
+    def _takes_text(self, tensor):
+        """Whether the input ``tensor`` may be given strings: an ``Input(dtype="string")``, or one read by a layer
+        that takes text (TextVectorization, StringLookup, Hashing)."""
+        return tensor.dtype == "string" or any(node.layer.accepts_text for node in self.graph.nodes
+                                               if any(t is tensor for t in node.flat_inputs))
+
     def _input_label(self, index):
         return "x" if len(self.input_names) == 1 else f"x['{self.input_names[index]}']"
 
     def _prepare(self, xs, ys, on_device=True):
         """Check and convert every input and target array; returns ``(xs, ys, number of samples)``."""
         self._resolve_outputs()
-        xs = [data.as_input_array(a, tensor.shape, self._input_label(i), on_device=on_device)
+        xs = [data.as_input_array(a, tensor.shape, self._input_label(i), on_device=on_device,
+                                   takes_text=self._takes_text(tensor))
               for i, (a, tensor) in enumerate(zip(xs, self.graph.flat_inputs))]
         count = data.num_samples(xs, "x")
         checked = []
