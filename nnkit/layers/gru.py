@@ -20,8 +20,10 @@ class GRU(Recurrent):
     Args:
         units, activation ('tanh'), recurrent_activation ('sigmoid'), use_bias, kernel_initializer,
         recurrent_initializer ('orthogonal'), bias_initializer, kernel/recurrent/bias_regularizer, dropout,
-        recurrent_dropout, return_sequences, return_state, go_backwards: as in LSTM.
+        recurrent_dropout, return_sequences, return_state, go_backwards, stateful, unroll: as in LSTM.
         reset_after: True (apply the reset gate after the recurrent projection).
+
+    Call arguments: as LSTM's, with ``initial_state`` ``[h]`` (or ``h``).
 
     Input shape: ``(batch, timesteps, features)``, with an optional ``(batch, timesteps)`` mask.
     Output shape: ``(batch, timesteps, units)`` with return_sequences, else ``(batch, units)``; with
@@ -52,12 +54,12 @@ class GRU(Recurrent):
             return None
         return self.grads["bias"][0] if self.reset_after else self.grads["bias"]
 
-    def _scan(self, xw, mask, recurrent_mask):
+    def _scan(self, xw, initial_states):
+        H = self._state_buffer(xw, initial_states[0])
         if not self.reset_after:
-            return self._scan_reset_before(xw)
+            return self._scan_reset_before(xw, H)
         xp = backend.get_array_module(xw)
-        T, N, _ = xw.shape
-        H = xp.zeros((T + 1, N, self.units), dtype=xw.dtype)
+        T = xw.shape[0]
         HR = xp.empty_like(xw)
         gates = xp.empty_like(xw)
         for t in range(T):
@@ -86,15 +88,14 @@ class GRU(Recurrent):
         self._recurrent_kernel_grad(xp, dhr)
         if self.use_bias and "bias" in self.grads:
             dhr.reshape(T * N, -1).sum(axis=0, out=self.grads["bias"][1])
-        return dxw
+        return dxw, [dh]
 
     # ---- reset_after=False: the reset gate scales h before the recurrent projection (no fused kernel) ----
-    def _scan_reset_before(self, xw):
+    def _scan_reset_before(self, xw, H):
         xp = backend.get_array_module(xw)
         T, N, _ = xw.shape
         U = self.units
         R_zr, R_h = self.recurrent_kernel[:, :2 * U], self.recurrent_kernel[:, 2 * U:]
-        H = xp.zeros((T + 1, N, U), dtype=xw.dtype)
         pre = xp.empty_like(xw)            # pre-activations of z, r, hh
         gates = xp.empty_like(xw)          # z, r, hh
         RH = xp.empty((T, N, U), dtype=xw.dtype)   # r * h_in, the input of R_h
@@ -141,7 +142,7 @@ class GRU(Recurrent):
             dR = self.grads["recurrent_kernel"]
             dR[:, :2 * U] = h_in.T @ dpre[:, :, :2 * U].reshape(T * N, 2 * U)
             dR[:, 2 * U:] = self._RH.reshape(T * N, U).T @ dpre[:, :, 2 * U:].reshape(T * N, U)
-        return dpre
+        return dpre, [dh]
 
     def get_config(self):
         return {**super().get_config(), "reset_after": self.reset_after}

@@ -37,6 +37,13 @@ class LSTM(Recurrent):
             per sequence).
         return_sequences: output every step's h (else only the last). return_state: also return h and c.
         go_backwards: process the sequence in reverse (and return the reversed sequence).
+        stateful: each call starts from the final states of the call before (every batch the same size; no
+            gradient crosses between calls); ``reset_states()`` (or ``reset_state()``) zeroes them.
+        unroll: accepted for Keras compatibility; nnkit runs the same loop either way.
+
+    Call arguments: ``layer(sequences, initial_state=None, mask=None, training=None)``; ``initial_state`` is
+    ``[h, c]``, each ``(batch, units)`` (an encoder's ``return_state`` outputs, e.g.), and gets gradients;
+    ``mask`` ``(batch, timesteps)`` replaces the mask the input carries.
 
     Input shape: ``(batch, timesteps, features)``; an incoming mask ``(batch, timesteps)`` skips padded steps.
     Output shape: ``(batch, timesteps, units)`` with return_sequences, else ``(batch, units)``; with
@@ -63,12 +70,10 @@ class LSTM(Recurrent):
             return _UnitForgetBias(self.bias_initializer, self.units)
         return self.bias_initializer
 
-    def _scan(self, xw, mask, recurrent_mask):
+    def _scan(self, xw, initial_states):
         xp = backend.get_array_module(xw)
-        T, N, _ = xw.shape
-        U = self.units
-        H = xp.zeros((T + 1, N, U), dtype=xw.dtype)
-        C = xp.zeros((T + 1, N, U), dtype=xw.dtype)
+        T = xw.shape[0]
+        H, C = (self._state_buffer(xw, state) for state in initial_states)
         HR = xp.empty_like(xw)
         gates = xp.empty_like(xw)
         for t in range(T):
@@ -94,7 +99,7 @@ class LSTM(Recurrent):
             dh = self._recurrent_backward(dz[t], dh_carry)
             dc, dc_prev = dc_prev, dc
         self._recurrent_kernel_grad(xp, dz)
-        return dz
+        return dz, [dh, dc]
 
     def get_config(self):
         return {**super().get_config(), "unit_forget_bias": self.unit_forget_bias}

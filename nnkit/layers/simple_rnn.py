@@ -10,7 +10,9 @@ class SimpleRNN(Recurrent):
         units: size of the hidden state. activation: 'tanh'. use_bias: True.
         kernel_initializer: 'glorot_uniform'. recurrent_initializer: 'orthogonal'. bias_initializer: 'zeros'.
         kernel_regularizer, recurrent_regularizer, bias_regularizer, dropout, recurrent_dropout,
-        return_sequences, return_state, go_backwards: as in LSTM.
+        return_sequences, return_state, go_backwards, stateful, unroll: as in LSTM.
+
+    Call arguments: as LSTM's, with ``initial_state`` ``[h]`` (or ``h``).
 
     Input shape: ``(batch, timesteps, features)``, with an optional ``(batch, timesteps)`` mask.
     Output shape: ``(batch, timesteps, units)`` with return_sequences, else ``(batch, units)``; with
@@ -29,10 +31,10 @@ class SimpleRNN(Recurrent):
             raise TypeError("SimpleRNN has no recurrent_activation (it has no gates); use `activation`.")
         super().__init__(units, activation=activation, **kwargs)
 
-    def _scan(self, xw, mask, recurrent_mask):
+    def _scan(self, xw, initial_states):
         xp = backend.get_array_module(xw)
-        T, N, U = xw.shape
-        H = xp.zeros((T + 1, N, U), dtype=xw.dtype)
+        T = xw.shape[0]
+        H = self._state_buffer(xw, initial_states[0])
         Y = xp.empty_like(xw)                     # activation outputs before masking
         for t in range(T):
             xw[t] += self._recurrent_input(H[t]) @ self.recurrent_kernel     # xw now holds pre-activations
@@ -54,7 +56,7 @@ class SimpleRNN(Recurrent):
             dz[t] = self.activation.backward(dh if m is None else dh * m[:, None], self._Z[t], self._Y[t])
             dh = self._recurrent_backward(dz[t], carry)
         self._recurrent_kernel_grad(xp, dz)
-        return dz
+        return dz, [dh]
 
     def get_config(self):
         config = super().get_config()

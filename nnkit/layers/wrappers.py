@@ -47,9 +47,14 @@ class Bidirectional(Wrapper):
         merge_mode: 'concat' (default), 'sum', 'mul', 'ave', or None (a list ``[forward, backward]``).
         backward_layer: optional recurrent layer for the backward direction (must read the other way).
 
+    Called as ``Bidirectional(...)(sequences, initial_state=None, mask=None, training=None)``: ``initial_state``
+    lists the forward layer's states, then the backward layer's (LSTM: ``[h_f, c_f, h_b, c_b]``), as in Keras.
+    A ``stateful`` layer makes both directions stateful (``reset_states()`` zeroes both).
+
     Input shape: ``(batch, timesteps, features)``, with an optional mask.
     Output shape: the layer's, with the last axis doubled for 'concat'. With ``return_sequences`` the
-    backward layer's outputs are put back in forward time order before merging.
+    backward layer's outputs are put back in forward time order before merging. With ``return_state``,
+    the merged output(s) followed by the forward layer's states and the backward layer's.
 
     Example:
         >>> model = Sequential([Input((10,)), Embedding(1000, 16), Bidirectional(LSTM(8)), Dense(1)])
@@ -66,19 +71,26 @@ class Bidirectional(Wrapper):
         super().__init__(**kwargs)
         if self.input_shape_hint is None:
             self.input_shape_hint = layer.input_shape_hint
-        config = {**layer.get_config(), "name": f"forward_{layer.name}"}
+        # As Keras: the prefix is not doubled when a saved forward layer is wrapped again (from_config).
+        config = {**layer.get_config(), "name": f"forward_{layer.name.removeprefix('forward_')}"}
         config.pop("batch_input_shape", None)
         self.forward_layer = type(layer).from_config(config)
         if backward_layer is None:
-            config = {**config, "name": f"backward_{layer.name}", "go_backwards": not layer.go_backwards}
+            config = {**config, "name": f"backward_{layer.name.removeprefix('backward_')}",
+                      "go_backwards": not layer.go_backwards}
             backward_layer = type(layer).from_config(config)
         elif backward_layer.go_backwards == layer.go_backwards:
             raise ValueError("Bidirectional: `backward_layer` must read the sequence in the other direction "
                              f"(go_backwards={not layer.go_backwards}).")
+        for attribute in ("stateful", "return_sequences", "return_state"):
+            if getattr(backward_layer, attribute) != getattr(layer, attribute):
+                raise ValueError(f"Bidirectional: the forward and backward layers must have the same `{attribute}`; "
+                                 f"received {getattr(layer, attribute)} and {getattr(backward_layer, attribute)}.")
         self.backward_layer = backward_layer
         self.merge_mode = merge_mode
         self.return_sequences = layer.return_sequences
         self.return_state = layer.return_state
+        self.stateful = layer.stateful
         # As Keras does: padded steps of a returned sequence read 0 in both directions.
         for inner in (self.forward_layer, self.backward_layer):
             inner.zero_output_for_mask = self.return_sequences
@@ -88,10 +100,14 @@ class Bidirectional(Wrapper):
         return [("forward", self.forward_layer), ("backward", self.backward_layer)]
 
     def build(self, input_shape):
+        if isinstance(input_shape, list):  # [sequences, *initial states(, mask)]
+            input_shape = input_shape[0]
         self.forward_layer.build_for(input_shape)
         self.backward_layer.build_for(input_shape)
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape, explicit_mask=False):
+        if isinstance(input_shape, list):
+            input_shape = input_shape[0]
         shape, states = self.forward_layer.compute_output_shape(input_shape), []
         if self.return_state:
             shape, *states = shape
@@ -102,13 +118,64 @@ class Bidirectional(Wrapper):
             merged = [tuple(shape)] * (2 if self.merge_mode is None else 1)
         return merged + states if len(merged) + len(states) > 1 else merged[0]
 
-    def forward(self, x, training=False):
-        return self.forward_masked(x, None, training)[0]
+    # ---- the call: initial states of both directions --------------------------------------------------
+    def bind_call(self, sequences, initial_state=None, mask=None, training=None):
+        """Keras' call: ``initial_state`` lists the forward layer's states, then the backward layer's (see the
+        wrapped layer's ``bind_call`` for the rest)."""
+        if isinstance(sequences, (list, tuple)):
+            raise ValueError(f"Layer '{self.name}' (Bidirectional) takes one sequence tensor; pass initial states as "
+                             f"`initial_state=[...]`. Received a list of {len(sequences)} tensors.")
+        states = []
+        if initial_state is not None:
+            states = list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state]
+            half = self.forward_layer.state_count
+            if len(states) != 2 * half:
+                names = [f"{name}_{side}" for side in "fb" for name in self.forward_layer.state_names]
+                raise ValueError(f"Layer '{self.name}' (Bidirectional) expects `initial_state` to hold {2 * half} "
+                                 f"states [{', '.join(names)}] (the forward layer's, then the backward layer's); "
+                                 f"received {len(states)}.")
+            states = (self.forward_layer.checked_initial_state(states[:half], sequences.shape)
+                      + self.backward_layer.checked_initial_state(states[half:], sequences.shape))
+        if not states and mask is None:
+            return sequences, training, {}
+        inputs = [sequences, *states] + ([mask] if mask is not None else [])
+        return inputs, training, ({"explicit_mask": True} if mask is not None else {})
 
-    def forward_masked(self, x, mask, training=False):
+    def reset_states(self):
+        """Zero the carried states of both directions (the layer must be stateful)."""
+        if not self.stateful:
+            raise AttributeError(f"Layer '{self.name}' (Bidirectional) is not stateful, so it has no states to reset.")
+        self.forward_layer.reset_states()
+        self.backward_layer.reset_states()
+
+    def reset_state(self):
+        """``reset_states`` (Keras 3's name)."""
+        self.reset_states()
+
+    @property
+    def states(self):
+        """The forward layer's carried states, then the backward layer's; None when not stateful or not yet run."""
+        forward, backward = self.forward_layer.states, self.backward_layer.states
+        return forward + backward if forward and backward else None
+
+    # ---- forward and backward ---------------------------------------------------------------------------
+    def forward(self, inputs, training=False, explicit_mask=False):
+        return self.forward_masked(inputs, None, training, explicit_mask)[0]
+
+    def forward_masked(self, inputs, mask, training=False, explicit_mask=False):
         self._propagate_input_gradient()
-        y_f, _ = self.forward_layer.forward_masked(x, mask, training)
-        y_b, _ = self.backward_layer.forward_masked(x, mask, training)
+        self._listed_inputs, self._explicit_mask = isinstance(inputs, (list, tuple)), explicit_mask
+        x, states = (inputs[0], list(inputs[1:])) if self._listed_inputs else (inputs, [])
+        if explicit_mask:
+            mask = states.pop()
+        elif isinstance(mask, list):
+            mask = mask[0]
+        half = len(states) // 2
+        self._states_given = bool(states)
+        x_f = [x, *states[:half]] if states else x
+        x_b = [x, *states[half:]] if states else x
+        y_f, _ = self.forward_layer.forward_masked(x_f, mask, training)
+        y_b, _ = self.backward_layer.forward_masked(x_b, mask, training)
         states = []
         if self.return_state:
             (y_f, *states_f), (y_b, *states_b) = y_f, y_b
@@ -142,7 +209,15 @@ class Bidirectional(Wrapper):
             dy_f, dy_b = [dy_f] + d_states_f, [dy_b] + d_states_b
         dx_f = self.forward_layer.backward(dy_f)
         dx_b = self.backward_layer.backward(dy_b)
-        return None if dx_f is None else dx_f + dx_b
+        if dx_f is None:
+            return None
+        if not self._states_given:
+            dx = dx_f + dx_b
+        else:  # [dx, *d_states] from each direction
+            dx = [dx_f[0] + dx_b[0]] + dx_f[1:] + dx_b[1:]
+        if not self._listed_inputs:
+            return dx
+        return (dx if isinstance(dx, list) else [dx]) + ([None] if self._explicit_mask else [])
 
     def get_config(self):
         config = {**super().get_config(), "layer": serialize(self.forward_layer), "merge_mode": self.merge_mode}

@@ -149,6 +149,13 @@ class Model(Trainer, Layer):
         outputs, self._run = self.graph.forward(arrays, bool(training), needs_input_gradient=False, logits=fused)
         return outputs
 
+    def reset_states(self):
+        """Zero the carried states of every stateful layer inside (``stateful=True`` recurrent layers, in nested
+        models and wrappers too), as Keras 2's ``model.reset_states()``; Keras 3 resets layer by layer."""
+        for layer in self.leaf_layers():
+            if getattr(layer, "stateful", False):
+                layer.reset_states()
+
     # ---- weights -----------------------------------------------------------------------------------------
     def set_weights(self, weights):
         """Set every weight from a list in ``get_weights()`` order. Every array is checked (count, shape, real
