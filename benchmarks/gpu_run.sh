@@ -40,7 +40,7 @@ timeout 180 python3 -m pytest -m gpu -q -p no:cacheprovider --durations=5 2>&1 |
 pytest_rc=${PIPESTATUS[0]}
 
 echo "== 4/5 benchmarks"
-timeout 240 python3 -m pytest benchmarks/test_kernels.py -q -p no:cacheprovider \
+timeout 240 python3 -m pytest benchmarks/test_kernels.py benchmarks/test_attention_gpu.py -q -p no:cacheprovider \
     --benchmark-json="$OUT/benchmarks.json" --benchmark-max-time=0.25 --benchmark-min-rounds=5 \
     --benchmark-columns=median,min,max,rounds --benchmark-sort=name 2>&1 | tee "$OUT/benchmarks.txt" | tail -60
 bench_rc=${PIPESTATUS[0]}

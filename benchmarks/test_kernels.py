@@ -13,8 +13,8 @@ import numpy
 import pytest
 
 from nnkit import activations, backend, ops
-from nnkit.ops import (bias_act as bias_act_ops, cross_entropy as cross_entropy_ops, layer_norm as layer_norm_ops,
-                       optim as optim_ops)
+from nnkit.ops import (attention as attention_ops, bias_act as bias_act_ops, cross_entropy as cross_entropy_ops,
+                       layer_norm as layer_norm_ops, optim as optim_ops)
 
 from training_step import one_step
 
@@ -28,6 +28,7 @@ BIAS_SHAPE = (262144, 256)          # a GEMM output: 67M float32, as much traffi
 CONV = dict(N=64, H=28, W=28, C=32, F=64, K=3)   # 'same' 3x3, stride 1
 POOL_SHAPE = (64, 28, 28, 64)       # 2x2 windows, stride 2
 LN_SHAPE = (16384, 1024)            # rows of 1024 features: a transformer's activations, 64 MiB of float32
+ATTN_SHAPE = (8, 8, 512, 512)       # (B, H, Tq, Tk) attention scores: 16M float32, 64 MiB
 
 
 # ==== plain CuPy compositions of im2col, col2im and pooling (for Adam, cross-entropy and bias+activation the ===
@@ -515,6 +516,70 @@ def test_layer_norm_step_torch(benchmark, torch_cuda, timed):
         x.grad = gamma.grad = beta.grad = None
         torch.nn.functional.layer_norm(x, LN_SHAPE[1:], gamma, beta, 1e-3).backward(dy)
     timed(synced(torch, forward_backward), LN_STEP_BYTES, variant="torch F.layer_norm + backward")
+
+
+# ==== attention's masked softmax with dropout, forward + backward ==============================================
+ATTN_GROUP = f"attention softmax fwd+bwd {'x'.join(map(str, ATTN_SHAPE))}, padding mask, dropout 0.1, f32"
+# forward: scores read, probs and dropped written; backward: d_dropped and probs read, d_scores written
+ATTN_BYTES = 24 * math.prod(ATTN_SHAPE)
+ATTN_SCALE, ATTN_RATE = 1 / 8, 0.1
+
+
+def attention_arrays(xp):
+    """Scores, their upstream gradient and a padding mask (B, 1, 1, Tk) hiding the last quarter of each batch
+    entry's keys but for the first one."""
+    rng = numpy.random.default_rng(0)
+    B, H, Tq, Tk = ATTN_SHAPE
+    scores, d_dropped = (xp.asarray(rng.standard_normal(ATTN_SHAPE, dtype=F32) * 3) for _ in range(2))
+    mask = numpy.ones((B, 1, 1, Tk), bool)
+    mask[1:, ..., 3 * Tk // 4:] = False
+    return scores, d_dropped, xp.asarray(mask)
+
+
+def attention_step(forward, backward, scores, d_dropped, mask):
+    """A function running ``forward`` then ``backward`` (an nnkit.ops.attention pair), a new seed each call."""
+    seeds = iter(range(1, 2**62))
+
+    def step():
+        seed = next(seeds)
+        probs, dropped = forward(scores, mask, False, ATTN_SCALE, ATTN_RATE, seed)
+        return backward(d_dropped, probs, ATTN_SCALE, ATTN_RATE, seed)
+    return step
+
+
+@gpu
+def test_attention_softmax_nnkit(benchmark, cupy, timed):
+    benchmark.group = ATTN_GROUP
+    timed(attention_step(attention_ops.attention_softmax_gpu, attention_ops.attention_softmax_backward_gpu,
+                         *attention_arrays(cupy)), ATTN_BYTES, variant="nnkit kernel")
+
+
+@gpu
+def test_attention_softmax_cupy_composition(benchmark, cupy, timed):
+    benchmark.group = ATTN_GROUP
+    timed(attention_step(attention_ops.attention_softmax_reference, attention_ops.attention_softmax_backward_reference,
+                         *attention_arrays(cupy)), ATTN_BYTES, variant="cupy composition")
+
+
+def test_attention_softmax_numpy(benchmark, timed):
+    benchmark.group = ATTN_GROUP
+    timed(attention_step(attention_ops.attention_softmax, attention_ops.attention_softmax_backward,
+                         *attention_arrays(numpy)), ATTN_BYTES, variant="numpy")
+
+
+@gpu
+def test_attention_softmax_torch(benchmark, torch_cuda, timed):
+    torch = torch_cuda
+    benchmark.group = ATTN_GROUP
+    scores, d_dropped, mask = (torch.from_numpy(numpy.asarray(a)).cuda() for a in attention_arrays(numpy))
+    scores.requires_grad_(True)
+
+    def forward_backward():
+        scores.grad = None
+        z = torch.where(mask, scores * ATTN_SCALE, -1e9)
+        dropped = torch.nn.functional.dropout(torch.softmax(z, dim=-1), ATTN_RATE)
+        dropped.backward(d_dropped)
+    timed(synced(torch, forward_backward), ATTN_BYTES, variant="torch where + softmax + dropout + backward")
 
 
 # ==== the MNIST CNN: one whole training step at batch 64 ======================================================

@@ -164,6 +164,28 @@ def reference_layer_norm_backward(dy, x, gamma, epsilon):
     return dx, (dy * centered * std_inv).sum(axis=0), dy.sum(axis=0)
 
 
+def reference_attention_softmax(scores, attend, scale, keep=None, rate=0.0):
+    """float64 ``(probs, dropped)`` of attention's masked softmax: the softmax over the last axis of the scaled
+    scores of the attended keys alone (``attend``, boolean, broadcast), 0 elsewhere and in fully masked rows;
+    ``dropped = probs * keep / (1 - rate)`` (``probs`` when ``keep`` is None)."""
+    z = numpy.where(attend, numpy.asarray(scores, numpy.float64) * scale, -numpy.inf)
+    row_max = z.max(axis=-1, keepdims=True)
+    e = numpy.exp(z - numpy.where(numpy.isfinite(row_max), row_max, 0.0))
+    total = e.sum(axis=-1, keepdims=True)
+    probs = e / numpy.where(total > 0, total, 1.0)
+    return probs, probs if keep is None else probs * keep / (1 - rate)
+
+
+def reference_attention_softmax_backward(d_dropped, probs, scale, keep=None, rate=0.0):
+    """float64 gradient of the scores: the softmax Jacobian ``diag(p) - p p^T`` of each row applied to
+    ``d_probs = d_dropped * keep / (1 - rate)``, times ``scale``."""
+    p = numpy.asarray(probs, numpy.float64)
+    d_probs = numpy.asarray(d_dropped, numpy.float64)
+    if keep is not None:
+        d_probs = d_probs * keep / (1 - rate)
+    return scale * (p * d_probs - p * numpy.einsum("...j,...j->...", p, d_probs)[..., None])
+
+
 # ---- the cases ----------------------------------------------------------------------------------------------
 @dataclass
 class Result:
@@ -366,11 +388,56 @@ class Runner:
             self.record("layer_norm_backward (dgamma)", dtype, case, dgamma, dgamma_expected, "reduction")
             self.record("layer_norm_backward (dbeta)", dtype, case, dbeta, dbeta_expected, "reduction")
 
+    def check_attention_softmax(self, dtype):
+        """Attention's masked softmax with dropout, forward (probs, dropped) and backward (d_scores, from the
+        kernel's own probs), with masks of each broadcast shape, causal rows, fully masked rows and long rows."""
+        from .ops import attention
+        if self.device:
+            from .cuda import attention as kernels
+        r = self.rng
+        for k, (B, H, Tq, Tk) in enumerate([(2, 3, 5, 7), (1, 2, 3, 1), (2, 2, 4, 32), (1, 3, 6, 33), (2, 1, 3, 100),
+                                            (1, 2, 3, 513), (1, 1, 3, 1000), (1, 1, 2, 4099), (1, 1, 2, 9000),
+                                            (64, 4, 16, 16)]):
+            shape = (B, H, Tq, Tk)
+            mask_shape = [None, (B, 1, Tq, Tk), (B, 1, 1, Tk), (1, 1, Tq, Tk), shape, (B, 1, Tq, 1)][k % 6]
+            mask = None if mask_shape is None else r.random(mask_shape) > 0.3
+            if mask is not None and mask.shape[-1] == Tk and mask.shape[-2] == Tq:
+                mask[0, 0, 0] = False  # a fully masked row
+            causal, rate = bool(k % 2), 0.2 if k % 3 == 1 else 0.0
+            seed, scale = (int(r.integers(0, 2**63)) if rate else None), float(r.uniform(0.1, 1.0))
+            case = f"{shape} mask {mask_shape}{' causal' if causal else ''} rate {rate} scale {scale:.3f}"
+            x = self.random(shape, dtype, scale=4.0) + 50  # a large offset: stability needs the max shift
+            dd = self.random(shape, dtype)
+            attend = numpy.ones(shape, bool) if mask is None else numpy.broadcast_to(mask, shape)
+            if causal:
+                attend = attend & numpy.tri(Tq, Tk, dtype=bool)
+            keep = attention.dropout_keep_mask(shape, seed, rate) if rate else None
+            if self.device:
+                dropout = None if not rate else (attention.dropout_key(seed), attention.keep_threshold(rate),
+                                                 1 / (1 - rate))
+                probs, dropped = kernels.attention_softmax(
+                    self.to_backend(x), None if mask is None else self.to_backend(mask), causal, scale, -1e9,
+                    dropout=dropout, probs=self.poisoned(shape, dtype),
+                    dropped=self.poisoned(shape, dtype) if rate else None)
+                dropped = probs if dropped is None else dropped
+                d_scores = kernels.attention_softmax_backward(self.to_backend(dd), probs, scale, dropout=dropout,
+                                                              d_scores=self.poisoned(shape, dtype))
+            else:
+                probs, dropped = attention.attention_softmax(x, mask, causal, scale, rate, seed)
+                d_scores = attention.attention_softmax_backward(dd, probs, scale, rate, seed)
+            probs_expected, dropped_expected = reference_attention_softmax(x, attend, dtype.type(scale), keep, rate)
+            self.record("attention_softmax (probs)", dtype, case, probs, probs_expected, "reduction")
+            self.record("attention_softmax (dropped)", dtype, case, dropped, dropped_expected, "reduction")
+            self.record("attention_softmax_backward", dtype, case, d_scores,
+                        reference_attention_softmax_backward(dd, backend.to_host(probs), dtype.type(scale), keep,
+                                                             rate), "reduction")
+
     def run_all(self):
         """Run every check in float32 and float64; a check that raises becomes a failed Result."""
         for dtype in (numpy.float32, numpy.float64):
             for check in (self.check_conv, self.check_pool, self.check_bias_act, self.check_cross_entropy,
-                          self.check_optim, self.check_layer_norm):
+                          self.check_optim, self.check_layer_norm,
+                          self.check_attention_softmax):
                 try:
                     check(numpy.dtype(dtype))
                 except Exception as error:  # report the failure in the table, keep checking the rest

@@ -20,3 +20,4 @@ from .conv import batch_chunks, col2im, conv_output_geometry, im2col
 from .cross_entropy import sigmoid_binary_cross_entropy, softmax_cross_entropy
 from .optim import adam_step, sgd_step
 from .pool import avg_pool2d, avg_pool2d_backward, max_pool2d, max_pool2d_backward
+from .attention import attention_softmax, attention_softmax_backward, dropout_keep_mask
