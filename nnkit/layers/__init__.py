@@ -26,4 +26,8 @@ from .layer_normalization import LayerNormalization
 from .normalization_more import GroupNormalization, UnitNormalization
 from .noise import AlphaDropout, GaussianDropout, GaussianNoise, SpatialDropout1D, SpatialDropout2D
 from .categorical import CategoryEncoding, Discretization, Hashing, IntegerLookup, StringLookup
+from .text_vectorization import TextVectorization
 from .activity_regularization import ActivityRegularization
+from .einsum_dense import EinsumDense
+from .attention import AdditiveAttention, Attention
+from .multi_head_attention import MultiHeadAttention

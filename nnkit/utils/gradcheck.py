@@ -23,7 +23,7 @@ class GradcheckResult:
         return f"GradcheckResult(max_relative_error={self.max_relative_error:.2e}; {detail})"
 
 
-def gradcheck(target, inputs, training=False, epsilon=1e-6, max_checks=60, seed=0):
+def gradcheck(target, inputs, training=False, epsilon=1e-6, max_checks=60, seed=0, options=None):
     """Check ``target``'s backward against central differences of its forward, in float64.
 
     Args:
@@ -31,32 +31,41 @@ def gradcheck(target, inputs, training=False, epsilon=1e-6, max_checks=60, seed=
             holds more than one array), an Activation, a Loss (``inputs = (y_true, y_pred)``; the
             gradient with respect to ``y_pred`` is checked), or a callable ``fn(*inputs) -> (output,
             backward)`` where ``backward(d_output)`` returns the gradients of the inputs.
-        inputs: an array or a sequence of arrays.
+        inputs: an array, a sequence of arrays, or (for a layer called on named inputs, such as
+            MultiHeadAttention) a dict of them; non-float arrays (masks) are passed as they are and not checked.
         training: run layers in training mode (Dropout's mask is held fixed by reseeding).
         max_checks: entries sampled per array (all of them if fewer).
+        options: a layer's call options (``Layer.bind_call``), e.g. ``{"use_causal_mask": True}``.
 
+    A layer with several outputs (a list) is checked on a random combination of all of them.
     Returns a GradcheckResult; ``result.max_relative_error`` is the worst relative error.
     """
+    names = list(inputs) if isinstance(inputs, dict) else None
+    given = list(inputs.values()) if names else inputs if isinstance(inputs, (list, tuple)) else [inputs]
     inputs = [backend.to_device(numpy.asarray(backend.to_host(a), dtype=numpy.float64))
-              for a in (inputs if isinstance(inputs, (list, tuple)) else [inputs])]
+              if numpy.asarray(backend.to_host(a)).dtype.kind == "f" else backend.to_device(a) for a in given]
     if isinstance(target, Layer):
-        fn, parameters = _layer_function(target, inputs, training, seed)
+        fn, parameters = _layer_function(target, inputs, training, seed, names, options or {})
     else:
         fn, parameters = _as_function(target), {}
-    checked = {f"input {i}": a for i, a in enumerate(inputs)}
+    checked = {f"input {i}": a for i, a in enumerate(inputs) if a.dtype.kind == "f"}
     if isinstance(target, losses.Loss):
         checked = {"input 1": inputs[1]}  # the targets (input 0) have no gradient
     checked.update(parameters)
 
     output, backward = fn(*inputs)
-    xp = backend.get_array_module(output)
-    upstream = xp.asarray(numpy.random.default_rng(seed).standard_normal(numpy.shape(output)))
+    several = isinstance(output, (list, tuple))
+    xp = backend.get_array_module(output[0] if several else output)
+    draw = numpy.random.default_rng(seed).standard_normal
+    upstream = [xp.asarray(draw(numpy.shape(o))) for o in output] if several else xp.asarray(draw(numpy.shape(output)))
     input_grads = backward(upstream)
     analytic = {f"input {i}": g for i, g in enumerate(input_grads)}
     analytic.update({name: grad for name, (_, grad) in _parameter_grads(target).items()})
 
     def objective():
         out, _ = fn(*inputs)
+        if several:
+            return float(sum((o * u).sum() for o, u in zip(out, upstream)))
         return float((out * upstream).sum())
 
     rng = numpy.random.default_rng(seed)
@@ -79,16 +88,20 @@ def gradcheck(target, inputs, training=False, epsilon=1e-6, max_checks=60, seed=
     return result
 
 
-def _layer_function(layer, inputs, training, seed):
+def _layer_function(layer, inputs, training, seed, names, options):
     """A layer as ``fn(*inputs)``; with more than one input array, a multi-input layer (built with the list
-    of shapes, run on the list of arrays, its backward returning the list of input gradients)."""
-    multi_input = len(inputs) > 1
+    of shapes, run on the list of arrays, its backward returning the list of input gradients), or with
+    ``names`` one called on a dict."""
+    multi_input = len(inputs) > 1 or names is not None
+
+    def structured(values):
+        return dict(zip(names, values)) if names is not None else list(values) if multi_input else values[0]
     if not layer.built:
         shapes = [(None,) + tuple(a.shape[1:]) for a in inputs]
         previous = backend.floatx()
         backend.set_floatx("float64")
         try:
-            layer.build_for(shapes if multi_input else shapes[0])
+            layer.build_for(structured(shapes), options)
         finally:
             backend.set_floatx(previous)
     for weight in layer.weights:
@@ -99,9 +112,12 @@ def _layer_function(layer, inputs, training, seed):
     def fn(*xs):
         if training:
             backend.seed(seed)  # the same dropout mask on every call
+        output = layer.forward(structured(xs), training=training, **options)
+        if names is not None:
+            return output, lambda dy: list(layer.backward(dy).values())
         if multi_input:
-            return layer.forward(list(xs), training=training), lambda dy: list(layer.backward(dy))
-        return layer.forward(xs[0], training=training), lambda dy: (layer.backward(dy),)
+            return output, lambda dy: list(layer.backward(dy))
+        return output, lambda dy: (layer.backward(dy),)
     parameters = {name: value for name, (value, _) in _parameter_grads(layer).items()}
     return fn, parameters
 
