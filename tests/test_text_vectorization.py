@@ -325,3 +325,28 @@ def test_fit_evaluate_and_predict_take_raw_strings_for_a_model_that_starts_with_
     assert model.evaluate(texts[:, None], labels, verbose=0)[1] == 1.0
     predictions = model.predict(texts[:6, None], verbose=0).ravel()
     assert numpy.array_equal(predictions > 0.5, labels[:6] == 1)
+
+
+def test_an_adapted_vocabulary_and_its_idf_weights_survive_save_and_load(tmp_path):
+    from nnkit.layers import IntegerLookup, StringLookup
+    texts = numpy.array(["the cat sat", "the dog ran", "a cat ran", "the end"])
+    vectorizer = TextVectorization(output_mode="tf_idf")
+    vectorizer.adapt(texts)
+    words = StringLookup(output_mode="multi_hot")
+    words.adapt(numpy.array(["b", "a", "b", "c"]))
+    numbers = IntegerLookup()
+    numbers.adapt(numpy.array([7, 7, 3, 9, 9, 9]))
+    text_input, word_input, number_input = (nnkit.Input((), dtype="string"), nnkit.Input((1,), dtype="string"),
+                                            nnkit.Input((2,), dtype="int64"))
+    model = nnkit.Model([text_input, word_input, number_input],
+                        [vectorizer(text_input), words(word_input), numbers(number_input)])
+    data = [texts, numpy.array([["a"], ["c"], ["z"], ["b"]]), numpy.array([[9, 3], [7, 1], [3, 3], [9, 9]])]
+    expected = model.predict(data, verbose=0)
+    model.save(tmp_path / "text.nnkit")
+    loaded = nnkit.models.load_model(tmp_path / "text.nnkit")
+    assert loaded.layers[3].get_vocabulary() == vectorizer.get_vocabulary()
+    for got, want in zip(loaded.predict(data, verbose=0), expected):
+        numpy.testing.assert_array_equal(got, want)
+    # hand-checked: "the" is in 3 of 4 texts, so its idf is log(1 + 4 / (1 + 3))
+    the = vectorizer.get_vocabulary().index("the")
+    assert expected[0][0, the] == pytest.approx(numpy.log(2.0), rel=1e-6)

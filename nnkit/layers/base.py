@@ -243,6 +243,15 @@ class Layer:
         """A new, unbuilt layer from a ``get_config()`` dict."""
         return cls(**config)
 
+    def get_assets(self):
+        """What the layer learned that is neither a weight nor in ``get_config`` (an adapted vocabulary), as JSON
+        values for ``model.save``; None when there is none (Keras keeps such state as the layer's assets)."""
+        return None
+
+    def set_assets(self, assets):
+        """Take back what ``get_assets`` returned (``load_model``)."""
+        raise NotImplementedError(f"Layer '{self.name}' ({type(self).__name__}) keeps no assets.")
+
     # ---- shared machinery ------------------------------------------------------------------------------
     def bind_call(self, inputs, training=None):
         """How a call's arguments map to ``(inputs, training, options)``: ``inputs`` the tensors (one, a list or a

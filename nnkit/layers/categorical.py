@@ -445,6 +445,15 @@ class _Lookup(_TextInputLayer):
             order = order[:self.max_tokens - self._token_start()]
         self._tokens = tokens[order].tolist()
 
+    def get_assets(self):
+        """The vocabulary ``adapt`` learned (a given one is in the config)."""
+        if self._tokens is None or self.input_vocabulary is not None:
+            return None
+        return {"vocabulary": list(self._tokens)}
+
+    def set_assets(self, assets):
+        self._tokens = list(assets["vocabulary"])
+
     def get_vocabulary(self, include_special_tokens=True):
         """The tokens by index: ``[mask] + [oov] * num_oov_indices + learned``; only the learned ones with
         ``include_special_tokens=False``."""

@@ -217,6 +217,17 @@ class TextVectorization(_TextInputLayer):
     def _has_vocabulary(self):
         return self._lookup._tokens is not None
 
+    def get_assets(self):
+        """The vocabulary (and idf weights) ``adapt`` learned; a given vocabulary is in the config."""
+        learned = self._lookup.get_assets()
+        if learned is None:
+            return None
+        return {**learned, "idf": None if self._idf is None else self._idf.tolist()}
+
+    def set_assets(self, assets):
+        self._lookup.set_assets(assets)
+        self._idf = None if assets["idf"] is None else numpy.asarray(assets["idf"], dtype=numpy.float64)
+
     def get_vocabulary(self, include_special_tokens=True):
         """The tokens by index (``["", "[UNK]", ...]`` in "int" mode, ``["[UNK]", ...]`` in the others); only
         the learned or given ones with ``include_special_tokens=False``."""

@@ -14,7 +14,8 @@ Files:
         ``"optimizer/m/dense/kernel"``), and metadata ``{"format": "nnkit.model", "nnkit_version": ...,
         "config": <JSON>}``, where the JSON holds ``{"model": {"class_name", "config"}, "build_input_shape": ...,
         "floatx": ...,
-        "compile": {"loss": ..., "metrics": [...], "optimizer": {"class_name", "config", "iterations"}}}``.
+        "compile": {"loss": ..., "metrics": [...], "optimizer": {"class_name", "config", "iterations"}},
+        "assets": {<index in model.leaf_layers()>: <layer.get_assets()>}}`` (adapted vocabularies).
 
 Both are ordinary safetensors files: ``safetensors.numpy.load_file(path)`` (or ``safetensors.torch``)
 reads them. Every write is atomic (see ``files.atomic_write``).
@@ -112,7 +113,7 @@ def save_model(model, path):
     """Write the architecture, the weights and (when compiled) the optimizer state to one file, atomically."""
     _require_built(model, "save")
     config = {"model": serialize(model), "build_input_shape": _json_shape(model.input_shape),
-              "floatx": str(backend.floatx()), "compile": None}
+              "floatx": str(backend.floatx()), "compile": None, "assets": _assets(model)}
     tensors = _weight_tensors(model)
     if model.compiled is not None:
         config["compile"] = _compile_config(model)
@@ -124,6 +125,12 @@ def save_model(model, path):
                         f"({error}). Layers, losses and optimizers must describe themselves with plain numbers, "
                         f"strings, lists and dicts in get_config().") from None
     files.write_safetensors(path, tensors, {"format": MODEL_FORMAT, "nnkit_version": _version(), "config": text})
+
+
+def _assets(model):
+    """``{leaf layer index: assets}`` of the layers that learned something besides weights (adapted vocabularies)."""
+    return {str(index): assets for index, layer in enumerate(model.leaf_layers())
+            if (assets := layer.get_assets()) is not None}
 
 
 def _compile_config(model):
@@ -218,6 +225,9 @@ def load_model(path, custom_objects=None, compile=True):
             model._ensure_store()
         weights = {name: value for name, value in tensors.items() if not name.startswith(OPTIMIZER_PREFIX)}
         model.set_weights(_match(model, weights, path))
+        for index, layer in enumerate(model.leaf_layers()):
+            if str(index) in config.get("assets", {}):
+                layer.set_assets(config["assets"][str(index)])
         if config["compile"] and compile:
             _restore_optimizer_state(model, tensors, config["compile"]["optimizer"]["iterations"], path)
     finally:
