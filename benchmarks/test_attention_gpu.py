@@ -15,7 +15,7 @@ import math
 import numpy
 import pytest
 
-from nnkit.ops import attention as attention_ops
+from nnkit.primitives import attention as attention_ops
 
 gpu = pytest.mark.gpu
 F32 = numpy.float32
@@ -37,7 +37,7 @@ def inputs(xp_asarray):
 
 
 def nnkit_attention(q, k, v, d_out, mask, causal, rate, seed, forward, backward):
-    """``(out, dq, dk, dv)`` of ``dropout(softmax(mask(q k^T * scale))) v`` with the given nnkit.ops.attention
+    """``(out, dq, dk, dv)`` of ``dropout(softmax(mask(q k^T * scale))) v`` with the given nnkit.primitives.attention
     forward and backward (the kernels or the reference twins)."""
     probs, dropped = forward(q @ k.swapaxes(-1, -2), mask, causal, SCALE, rate, seed)
     out = dropped @ v

@@ -12,8 +12,8 @@ import math
 import numpy
 import pytest
 
-from nnkit import activations, backend, ops
-from nnkit.ops import (attention as attention_ops, bias_act as bias_act_ops, cross_entropy as cross_entropy_ops,
+from nnkit import activations, backend, primitives
+from nnkit.primitives import (attention as attention_ops, bias_act as bias_act_ops, cross_entropy as cross_entropy_ops,
                        layer_norm as layer_norm_ops, optim as optim_ops)
 
 from training_step import one_step
@@ -32,7 +32,7 @@ ATTN_SHAPE = (8, 8, 512, 512)       # (B, H, Tq, Tk) attention scores: 16M float
 
 
 # ==== plain CuPy compositions of im2col, col2im and pooling (for Adam, cross-entropy and bias+activation the ===
-# ==== baseline is nnkit.ops' own *_reference twin, run on CuPy arrays) ==========================================
+# ==== baseline is nnkit.primitives' own *_reference twin, run on CuPy arrays) ==========================================
 def composed_im2col(xp, x, KH, KW, PH, PW, OH, OW):
     """Stride 1, dilation 1: one strided copy per tap into a (N, OH, OW, KH, KW, C) array."""
     N, H, W, C = x.shape
@@ -77,7 +77,7 @@ def synced(torch, function):
 
 def conv_geometry():
     c = CONV
-    OH, OW, PH, PW = ops.conv_output_geometry(c["H"], c["W"], c["K"], c["K"], 1, 1, 1, 1, "same")
+    OH, OW, PH, PW = primitives.conv_output_geometry(c["H"], c["W"], c["K"], c["K"], 1, 1, 1, 1, "same")
     return (c["K"], c["K"], 1, 1, PH, PW, 1, 1, OH, OW)
 
 
@@ -104,7 +104,7 @@ ADAM_ARGS = (1e-3 * math.sqrt(1 - 0.999) / (1 - 0.9), 0.9, 0.999, 1e-7)
 def test_adam_nnkit(benchmark, cupy, timed):
     benchmark.group = "adam 10M f32"
     p, g, m, v = adam_arrays(cupy, ADAM_PARAMS)
-    timed(lambda: ops.adam_step(p, g, m, v, *ADAM_ARGS), 28 * ADAM_PARAMS, variant="nnkit kernel")
+    timed(lambda: primitives.adam_step(p, g, m, v, *ADAM_ARGS), 28 * ADAM_PARAMS, variant="nnkit kernel")
 
 
 @gpu
@@ -117,7 +117,7 @@ def test_adam_cupy_composition(benchmark, cupy, timed):
 def test_adam_numpy(benchmark, timed):
     benchmark.group = "adam 10M f32"
     p, g, m, v = adam_arrays(numpy, ADAM_PARAMS)
-    timed(lambda: ops.adam_step(p, g, m, v, *ADAM_ARGS), 28 * ADAM_PARAMS, variant="numpy")
+    timed(lambda: primitives.adam_step(p, g, m, v, *ADAM_ARGS), 28 * ADAM_PARAMS, variant="numpy")
 
 
 @gpu
@@ -145,7 +145,7 @@ def ce_bytes(N, K):
 def test_softmax_cross_entropy_nnkit(benchmark, cupy, timed, shape):
     benchmark.group = f"softmax cross-entropy fwd+bwd {shape[0]}x{shape[1]} f32"
     logits, labels = ce_arrays(cupy, *shape)
-    timed(lambda: ops.softmax_cross_entropy(logits, labels), ce_bytes(*shape), variant="nnkit kernel")
+    timed(lambda: primitives.softmax_cross_entropy(logits, labels), ce_bytes(*shape), variant="nnkit kernel")
 
 
 @gpu
@@ -160,7 +160,7 @@ def test_softmax_cross_entropy_cupy_composition(benchmark, cupy, timed, shape):
 def test_softmax_cross_entropy_numpy(benchmark, timed, shape):
     benchmark.group = f"softmax cross-entropy fwd+bwd {shape[0]}x{shape[1]} f32"
     logits, labels = ce_arrays(numpy, *shape)
-    timed(lambda: ops.softmax_cross_entropy(logits, labels), ce_bytes(*shape), variant="numpy")
+    timed(lambda: primitives.softmax_cross_entropy(logits, labels), ce_bytes(*shape), variant="numpy")
 
 
 @gpu
@@ -195,7 +195,7 @@ BIAS_ELEMENTS = BIAS_SHAPE[0] * BIAS_SHAPE[1]
 def test_bias_relu_nnkit(benchmark, cupy, timed):
     benchmark.group = BIAS_GROUP
     z, bias = bias_arrays(cupy)
-    timed(lambda: ops.bias_activation(z, bias, activations.relu), 8 * BIAS_ELEMENTS, variant="nnkit kernel")
+    timed(lambda: primitives.bias_activation(z, bias, activations.relu), 8 * BIAS_ELEMENTS, variant="nnkit kernel")
 
 
 @gpu
@@ -208,7 +208,7 @@ def test_bias_relu_cupy_composition(benchmark, cupy, timed):
 def test_bias_relu_numpy(benchmark, timed):
     benchmark.group = BIAS_GROUP
     z, bias = bias_arrays(numpy)
-    timed(lambda: ops.bias_activation(z, bias, activations.relu), 8 * BIAS_ELEMENTS, variant="numpy")
+    timed(lambda: primitives.bias_activation(z, bias, activations.relu), 8 * BIAS_ELEMENTS, variant="numpy")
 
 
 @gpu
@@ -224,7 +224,7 @@ def test_bias_relu_backward_nnkit(benchmark, cupy, timed):
     benchmark.group = BIAS_BACKWARD_GROUP
     dy, bias = bias_arrays(cupy)
     y = cupy.maximum(dy[::-1], 0)
-    timed(lambda: ops.bias_activation_backward(dy, None, y, activations.relu, bias), 12 * BIAS_ELEMENTS,
+    timed(lambda: primitives.bias_activation_backward(dy, None, y, activations.relu, bias), 12 * BIAS_ELEMENTS,
           variant="nnkit kernel")
 
 
@@ -240,7 +240,7 @@ def test_bias_relu_backward_numpy(benchmark, timed):
     benchmark.group = BIAS_BACKWARD_GROUP
     dy, bias = bias_arrays(numpy)
     y = numpy.maximum(dy[::-1], 0)
-    timed(lambda: ops.bias_activation_backward(dy, None, y, activations.relu, bias), 12 * BIAS_ELEMENTS,
+    timed(lambda: primitives.bias_activation_backward(dy, None, y, activations.relu, bias), 12 * BIAS_ELEMENTS,
           variant="numpy")
 
 
@@ -291,7 +291,7 @@ def test_im2col_cupy_composition(benchmark, cupy, timed):
 
 def test_im2col_numpy(benchmark, timed):
     benchmark.group = IM2COL_GROUP
-    from nnkit.ops import conv as conv_ops
+    from nnkit.primitives import conv as conv_ops
     x = conv_input(numpy)
     timed(lambda: numpy.ascontiguousarray(conv_ops.im2col(x, *conv_geometry())), cols_bytes(), variant="numpy")
 
@@ -320,7 +320,7 @@ def test_col2im_cupy_composition(benchmark, cupy, timed):
 
 def test_col2im_numpy(benchmark, timed):
     benchmark.group = COL2IM_GROUP
-    from nnkit.ops import conv as conv_ops
+    from nnkit.primitives import conv as conv_ops
     dcols, shape = dcols_for(numpy), conv_input(numpy).shape
     timed(lambda: conv_ops.col2im(dcols, shape, *conv_geometry()), cols_bytes(), variant="numpy")
 
@@ -344,7 +344,7 @@ def test_conv2d_forward_nnkit(benchmark, cupy, timed):
 
     def forward():
         z = conv_kernels.im2col(x, *conv_geometry()) @ kernel
-        return ops.bias_activation(z, bias, activations.relu)
+        return primitives.bias_activation(z, bias, activations.relu)
     timed(forward, conv_bytes(), variant="nnkit im2col + cuBLAS + bias_act")
 
 
@@ -402,7 +402,7 @@ def test_max_pool_cupy_composition(benchmark, cupy, timed):
 
 def test_max_pool_numpy(benchmark, timed):
     benchmark.group = POOL_GROUP
-    from nnkit.ops import pool as pool_ops
+    from nnkit.primitives import pool as pool_ops
     x, dy = pool_arrays(numpy)
 
     def forward_backward():
@@ -441,7 +441,7 @@ def ln_arrays(xp):
 
 
 def ln_step(forward, backward, x, dy, gamma, beta):
-    """A function running ``forward`` then ``backward`` (an nnkit.ops.layer_norm pair) over the last axis."""
+    """A function running ``forward`` then ``backward`` (an nnkit.primitives.layer_norm pair) over the last axis."""
     xp = backend.get_array_module(x)
     dgamma, dbeta = xp.empty_like(gamma), xp.empty_like(beta)
 
@@ -537,7 +537,7 @@ def attention_arrays(xp):
 
 
 def attention_step(forward, backward, scores, d_dropped, mask):
-    """A function running ``forward`` then ``backward`` (an nnkit.ops.attention pair), a new seed each call."""
+    """A function running ``forward`` then ``backward`` (an nnkit.primitives.attention pair), a new seed each call."""
     seeds = iter(range(1, 2**62))
 
     def step():

@@ -6,7 +6,7 @@ Probabilities are clipped to ``[1e-7, 1 - 1e-7]`` when ``from_logits=False``.
 """
 import numpy
 
-from . import backend, ops
+from . import backend, primitives
 from ._registry import Registry
 from ._shapes import format_shape
 
@@ -131,7 +131,7 @@ class BinaryCrossentropy(Loss):
         xp = backend.get_array_module(y_pred)
         y_true = _as_output_shape(y_true, y_pred).astype(y_pred.dtype, copy=False)
         if self.from_logits:
-            return ops.sigmoid_binary_cross_entropy(y_pred, y_true)
+            return primitives.sigmoid_binary_cross_entropy(y_pred, y_true)
         p = xp.clip(y_pred, EPSILON, 1 - EPSILON)
         loss = -(y_true * xp.log(p) + (1 - y_true) * xp.log(1 - p)).sum() / p.size
         inside = (y_pred > EPSILON) & (y_pred < 1 - EPSILON)  # clip() passes no gradient outside
@@ -163,7 +163,7 @@ class CategoricalCrossentropy(Loss):
 
     def _rows(self, targets, y_pred):
         if self.from_logits:
-            return ops.softmax_cross_entropy(y_pred, targets)
+            return primitives.softmax_cross_entropy(y_pred, targets)
         return _cross_entropy_of_probabilities(targets, y_pred)
 
     def per_sample(self, y_true, y_pred):
@@ -183,7 +183,7 @@ class SparseCategoricalCrossentropy(Loss):
 
     def _rows(self, labels, y_pred):
         if self.from_logits:
-            return ops.softmax_cross_entropy(y_pred, labels)
+            return primitives.softmax_cross_entropy(y_pred, labels)
         xp = backend.get_array_module(y_pred)
         targets = xp.zeros_like(y_pred)
         targets[xp.arange(len(labels)), labels] = 1

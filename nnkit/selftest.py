@@ -4,7 +4,7 @@ Prints the device, CuPy and CUDA versions, compiles every ``kernels/*.cu``, then
 shapes (odd sizes included) with its outputs poisoned with NaN beforehand, so an element the kernel forgets
 to write shows, and compares it with an independent float64 reference written with NumPy index maps.
 Prints a pass/fail table and exits non-zero when anything fails. Without a GPU it says so and checks the
-CPU path (the NumPy functions of ``nnkit.ops``) against the same references.
+CPU path (the NumPy functions of ``nnkit.primitives``) against the same references.
 """
 import sys
 import time
@@ -37,7 +37,7 @@ def relative_error(got, expected):
     return float(diff.max(initial=0.0) / max(scale, numpy.finfo(numpy.float64).tiny))
 
 
-# ---- float64 references, written as index maps (independent of nnkit.ops' slicing) -----------------------
+# ---- float64 references, written as index maps (independent of nnkit.primitives' slicing) -----------------------
 def conv_indices(N, H, W, C, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW):
     """Index arrays of shape (N, OH, OW, KH, KW, C) giving, per im2col entry, the source (n, ih, iw, c)
     and whether it lies inside the image."""
@@ -203,7 +203,7 @@ class Result:
 
 
 class Runner:
-    """Runs each case on the GPU kernel (``device=True``) or on nnkit.ops' NumPy functions."""
+    """Runs each case on the GPU kernel (``device=True``) or on nnkit.primitives' NumPy functions."""
 
     def __init__(self, device, seed=0):
         self.device = device
@@ -247,7 +247,7 @@ class Runner:
     # kernels
     def check_conv(self, dtype):
         """im2col and col2im against the float64 references, on random geometries."""
-        from .ops import conv as conv_ops
+        from .primitives import conv as conv_ops
         if self.device:
             from .cuda import conv as conv_kernels
         for _ in range(4):
@@ -267,7 +267,7 @@ class Runner:
 
     def check_pool(self, dtype):
         """Max pooling forward and backward against the references, with ties."""
-        from .ops import pool as pool_ops
+        from .primitives import pool as pool_ops
         if self.device:
             from .cuda import pool as pool_kernels
         for _ in range(4):
@@ -291,7 +291,7 @@ class Runner:
 
     def check_bias_act(self, dtype):
         """The fused bias + activation, forward and backward, for every fused activation."""
-        from .ops import bias_act
+        from .primitives import bias_act
         for name in FUSED_ACTIVATIONS:
             activation = activations.get(name)
             rows, F = int(self.rng.integers(1, 300)), int(self.rng.choice([1, 3, 10, 33, 64, 129]))
@@ -311,7 +311,7 @@ class Runner:
 
     def check_cross_entropy(self, dtype):
         """The fused softmax and sigmoid cross-entropies (loss and gradient) against float64 references."""
-        from .ops import cross_entropy
+        from .primitives import cross_entropy
         for N, K in ((64, 10), (1, 1), (33, 129), (7, 1000), (300, 40), (5, 2500), (2048, 17)):
             logits = self.random((N, K), dtype, scale=4.0) + 50  # a large offset: stability needs the max shift
             labels = self.rng.integers(0, K, N)
@@ -333,7 +333,7 @@ class Runner:
 
     def check_optim(self, dtype):
         """The Adam and SGD steps against float64 references."""
-        from .ops import optim
+        from .primitives import optim
         for n in (1, 7, 4099, 100003):
             p, g, m = self.random(n, dtype), self.random(n, dtype), self.random(n, dtype, 0.1)
             v = numpy.abs(self.random(n, dtype, 0.1))
@@ -357,7 +357,7 @@ class Runner:
     def check_layer_norm(self, dtype):
         """Layer normalization of rows, forward (y, mean, rstd) and backward (dx, dgamma, dbeta), with and without
         gamma and beta, on rows one warp covers, rows that take several, and enough rows for partial sums."""
-        from .ops import layer_norm as ln_ops
+        from .primitives import layer_norm as ln_ops
         if self.device:
             from .cuda import layer_norm as ln_kernels
         epsilon = 1e-3
@@ -391,7 +391,7 @@ class Runner:
     def check_attention_softmax(self, dtype):
         """Attention's masked softmax with dropout, forward (probs, dropped) and backward (d_scores, from the
         kernel's own probs), with masks of each broadcast shape, causal rows, fully masked rows and long rows."""
-        from .ops import attention
+        from .primitives import attention
         if self.device:
             from .cuda import attention as kernels
         r = self.rng
@@ -511,7 +511,7 @@ def main(argv=None):
             results = Runner(device=True).run_all()
         print("\nGPU kernels against float64 NumPy references (outputs poisoned with NaN before each run):")
     else:
-        print(f"No GPU: {reason}.\nChecking the CPU path instead (nnkit.ops' NumPy functions against float64 "
+        print(f"No GPU: {reason}.\nChecking the CPU path instead (nnkit.primitives' NumPy functions against float64 "
               f"NumPy references).")
         with backend.use("cpu"):
             results = Runner(device=False).run_all()

@@ -1,4 +1,4 @@
-"""Attention's masked softmax with dropout (nnkit.ops.attention): the forward against a float64 softmax over each
+"""Attention's masked softmax with dropout (nnkit.primitives.attention): the forward against a float64 softmax over each
 row's attended keys (loops) and Keras goldens, the dropout hash against splitmix64 written out here, the backward
 against float64 central differences on both backends, argument errors; the kernel (kernels/attention.cu) against
 the reference with NaN-poisoned outputs (GPU-marked)."""
@@ -9,7 +9,7 @@ import numpy
 import pytest
 
 from nnkit import backend, selftest
-from nnkit.ops import attention
+from nnkit.primitives import attention
 from nnkit.utils import gradcheck
 
 DATA = os.path.join(os.path.dirname(__file__), "data")

@@ -1,4 +1,4 @@
-"""The augmentation layers and their shared sampler (nnkit.ops.image): Keras goldens for fixed transforms
+"""The augmentation layers and their shared sampler (nnkit.primitives.image): Keras goldens for fixed transforms
 (tests/data/make_keras_preprocessing.py; the random draws differ between libraries), a brute-force sampler,
 hand checks (flips, whole-pixel shifts, numpy.rot90), identity at inference, seeding, shape and error tables,
 configs, and the keras-io pattern "augmentation inside the model" trained on the bundled digits."""
@@ -14,7 +14,7 @@ from nnkit.layers import Conv2D, Dense, Flatten, MaxPooling2D
 from nnkit.layers.augmentation import (RandomBrightness, RandomContrast, RandomCrop, RandomFlip, RandomRotation,
                                        RandomTranslation, RandomZoom)
 from nnkit.layers.preprocessing import Rescaling
-from nnkit.ops import image
+from nnkit.primitives import image
 
 GOLDEN = numpy.load(os.path.join(os.path.dirname(__file__), "data", "keras_preprocessing_affine.npz"))
 RESIZE_GOLDEN = numpy.load(os.path.join(os.path.dirname(__file__), "data", "keras_preprocessing.npz"))

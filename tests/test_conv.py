@@ -3,7 +3,7 @@ numerical gradient, errors."""
 import numpy
 import pytest
 
-from nnkit import backend, ops
+from nnkit import backend, primitives
 from nnkit.layers import Conv2D
 from nnkit.utils import gradcheck
 
@@ -51,7 +51,7 @@ def brute_force_col2im(cols, x_shape, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW):
 
 
 def conv_args(H, W, KH, KW, SH, SW, DH, DW, padding):
-    OH, OW, PH, PW = ops.conv_output_geometry(H, W, KH, KW, SH, SW, DH, DW, padding)
+    OH, OW, PH, PW = primitives.conv_output_geometry(H, W, KH, KW, SH, SW, DH, DW, padding)
     return (KH, KW, SH, SW, PH, PW, DH, DW, OH, OW)
 
 
@@ -74,7 +74,7 @@ def reference_conv(x, kernel, bias, strides, padding, dilation):
     (2, 3, 1, 1, "valid", (0, 0)),     # the kernel does not fit
 ])
 def test_output_geometry_matches_tensorflow(size, kernel, stride, dilation, padding, expected):
-    OH, OW, PH, PW = ops.conv_output_geometry(size, size, kernel, kernel, stride, stride, dilation, dilation, padding)
+    OH, OW, PH, PW = primitives.conv_output_geometry(size, size, kernel, kernel, stride, stride, dilation, dilation, padding)
     assert (OH, PH) == expected and (OW, PW) == expected
 
 
@@ -83,13 +83,13 @@ def test_im2col_and_col2im_match_loops(geometry, rng):
     H, W, C, KH, KW, SH, SW, DH, DW, padding = geometry
     x = rng.standard_normal((2, H, W, C))
     args = conv_args(H, W, KH, KW, SH, SW, DH, DW, padding)
-    cols = ops.im2col(x, *args)
+    cols = primitives.im2col(x, *args)
     numpy.testing.assert_array_equal(cols, brute_force_im2col(x, *args))
     c = rng.standard_normal(cols.shape)
-    numpy.testing.assert_allclose(ops.col2im(c, x.shape, *args), brute_force_col2im(c, x.shape, *args), atol=1e-12)
+    numpy.testing.assert_allclose(primitives.col2im(c, x.shape, *args), brute_force_col2im(c, x.shape, *args), atol=1e-12)
     # Also from a row-major cols (as the dx GEMM produces it) and float32.
     c32 = numpy.ascontiguousarray(c, dtype=numpy.float32)
-    numpy.testing.assert_allclose(ops.col2im(c32, x.shape, *args), brute_force_col2im(c, x.shape, *args),
+    numpy.testing.assert_allclose(primitives.col2im(c32, x.shape, *args), brute_force_col2im(c, x.shape, *args),
                                   rtol=1e-5, atol=1e-5)
 
 
@@ -98,9 +98,9 @@ def test_col2im_is_the_adjoint_of_im2col(geometry, rng):
     H, W, C, KH, KW, SH, SW, DH, DW, padding = geometry
     x = rng.standard_normal((3, H, W, C))
     args = conv_args(H, W, KH, KW, SH, SW, DH, DW, padding)
-    c = rng.standard_normal(ops.im2col(x, *args).shape)
-    lhs = numpy.vdot(ops.im2col(x, *args), c)
-    rhs = numpy.vdot(x, ops.col2im(c, x.shape, *args))
+    c = rng.standard_normal(primitives.im2col(x, *args).shape)
+    lhs = numpy.vdot(primitives.im2col(x, *args), c)
+    rhs = numpy.vdot(x, primitives.col2im(c, x.shape, *args))
     assert lhs == pytest.approx(rhs, rel=1e-12)
 
 
@@ -162,7 +162,7 @@ def test_chunked_batch_matches_reference_and_gradients(rng):
     layer.build_for((None, 6, 5, 2))
     per_sample = 3 * 3 * 2 * 6 * 5 * 4  # float32 bytes of one sample's patch matrix
     layer.workspace_bytes = 2 * per_sample
-    assert len(ops.batch_chunks(5, per_sample, layer.workspace_bytes)) == 3
+    assert len(primitives.batch_chunks(5, per_sample, layer.workspace_bytes)) == 3
     kernel, bias = layer.get_weights()
     expected = numpy.tanh(reference_conv(x, kernel, bias, (1, 1), "same", (1, 1)))
     numpy.testing.assert_allclose(layer(x.astype(numpy.float32)), expected, rtol=1e-4, atol=1e-5)
@@ -175,9 +175,9 @@ def test_chunked_batch_matches_reference_and_gradients(rng):
 
 
 def test_batch_chunks_cover_the_batch_within_budget():
-    assert ops.batch_chunks(10, 100, 350) == [(0, 3), (3, 6), (6, 9), (9, 10)]
-    assert ops.batch_chunks(4, 1000, 10) == [(0, 1), (1, 2), (2, 3), (3, 4)]  # at least one sample
-    assert ops.batch_chunks(4, 10, 10**6) == [(0, 4)]
+    assert primitives.batch_chunks(10, 100, 350) == [(0, 3), (3, 6), (6, 9), (9, 10)]
+    assert primitives.batch_chunks(4, 1000, 10) == [(0, 1), (1, 2), (2, 3), (3, 4)]  # at least one sample
+    assert primitives.batch_chunks(4, 10, 10**6) == [(0, 4)]
 
 
 def test_an_output_the_caller_keeps_is_not_overwritten(rng):

@@ -10,7 +10,7 @@ import numpy
 import pytest
 
 import nnkit
-from nnkit import backend, ops
+from nnkit import backend, primitives
 from nnkit.layers import Conv2D, Dense, Flatten
 from nnkit.layers.conv_transpose import Conv2DTranspose, transposed_length
 from nnkit.layers.depthwise import DepthwiseConv2D, SeparableConv2D
@@ -120,7 +120,7 @@ def depthwise_by_loops(x, kernel, strides, padding, dilation):
     """Float64 per-channel convolution, output channel ``c*M + m``; TensorFlow's padding."""
     N, H, W, C = x.shape
     KH, KW, _, M = kernel.shape
-    OH, OW, PH, PW = ops.conv_output_geometry(H, W, KH, KW, *strides, *dilation, padding)
+    OH, OW, PH, PW = primitives.conv_output_geometry(H, W, KH, KW, *strides, *dilation, padding)
     y = numpy.zeros((N, OH, OW, C, M))
     for oh, ow, kh, kw in numpy.ndindex(OH, OW, KH, KW):
         ih, iw = oh * strides[0] + kh * dilation[0] - PH, ow * strides[1] + kw * dilation[1] - PW

@@ -6,7 +6,7 @@ import numpy
 import pytest
 
 from nnkit import activations, backend, selftest
-from nnkit.ops import bias_act, cross_entropy, optim
+from nnkit.primitives import bias_act, cross_entropy, optim
 
 DTYPES = [numpy.float32, numpy.float64]
 
@@ -117,7 +117,7 @@ def test_kernel_matches_reference_on_random_shapes(cupy, check, dtype, seed):
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_gpu_conv_and_pool_agree_with_the_numpy_twins(cupy, dtype, rng):
     from nnkit.cuda import conv as conv_kernels, pool as pool_kernels
-    from nnkit.ops import conv as conv_ops, pool as pool_ops
+    from nnkit.primitives import conv as conv_ops, pool as pool_ops
     x = rng.standard_normal((3, 9, 7, 5)).astype(dtype)
     OH, OW, PH, PW = conv_ops.conv_output_geometry(9, 7, 3, 3, 2, 1, 1, 2, "same")
     args = (3, 3, 2, 1, PH, PW, 1, 2, OH, OW)

@@ -12,7 +12,7 @@ from nnkit import backend, selftest
 from nnkit.layers import Dense, Flatten
 from nnkit.layers.layer_normalization import LayerNormalization
 from nnkit.layers.normalization_more import GroupNormalization, UnitNormalization
-from nnkit.ops import layer_norm as ln_ops
+from nnkit.primitives import layer_norm as ln_ops
 from nnkit.utils import gradcheck
 
 DATA = os.path.join(os.path.dirname(__file__), "data")
@@ -293,7 +293,7 @@ def test_inputs_of_other_shapes_are_refused_at_forward(xp, layer, built, given, 
         layer.forward(xp.ones(given, dtype=numpy.float32))
 
 
-# ---- nnkit.ops.layer_norm: the reference, and which path runs -----------------------------------------------------
+# ---- nnkit.primitives.layer_norm: the reference, and which path runs -----------------------------------------------------
 @pytest.mark.parametrize("shape, axes, fits", [((4, 5), (1,), True), ((2, 3, 4), (1, 2), True),
                                                ((2, 3, 4), (1,), False), ((2, 3, 4, 5), (1, 3), False),
                                                ((0, 5), (1,), False)])

@@ -2,7 +2,7 @@
 import numpy
 import pytest
 
-from nnkit import backend, ops
+from nnkit import backend, primitives
 from nnkit.layers import AveragePooling2D, GlobalAveragePooling2D, MaxPooling2D
 from nnkit.utils import gradcheck
 
@@ -18,7 +18,7 @@ GEOMETRIES = [
 
 
 def pool_args(H, W, KH, KW, SH, SW, padding):
-    OH, OW, PH, PW = ops.conv_output_geometry(H, W, KH, KW, SH, SW, 1, 1, padding)
+    OH, OW, PH, PW = primitives.conv_output_geometry(H, W, KH, KW, SH, SW, 1, 1, padding)
     return (KH, KW, SH, SW, PH, PW, OH, OW)
 
 
@@ -62,10 +62,10 @@ def test_max_pool_matches_loops(geometry, rng):
     args = pool_args(*geometry)
     x = rng.standard_normal((2,) + geometry[:2] + (3,))
     dy = rng.standard_normal((2, args[-2], args[-1], 3))
-    y, saved = ops.max_pool2d(x, *args)
+    y, saved = primitives.max_pool2d(x, *args)
     expected_y, expected_dx = brute_force_max_pool(x, dy, args)
     numpy.testing.assert_array_equal(y, expected_y)
-    numpy.testing.assert_allclose(ops.max_pool2d_backward(dy, saved, x.shape, *args), expected_dx, atol=1e-12)
+    numpy.testing.assert_allclose(primitives.max_pool2d_backward(dy, saved, x.shape, *args), expected_dx, atol=1e-12)
 
 
 @pytest.mark.parametrize("geometry", GEOMETRIES)
@@ -74,8 +74,8 @@ def test_average_pool_matches_loops_and_leaves_padding_out_of_the_mean(geometry,
     x = rng.standard_normal((2,) + geometry[:2] + (3,))
     dy = rng.standard_normal((2, args[-2], args[-1], 3))
     expected_y, expected_dx = brute_force_avg_pool(x, dy, args)
-    numpy.testing.assert_allclose(ops.avg_pool2d(x, *args), expected_y, atol=1e-12)
-    numpy.testing.assert_allclose(ops.avg_pool2d_backward(dy, x.shape, *args), expected_dx, atol=1e-12)
+    numpy.testing.assert_allclose(primitives.avg_pool2d(x, *args), expected_y, atol=1e-12)
+    numpy.testing.assert_allclose(primitives.avg_pool2d_backward(dy, x.shape, *args), expected_dx, atol=1e-12)
 
 
 @pytest.mark.parametrize("geometry", GEOMETRIES)
@@ -85,8 +85,8 @@ def test_saturated_pixels_get_exactly_one_gradient_per_window(geometry, rng):
     x = numpy.where(rng.random((2,) + geometry[:2] + (2,)) < 0.6, 1.0, rng.random((2,) + geometry[:2] + (2,)))
     x = x.astype(numpy.float32)
     dy = numpy.ones((2, args[-2], args[-1], 2), numpy.float32)
-    y, saved = ops.max_pool2d(x, *args)
-    dx = ops.max_pool2d_backward(dy, saved, x.shape, *args)
+    y, saved = primitives.max_pool2d(x, *args)
+    dx = primitives.max_pool2d_backward(dy, saved, x.shape, *args)
     _, expected_dx = brute_force_max_pool(x.astype(numpy.float64), dy, args)
     numpy.testing.assert_array_equal(dx, expected_dx)
     assert dx.sum() == dy.size  # one unit of gradient per window, never split or duplicated

@@ -5,7 +5,7 @@ import pytest
 
 from nnkit import activations, backend
 from nnkit.layers import GRU, LSTM, Bidirectional, Embedding
-from nnkit.ops import recurrent as ops
+from nnkit.primitives import recurrent
 
 pytestmark = pytest.mark.gpu
 
@@ -40,18 +40,18 @@ def test_lstm_step_kernels_match_reference(dtype, N, U, rng):
     dc, dc_d = pair(rng, (N, U), dtype)
     for mask, mask_d in masks(rng, N, dtype):
         h, c, gates = numpy.empty((N, U), dtype), numpy.empty((N, U), dtype), numpy.empty((N, 4 * U), dtype)
-        ops.lstm_step_reference(xw, hr, h_prev, c_prev, mask, h, c, gates, TANH, SIGMOID)
+        recurrent.lstm_step_reference(xw, hr, h_prev, c_prev, mask, h, c, gates, TANH, SIGMOID)
         h_d, c_d, gates_d = cupy.empty((N, U), dtype), cupy.empty((N, U), dtype), cupy.empty((N, 4 * U), dtype)
-        ops.lstm_step(xw_d, hr_d, h_prev_d, c_prev_d, mask_d, h_d, c_d, gates_d, TANH, SIGMOID)
+        recurrent.lstm_step(xw_d, hr_d, h_prev_d, c_prev_d, mask_d, h_d, c_d, gates_d, TANH, SIGMOID)
         for device, host in ((h_d, h), (c_d, c), (gates_d, gates)):
             assert_close(device, host, dtype)
 
         dz, dh_carry, dc_prev = numpy.empty((N, 4 * U), dtype), numpy.empty((N, U), dtype), numpy.empty((N, U), dtype)
-        ops.lstm_step_backward_reference(dh, dc, xw, hr, c_prev, c, gates, mask, dz, dh_carry, dc_prev,
+        recurrent.lstm_step_backward_reference(dh, dc, xw, hr, c_prev, c, gates, mask, dz, dh_carry, dc_prev,
                                          TANH, SIGMOID)
         dz_d, dh_carry_d, dc_prev_d = cupy.empty((N, 4 * U), dtype), cupy.empty((N, U), dtype), \
             cupy.empty((N, U), dtype)
-        ops.lstm_step_backward(dh_d, dc_d, xw_d, hr_d, c_prev_d, c_d, gates_d, mask_d, dz_d, dh_carry_d,
+        recurrent.lstm_step_backward(dh_d, dc_d, xw_d, hr_d, c_prev_d, c_d, gates_d, mask_d, dz_d, dh_carry_d,
                                dc_prev_d, TANH, SIGMOID)
         for device, host in ((dz_d, dz), (dh_carry_d, dh_carry), (dc_prev_d, dc_prev)):
             assert_close(device, host, dtype)
@@ -67,17 +67,17 @@ def test_gru_step_kernels_match_reference(dtype, N, U, rng):
     dh, dh_d = pair(rng, (N, U), dtype)
     for mask, mask_d in masks(rng, N, dtype):
         h, gates = numpy.empty((N, U), dtype), numpy.empty((N, 3 * U), dtype)
-        ops.gru_step_reference(xw, hr, h_prev, mask, h, gates, TANH, SIGMOID)
+        recurrent.gru_step_reference(xw, hr, h_prev, mask, h, gates, TANH, SIGMOID)
         h_d, gates_d = cupy.empty((N, U), dtype), cupy.empty((N, 3 * U), dtype)
-        ops.gru_step(xw_d, hr_d, h_prev_d, mask_d, h_d, gates_d, TANH, SIGMOID)
+        recurrent.gru_step(xw_d, hr_d, h_prev_d, mask_d, h_d, gates_d, TANH, SIGMOID)
         assert_close(h_d, h, dtype)
         assert_close(gates_d, gates, dtype)
 
         dxw, dhr, dh_carry = numpy.empty((N, 3 * U), dtype), numpy.empty((N, 3 * U), dtype), numpy.empty((N, U), dtype)
-        ops.gru_step_backward_reference(dh, xw, hr, h_prev, gates, mask, dxw, dhr, dh_carry, TANH, SIGMOID)
+        recurrent.gru_step_backward_reference(dh, xw, hr, h_prev, gates, mask, dxw, dhr, dh_carry, TANH, SIGMOID)
         dxw_d, dhr_d, dh_carry_d = cupy.empty((N, 3 * U), dtype), cupy.empty((N, 3 * U), dtype), \
             cupy.empty((N, U), dtype)
-        ops.gru_step_backward(dh_d, xw_d, hr_d, h_prev_d, gates_d, mask_d, dxw_d, dhr_d, dh_carry_d,
+        recurrent.gru_step_backward(dh_d, xw_d, hr_d, h_prev_d, gates_d, mask_d, dxw_d, dhr_d, dh_carry_d,
                               TANH, SIGMOID)
         for device, host in ((dxw_d, dxw), (dhr_d, dhr), (dh_carry_d, dh_carry)):
             assert_close(device, host, dtype)

@@ -1,6 +1,6 @@
 """Launch wrappers for ``kernels/attention.cu``: attention's masked, scaled softmax with dropout over the keys of
 ``(B, H, Tq, Tk)`` scores, and its backward. The dropout mask comes from a hash of ``(key, flat index)``, so
-the backward recomputes it; ``nnkit.ops.attention`` turns a seed and a rate into the kernels' parameters.
+the backward recomputes it; ``nnkit.primitives.attention`` turns a seed and a rate into the kernels' parameters.
 """
 import numpy
 

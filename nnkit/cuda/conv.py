@@ -1,5 +1,5 @@
 """Launch wrappers for ``kernels/im2col.cu``: im2col and col2im for NHWC convolution (the argument order and
-names are those of nnkit.ops.conv). The GPU ``im2col`` returns the patch matrix contiguous, row-major."""
+names are those of nnkit.primitives.conv). The GPU ``im2col`` returns the patch matrix contiguous, row-major."""
 import numpy
 
 from . import BLOCK, check_array, function, grid_for, output

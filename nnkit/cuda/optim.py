@@ -19,7 +19,7 @@ def _check_buffers(entry, p, **others):
 
 
 def adam_step(p, g, m, v, alpha, beta_1, beta_2, epsilon, decay=0.0):
-    """Adam / AdamW in place on ``p, m, v`` (see nnkit.ops.optim.adam_step for the formula)."""
+    """Adam / AdamW in place on ``p, m, v`` (see nnkit.primitives.optim.adam_step for the formula)."""
     kernel, grid = _check_buffers("adam_step", p, g=g, m=m, v=v)
     if grid is None:
         return
@@ -29,7 +29,7 @@ def adam_step(p, g, m, v, alpha, beta_1, beta_2, epsilon, decay=0.0):
 
 
 def sgd_step(p, g, velocity, learning_rate, momentum=0.0, nesterov=False):
-    """SGD in place on ``p`` (and ``velocity`` with momentum); see nnkit.ops.optim.sgd_step."""
+    """SGD in place on ``p`` (and ``velocity`` with momentum); see nnkit.primitives.optim.sgd_step."""
     T = p.dtype.type
     if not momentum:
         kernel, grid = _check_buffers("sgd_step", p, g=g)

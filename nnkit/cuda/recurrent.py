@@ -39,7 +39,7 @@ def _run(kernel, args, N, U):
 def lstm_step(xw, hr, h_prev, c_prev, mask, h, c, gates):
     """Launch ``lstm_step``: from the pre-activation parts ``xw``, ``hr`` (N, 4U) and the previous state
     ``h_prev``, ``c_prev`` (N, U), write ``h``, ``c`` and the activated ``gates``; rows with mask 0 carry the
-    previous state. Equals ``nnkit.ops.recurrent.lstm_step_reference`` with tanh and sigmoid.
+    previous state. Equals ``nnkit.primitives.recurrent.lstm_step_reference`` with tanh and sigmoid.
     """
     N, U = h_prev.shape
     G = (N, 4 * U)
@@ -51,7 +51,7 @@ def lstm_step(xw, hr, h_prev, c_prev, mask, h, c, gates):
 
 def lstm_step_backward(dh, dc, c_prev, c, gates, mask, dz, dh_carry, dc_prev):
     """Launch ``lstm_step_backward``: write ``dz`` (N, 4U), ``dh_carry`` and ``dc_prev`` (N, U) from ``dh``,
-    ``dc``. Equals ``nnkit.ops.recurrent.lstm_step_backward_reference`` with tanh and sigmoid.
+    ``dc``. Equals ``nnkit.primitives.recurrent.lstm_step_backward_reference`` with tanh and sigmoid.
     """
     N, U = dh.shape
     G = (N, 4 * U)
@@ -64,7 +64,7 @@ def lstm_step_backward(dh, dc, c_prev, c, gates, mask, dz, dh_carry, dc_prev):
 
 def gru_step(xw, hr, h_prev, mask, h, gates):
     """Launch ``gru_step``: from ``xw``, ``hr`` (N, 3U) and ``h_prev`` (N, U), write ``h`` and the activated
-    ``gates``. Equals ``nnkit.ops.recurrent.gru_step_reference`` with tanh and sigmoid.
+    ``gates``. Equals ``nnkit.primitives.recurrent.gru_step_reference`` with tanh and sigmoid.
     """
     N, U = h_prev.shape
     G = (N, 3 * U)
@@ -75,7 +75,7 @@ def gru_step(xw, hr, h_prev, mask, h, gates):
 
 def gru_step_backward(dh, hr, h_prev, gates, mask, dxw, dhr, dh_carry):
     """Launch ``gru_step_backward``: write ``dxw``, ``dhr`` (N, 3U) and ``dh_carry`` (N, U) from ``dh``.
-    Equals ``nnkit.ops.recurrent.gru_step_backward_reference`` with tanh and sigmoid.
+    Equals ``nnkit.primitives.recurrent.gru_step_backward_reference`` with tanh and sigmoid.
     """
     N, U = dh.shape
     G = (N, 3 * U)

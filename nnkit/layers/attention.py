@@ -1,7 +1,7 @@
 """Attention (Luong's dot-product) and AdditiveAttention (Bahdanau's), Keras' layers over ``[query, value, key]``.
 
 Both compute ``scores (batch, Tq, Tv)`` from the query and the key, take their masked softmax over the value
-steps (``nnkit.ops.attention``: one fused kernel on the GPU, dropout included) and return ``weights @ value``.
+steps (``nnkit.primitives.attention``: one fused kernel on the GPU, dropout included) and return ``weights @ value``.
 MultiHeadAttention (``multi_head_attention.py``) uses the same softmax.
 """
 import numbers
@@ -9,7 +9,7 @@ import numbers
 import numpy
 
 from .. import backend
-from ..ops.attention import attention_softmax, attention_softmax_backward
+from ..primitives.attention import attention_softmax, attention_softmax_backward
 from .base import Layer
 
 

@@ -11,7 +11,7 @@ the start of a model, where their input is the data.
 import numpy
 
 from .. import backend
-from ..ops import image
+from ..primitives import image
 from .base import Layer, positive_int
 from .preprocessing import check_images, float_input, sized_output_shape
 
@@ -127,7 +127,7 @@ class RandomFlip(_RandomImageLayer):
 
 class _RandomAffine(_RandomImageLayer):
     """Shared by the geometric layers: the sampling arguments; each writes ``transforms(rng, N, H, W)``, the
-    ``(N, 8)`` Keras transforms of a batch (see ``nnkit.ops.image``)."""
+    ``(N, 8)`` Keras transforms of a batch (see ``nnkit.primitives.image``)."""
 
     def __init__(self, fill_mode="reflect", interpolation="bilinear", seed=None, fill_value=0.0, **kwargs):
         super().__init__(seed=seed, **kwargs)

@@ -1,6 +1,6 @@
 """Conv2D: 2-D convolution by im2col + GEMM, channels-last (Conv1D reuses it on ``(N, 1, T, C)``)."""
-from .. import backend, ops
-from ..ops import conv as conv_ops, workspace
+from .. import backend, primitives
+from ..primitives import conv as conv_ops, workspace
 from .affine import AffineLayer
 from .base import positive_int
 
@@ -33,7 +33,7 @@ def window_geometry(layer, H, W, window):
     """``(OH, OW, PH, PW)`` of ``layer``'s convolution window ``((KH, KW), (SH, SW), (DH, DW))`` over an
     ``H x W`` input with its padding, or a ValueError naming the layer when the window does not fit."""
     (KH, KW), (SH, SW), (DH, DW) = window
-    OH, OW, PH, PW = ops.conv_output_geometry(H, W, KH, KW, SH, SW, DH, DW, layer.padding)
+    OH, OW, PH, PW = primitives.conv_output_geometry(H, W, KH, KW, SH, SW, DH, DW, layer.padding)
     if OH == 0 or OW == 0:
         span = (DH * (KH - 1) + 1, DW * (KW - 1) + 1)
         raise ValueError(f"Layer '{layer.name}' ({type(layer).__name__}): the kernel {span} (with dilation) is "
@@ -137,7 +137,7 @@ class Conv2D(AffineLayer):
 
     def _chunks(self, x_shape, itemsize, OH, OW):
         (KH, KW), _, _ = self._window()
-        return ops.batch_chunks(x_shape[0], KH * KW * x_shape[3] * OH * OW * itemsize, self.workspace_bytes)
+        return primitives.batch_chunks(x_shape[0], KH * KW * x_shape[3] * OH * OW * itemsize, self.workspace_bytes)
 
     def _group_slices(self):
         """``[(input channels, filters)]``: the slices of each group."""
@@ -171,14 +171,14 @@ class Conv2D(AffineLayer):
         z = workspace.empty(f"{self.name}.z", (N * OH * OW, self.filters), kernel.dtype, xp)
         chunks = self._chunks(x.shape, x.dtype.itemsize, OH, OW)
         for start, stop in chunks:
-            cols = ops.im2col(x[start:stop], *args)
+            cols = primitives.im2col(x[start:stop], *args)
             xp.matmul(cols, kernel, out=z[start * OH * OW:stop * OH * OW])
             # Keep the patch matrix for the weight gradient when it is the whole batch; else recompute it.
             self._cols = cols if training and len(chunks) == 1 else None
             cols = None
         self._x, self._args = x, args
         activation = self.output_activation()
-        self._y = ops.bias_activation(z, self.bias_or_none, activation)
+        self._y = primitives.bias_activation(z, self.bias_or_none, activation)
         self._z = z if activation.needs_input else None
         return self._y.reshape(N, OH, OW, self.filters)
 
@@ -187,7 +187,7 @@ class Conv2D(AffineLayer):
         x, args = self._x, self._args
         OH, OW = args[-2:]
         # ==== dz (activation and bias) ====
-        dz = ops.bias_activation_backward(dy.reshape(-1, self.filters), self._z, self._y, self.output_activation(),
+        dz = primitives.bias_activation_backward(dy.reshape(-1, self.filters), self._z, self._y, self.output_activation(),
                                           self.bias_grad_or_none)
         kernel = self._gemm_kernel()
         kernel_grad = None
@@ -201,7 +201,7 @@ class Conv2D(AffineLayer):
             rows = slice(start * OH * OW, stop * OH * OW)
             # ==== dW ====
             if kernel_grad is not None:
-                cols = self._cols if self._cols is not None else ops.im2col(x[start:stop], *args)
+                cols = self._cols if self._cols is not None else primitives.im2col(x[start:stop], *args)
                 self._cols = None
                 if index == 0:
                     xp.matmul(cols.T, dz[rows], out=kernel_grad)
@@ -210,7 +210,7 @@ class Conv2D(AffineLayer):
                 cols = None
             # ==== dx ====
             if self.needs_input_gradient:
-                dx_chunk = ops.col2im(dz[rows] @ kernel.T, (stop - start,) + x.shape[1:], *args)
+                dx_chunk = primitives.col2im(dz[rows] @ kernel.T, (stop - start,) + x.shape[1:], *args)
                 if len(chunks) == 1:
                     dx = dx_chunk
                 else:

@@ -1,5 +1,5 @@
 """Conv1D: a 1-D convolution computed as Conv2D's im2col + GEMM over ``(N, 1, T, C)`` with a ``(1, K)`` window."""
-from .. import ops
+from .. import primitives
 from .conv import Conv2D
 
 
@@ -50,7 +50,7 @@ class Conv1D(Conv2D):
         if self.padding == "causal":
             OT, PT = (W - 1) // S + 1, D * (K - 1)
         else:
-            _, OT, _, PT = ops.conv_output_geometry(1, W, 1, K, 1, S, 1, D, self.padding)
+            _, OT, _, PT = primitives.conv_output_geometry(1, W, 1, K, 1, S, 1, D, self.padding)
         if OT == 0:
             raise ValueError(f"Layer '{self.name}' (Conv1D): the kernel ({D * (K - 1) + 1} steps with dilation) is "
                              f"longer than the input's {W} steps with padding='valid'. Use padding='same' or "

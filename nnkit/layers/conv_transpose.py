@@ -4,8 +4,8 @@ The forward pass is the backward (input-gradient) pass of a Conv2D: one GEMM of 
 the patch columns of the output, and ``col2im`` sums them onto the output pixels. Its backward is a Conv2D
 forward: ``im2col`` of ``dy`` and two GEMMs.
 """
-from .. import backend, ops
-from ..ops import conv as conv_ops, workspace
+from .. import backend, primitives
+from ..primitives import conv as conv_ops, workspace
 from .affine import AffineLayer
 from .base import positive_int
 from .conv import padding_mode, pair
@@ -127,7 +127,7 @@ class Conv2DTranspose(AffineLayer):
 
     def _chunks(self, x_shape, itemsize):
         KH, KW = self.kernel_size
-        return ops.batch_chunks(x_shape[0], x_shape[1] * x_shape[2] * KH * KW * self.filters * itemsize,
+        return primitives.batch_chunks(x_shape[0], x_shape[1] * x_shape[2] * KH * KW * self.filters * itemsize,
                                 self.workspace_bytes)
 
     def forward(self, x, training=False):
@@ -145,7 +145,7 @@ class Conv2DTranspose(AffineLayer):
         z = None if len(chunks) == 1 else workspace.empty(f"{self.name}.z", (N, OH, OW, self.filters), x.dtype, xp)
         for start, stop in chunks:
             cols = x[start:stop].reshape(-1, C) @ kernel.T
-            out = ops.col2im(cols, (stop - start, OH, OW, self.filters), *args)
+            out = primitives.col2im(cols, (stop - start, OH, OW, self.filters), *args)
             if z is None:
                 z = out
             else:
@@ -153,7 +153,7 @@ class Conv2DTranspose(AffineLayer):
             cols = out = None
         self._x, self._args = x, args
         activation = self.output_activation()
-        self._y = ops.bias_activation(z.reshape(-1, self.filters), self.bias_or_none, activation)
+        self._y = primitives.bias_activation(z.reshape(-1, self.filters), self.bias_or_none, activation)
         self._z = z.reshape(-1, self.filters) if activation.needs_input else None
         return self._y.reshape(N, OH, OW, self.filters)
 
@@ -162,7 +162,7 @@ class Conv2DTranspose(AffineLayer):
         x, args = self._x, self._args
         C = x.shape[3]
         # ==== dz (activation and bias) ====
-        dz = ops.bias_activation_backward(dy.reshape(-1, self.filters), self._z, self._y, self.output_activation(),
+        dz = primitives.bias_activation_backward(dy.reshape(-1, self.filters), self._z, self._y, self.output_activation(),
                                           self.bias_grad_or_none)
         dz = dz.reshape(dy.shape)
         kernel = self.kernel.reshape(-1, C)
@@ -170,7 +170,7 @@ class Conv2DTranspose(AffineLayer):
         chunks = self._chunks(x.shape, x.dtype.itemsize)
         dx = xp.empty(x.shape, dtype=dz.dtype) if self.needs_input_gradient else None
         for index, (start, stop) in enumerate(chunks):
-            cols = ops.im2col(dz[start:stop], *args)  # (n*H*W, KH*KW*F)
+            cols = primitives.im2col(dz[start:stop], *args)  # (n*H*W, KH*KW*F)
             rows = x[start:stop].reshape(-1, C)
             # ==== dW ====
             if kernel_grad is not None:

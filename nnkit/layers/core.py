@@ -1,7 +1,7 @@
 """Dense, Activation, Dropout, Flatten."""
 import math
 
-from .. import activations, backend, ops
+from .. import activations, backend, primitives
 from .affine import AffineLayer
 from .base import Layer, positive_int
 
@@ -42,14 +42,14 @@ class Dense(AffineLayer):
         self._x = x.reshape(-1, features)
         activation = self.output_activation()
         z = self._x @ self.kernel
-        self._y = ops.bias_activation(z, self.bias_or_none, activation)
+        self._y = primitives.bias_activation(z, self.bias_or_none, activation)
         self._z = z if activation.needs_input else None
         return self._y.reshape(x.shape[:-1] + (self.units,))
 
     def backward(self, dy):
         dy = dy.reshape(-1, self.units)
         # ==== dz (activation and bias) ====
-        dz = ops.bias_activation_backward(dy, self._z, self._y, self.output_activation(), self.bias_grad_or_none)
+        dz = primitives.bias_activation_backward(dy, self._z, self._y, self.output_activation(), self.bias_grad_or_none)
         # ==== dW ====
         if "kernel" in self.grads:
             backend.get_array_module(dz).matmul(self._x.T, dz, out=self.grads["kernel"])

@@ -5,8 +5,8 @@ The patch matrix of ``x`` (``im2col``, columns ``(kh*KW + kw)*C + c``) is read a
 channel ``c*M + m`` (Keras' order) is ``sum_t cols[r, t, c] * kernel[t, c, m]``, a product per channel over the
 taps (an einsum); the backward runs its two adjoints and ``col2im``.
 """
-from .. import backend, initializers, ops, regularizers
-from ..ops import conv as conv_ops, workspace
+from .. import backend, initializers, primitives, regularizers
+from ..primitives import conv as conv_ops, workspace
 from .affine import AffineLayer
 from .base import positive_int
 from .conv import padding_mode, pair, window_geometry
@@ -97,7 +97,7 @@ class _DepthwiseBase(AffineLayer):
 
     def _chunks(self, x_shape, itemsize, OH, OW):
         KH, KW = self.kernel_size
-        return ops.batch_chunks(x_shape[0], KH * KW * x_shape[3] * OH * OW * itemsize, self.workspace_bytes)
+        return primitives.batch_chunks(x_shape[0], KH * KW * x_shape[3] * OH * OW * itemsize, self.workspace_bytes)
 
     def forward_depthwise(self, x, training):
         """``u (N*OH*OW, C*M)``, the depthwise convolution of ``x``; keeps what ``backward_depthwise`` needs."""
@@ -115,7 +115,7 @@ class _DepthwiseBase(AffineLayer):
         chunks = self._chunks(x.shape, x.dtype.itemsize, OH, OW)
         taps = kernel.reshape(-1, C, self.depth_multiplier)
         for start, stop in chunks:
-            cols = ops.im2col(x[start:stop], *args)
+            cols = primitives.im2col(x[start:stop], *args)
             depthwise_product(cols, taps, u[start * OH * OW:stop * OH * OW])
             # Keep the patch matrix for the weight gradient when it is the whole batch; else recompute it.
             self._cols = cols if training and len(chunks) == 1 else None
@@ -137,12 +137,12 @@ class _DepthwiseBase(AffineLayer):
         for index, (start, stop) in enumerate(chunks):
             if grad is None and dx is None:
                 break
-            cols = self._cols if self._cols is not None else ops.im2col(x[start:stop], *args)
+            cols = self._cols if self._cols is not None else primitives.im2col(x[start:stop], *args)
             self._cols = None
             dcols = depthwise_product_backward(du[start * OH * OW:stop * OH * OW], cols, taps, grad, index > 0)
             cols = None
             if dx is not None:
-                dx[start:stop] = ops.col2im(dcols, (stop - start,) + x.shape[1:], *args)
+                dx[start:stop] = primitives.col2im(dcols, (stop - start,) + x.shape[1:], *args)
         return dx
 
     def get_config(self):
@@ -190,13 +190,13 @@ class DepthwiseConv2D(_DepthwiseBase):
         self._y = self._z = self._cols = None  # release last step's buffers so that they can be recycled
         z = self.forward_depthwise(x, training)
         activation = self.output_activation()
-        self._y = ops.bias_activation(z, self.bias_or_none, activation)
+        self._y = primitives.bias_activation(z, self.bias_or_none, activation)
         self._z = z if activation.needs_input else None
         return self._y.reshape((x.shape[0],) + self._args[-2:] + (z.shape[1],))
 
     def backward(self, dy):
         # ==== dz (activation and bias) ====
-        dz = ops.bias_activation_backward(dy.reshape(self._y.shape), self._z, self._y, self.output_activation(),
+        dz = primitives.bias_activation_backward(dy.reshape(self._y.shape), self._z, self._y, self.output_activation(),
                                           self.bias_grad_or_none)
         # ==== dW, dx ====
         return self.backward_depthwise(dz)
@@ -254,7 +254,7 @@ class SeparableConv2D(_DepthwiseBase):
         xp.matmul(u, self.pointwise_kernel.reshape(-1, self.filters), out=z)
         activation = self.output_activation()
         self._u = u
-        self._y = ops.bias_activation(z, self.bias_or_none, activation)
+        self._y = primitives.bias_activation(z, self.bias_or_none, activation)
         self._z = z if activation.needs_input else None
         return self._y.reshape((x.shape[0],) + self._args[-2:] + (self.filters,))
 
@@ -262,7 +262,7 @@ class SeparableConv2D(_DepthwiseBase):
         xp = backend.get_array_module(dy)
         pointwise = self.pointwise_kernel.reshape(-1, self.filters)
         # ==== dz (activation and bias) ====
-        dz = ops.bias_activation_backward(dy.reshape(-1, self.filters), self._z, self._y, self.output_activation(),
+        dz = primitives.bias_activation_backward(dy.reshape(-1, self.filters), self._z, self._y, self.output_activation(),
                                           self.bias_grad_or_none)
         # ==== dW (pointwise) ====
         if "pointwise_kernel" in self.grads:

@@ -11,7 +11,7 @@ import math
 import re
 import string
 
-from .. import backend, initializers, ops
+from .. import backend, initializers, primitives
 from .affine import AffineLayer
 
 _LETTERS = "[a-zA-Z]"
@@ -224,7 +224,7 @@ class EinsumDense(AffineLayer):
             bias = None
         z = z.reshape(-1, z.shape[-1])
         activation = self.output_activation()
-        self._y = ops.bias_activation(z, bias, activation)
+        self._y = primitives.bias_activation(z, bias, activation)
         self._z = z if activation.needs_input else None
         return self._y.reshape(self._y_shape)
 
@@ -233,7 +233,7 @@ class EinsumDense(AffineLayer):
         d_input, d_kernel = einsum_gradient_equations(_explicit_equation(self._specs, self._x.ndim))
         # ==== dz (activation and bias) ====
         fused_bias_grad = self.bias_grad_or_none if self._bias_is_per_column() else None
-        dz = ops.bias_activation_backward(dy.reshape(self._y.shape), self._z, self._y, self.output_activation(),
+        dz = primitives.bias_activation_backward(dy.reshape(self._y.shape), self._z, self._y, self.output_activation(),
                                           fused_bias_grad).reshape(self._y_shape)
         # ==== db ====
         if self.bias_grad_or_none is not None and fused_bias_grad is None:

@@ -1,6 +1,6 @@
 """GRU: gated recurrent unit (Cho et al. 2014), in Keras' two variants (``reset_after``)."""
 from .. import backend
-from ..ops import recurrent as ops
+from ..primitives import recurrent
 from .rnn_base import Recurrent
 
 
@@ -66,7 +66,7 @@ class GRU(Recurrent):
             xp.matmul(self._recurrent_input(H[t]), self.recurrent_kernel, out=HR[t])
             if self.use_bias:
                 HR[t] += self.bias[1]
-            ops.gru_step(xw[t], HR[t], H[t], self._step_mask(t), H[t + 1], gates[t],
+            recurrent.gru_step(xw[t], HR[t], H[t], self._step_mask(t), H[t + 1], gates[t],
                          self.activation, self.recurrent_activation)
         self._xw, self._HR, self._gates = xw, HR, gates
         return H, [H[T]]
@@ -82,7 +82,7 @@ class GRU(Recurrent):
         dh_carry = xp.empty_like(dh)
         for t in reversed(range(T)):
             dh += dH[t]
-            ops.gru_step_backward(dh, self._xw[t], self._HR[t], H[t], self._gates[t], self._step_mask(t),
+            recurrent.gru_step_backward(dh, self._xw[t], self._HR[t], H[t], self._gates[t], self._step_mask(t),
                                   dxw[t], dhr[t], dh_carry, self.activation, self.recurrent_activation)
             dh = self._recurrent_backward(dhr[t], dh_carry)
         self._recurrent_kernel_grad(xp, dhr)

@@ -2,7 +2,7 @@
 import numbers
 
 from .. import initializers, regularizers
-from ..ops import layer_norm as layer_norm_ops
+from ..primitives import layer_norm as layer_norm_ops
 from .base import Layer
 
 

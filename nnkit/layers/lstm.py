@@ -1,6 +1,6 @@
 """LSTM: long short-term memory (Hochreiter & Schmidhuber 1997; forget gate: Gers et al. 2000)."""
 from .. import backend, initializers
-from ..ops import recurrent as ops
+from ..primitives import recurrent
 from .rnn_base import Recurrent
 
 
@@ -78,7 +78,7 @@ class LSTM(Recurrent):
         gates = xp.empty_like(xw)
         for t in range(T):
             xp.matmul(self._recurrent_input(H[t]), self.recurrent_kernel, out=HR[t])
-            ops.lstm_step(xw[t], HR[t], H[t], C[t], self._step_mask(t), H[t + 1], C[t + 1], gates[t],
+            recurrent.lstm_step(xw[t], HR[t], H[t], C[t], self._step_mask(t), H[t + 1], C[t + 1], gates[t],
                           self.activation, self.recurrent_activation)
         self._C, self._xw, self._HR, self._gates = C, xw, HR, gates
         return H, [H[T], C[T]]
@@ -93,7 +93,7 @@ class LSTM(Recurrent):
         dh_carry, dc_prev = xp.empty_like(dh), xp.empty_like(dc)
         for t in reversed(range(T)):
             dh += dH[t]
-            ops.lstm_step_backward(dh, dc, self._xw[t], self._HR[t], C[t], C[t + 1], self._gates[t],
+            recurrent.lstm_step_backward(dh, dc, self._xw[t], self._HR[t], C[t], C[t + 1], self._gates[t],
                                    self._step_mask(t), dz[t], dh_carry, dc_prev,
                                    self.activation, self.recurrent_activation)
             dh = self._recurrent_backward(dz[t], dh_carry)

@@ -2,7 +2,7 @@
 
 Four EinsumDense projections (``query``, ``key``, ``value``, ``attention_output``) around scaled dot-product
 attention. Per head ``n``: ``scores = q_n @ k_n^T / sqrt(key_dim)``, masked and soft-maxed over the value steps
-with dropout (``nnkit.ops.attention``: one fused kernel on the GPU), then ``weights @ v_n``. The two products are
+with dropout (``nnkit.primitives.attention``: one fused kernel on the GPU), then ``weights @ v_n``. The two products are
 batched matmuls over ``(batch, heads)``.
 """
 import math
@@ -10,7 +10,7 @@ import numbers
 import string
 
 from .. import initializers, regularizers
-from ..ops.attention import attention_softmax, attention_softmax_backward
+from ..primitives.attention import attention_softmax, attention_softmax_backward
 from .attention import AttentionDropoutSeeds, checked_dropout
 from .base import Layer, positive_int
 from .einsum_dense import EinsumDense

@@ -2,7 +2,7 @@
 import numbers
 
 from .. import backend, initializers, regularizers
-from ..ops import layer_norm as layer_norm_ops
+from ..primitives import layer_norm as layer_norm_ops
 from .base import Layer
 from .layer_normalization import axis_list, check_no_constraints, resolve_axes, set_gamma_beta_arguments
 

@@ -1,5 +1,5 @@
 """MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D (channels-last)."""
-from .. import backend, ops
+from .. import backend, primitives
 from .base import Layer
 from .conv import pair, padding_mode
 
@@ -32,7 +32,7 @@ class _Pooling2D(Layer):
 
     def _geometry(self, H, W):
         (KH, KW), (SH, SW) = self.pool_size, self.strides
-        OH, OW, PH, PW = ops.conv_output_geometry(H, W, KH, KW, SH, SW, 1, 1, self.padding)
+        OH, OW, PH, PW = primitives.conv_output_geometry(H, W, KH, KW, SH, SW, 1, 1, self.padding)
         if OH == 0 or OW == 0:
             raise ValueError(f"Layer '{self.name}' ({type(self).__name__}): the pool size {self.pool_size} is "
                              f"larger than the input's {H}x{W} pixels with padding='valid'.")
@@ -67,11 +67,11 @@ class MaxPooling2D(_Pooling2D):
 
     def forward(self, x, training=False):
         self._args, self._x_shape = self._pool_args(x), x.shape
-        y, self._saved = ops.max_pool2d(x, *self._args)
+        y, self._saved = primitives.max_pool2d(x, *self._args)
         return y
 
     def backward(self, dy):
-        return ops.max_pool2d_backward(dy, self._saved, self._x_shape, *self._args)
+        return primitives.max_pool2d_backward(dy, self._saved, self._x_shape, *self._args)
 
 
 class AveragePooling2D(_Pooling2D):
@@ -91,10 +91,10 @@ class AveragePooling2D(_Pooling2D):
 
     def forward(self, x, training=False):
         self._args, self._x_shape = self._pool_args(x), x.shape
-        return ops.avg_pool2d(x, *self._args)
+        return primitives.avg_pool2d(x, *self._args)
 
     def backward(self, dy):
-        return ops.avg_pool2d_backward(dy, self._x_shape, *self._args)
+        return primitives.avg_pool2d_backward(dy, self._x_shape, *self._args)
 
 
 class GlobalAveragePooling2D(Layer):

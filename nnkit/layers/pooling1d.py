@@ -2,7 +2,7 @@
 GlobalAveragePooling1D (with Keras' mask) and GlobalMaxPooling2D."""
 import math
 
-from .. import backend, ops
+from .. import backend, primitives
 from .conv import int_tuple, padding_mode
 from .spatial import _Spatial
 
@@ -25,7 +25,7 @@ class _Pooling1D(_Spatial):
     def _pool_args(self, T):
         """``(KH, KW, SH, SW, PH, PW, OH, OW)`` of the 2-D pooling of a ``(1, T)`` image."""
         (K,), (S,) = self.pool_size, self.strides
-        _, OT, _, PT = ops.conv_output_geometry(1, T, 1, K, 1, S, 1, 1, self.padding)
+        _, OT, _, PT = primitives.conv_output_geometry(1, T, 1, K, 1, S, 1, 1, self.padding)
         if OT == 0:
             raise ValueError(f"Layer '{self.name}' ({type(self).__name__}): the pool size {K} is larger than the "
                              f"input's {T} steps with padding='valid'.")
@@ -63,11 +63,11 @@ class MaxPooling1D(_Pooling1D):
     """
 
     def _pool(self, x):
-        y, self._saved = ops.max_pool2d(x, *self._args)
+        y, self._saved = primitives.max_pool2d(x, *self._args)
         return y
 
     def _pool_backward(self, dy):
-        return ops.max_pool2d_backward(dy, self._saved, self._x_shape, *self._args)
+        return primitives.max_pool2d_backward(dy, self._saved, self._x_shape, *self._args)
 
 
 class AveragePooling1D(_Pooling1D):
@@ -86,10 +86,10 @@ class AveragePooling1D(_Pooling1D):
     """
 
     def _pool(self, x):
-        return ops.avg_pool2d(x, *self._args)
+        return primitives.avg_pool2d(x, *self._args)
 
     def _pool_backward(self, dy):
-        return ops.avg_pool2d_backward(dy, self._x_shape, *self._args)
+        return primitives.avg_pool2d_backward(dy, self._x_shape, *self._args)
 
 
 class _GlobalPooling(_Spatial):

@@ -7,7 +7,7 @@ that goes with it, so they may sit anywhere in a model. Images are NHWC with a b
 import numpy
 
 from .. import backend
-from ..ops import image
+from ..primitives import image
 from .base import Layer, positive_int
 
 #: Keras' ``backend.epsilon()``: the floor of Normalization's standard deviation.

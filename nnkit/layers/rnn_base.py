@@ -3,7 +3,7 @@
 Back-propagation through time is organised around GEMMs over all steps at once. Inputs are made
 time-major, ``x (N, T, D) -> (T, N, D)``, and the input projection of every step is one GEMM
 ``(T*N, D) @ kernel``. Each step then runs one small GEMM for the recurrent projection and one element-wise
-op (``nnkit.ops.recurrent``). The backward pass mirrors it: one GEMM per step to send the gradient back
+op (``nnkit.primitives.recurrent``). The backward pass mirrors it: one GEMM per step to send the gradient back
 through the recurrent kernel, then one GEMM each for the kernel gradient, the recurrent-kernel gradient and
 the input gradient over all steps.
 

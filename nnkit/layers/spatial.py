@@ -5,7 +5,7 @@ Zero padding and cropping are each other's adjoint: the backward of one is the f
 import numpy
 
 from .. import backend
-from ..ops import image as image_ops
+from ..primitives import image as image_ops
 from .base import Layer, positive_int
 from .conv import pair
 
@@ -66,7 +66,7 @@ class UpSampling2D(_Spatial):
 
     Bilinear interpolation is Keras 3's ``ops.image.resize`` (without antialiasing): half-pixel centres, output
     pixel ``i`` reads input position ``(i + 0.5) / SH - 0.5`` (clamped to the image), between its two neighbours;
-    it runs as one small interpolation GEMM per axis (``nnkit.ops.image``).
+    it runs as one small interpolation GEMM per axis (``nnkit.primitives.image``).
 
     Args:
         size: an integer or a pair ``(SH, SW)`` (default ``(2, 2)``).

@@ -145,7 +145,7 @@ class Model(Trainer, Layer):
         if logits and self.compiled is not None:
             self._resolve_outputs()
             fused = self.compiled.fused_outputs
-        self._run = None  # drop the last pass's saved arrays first, so that their memory is reused (ops.workspace)
+        self._run = None  # drop the last pass's saved arrays first, so that their memory is reused (primitives.workspace)
         outputs, self._run = self.graph.forward(arrays, bool(training), needs_input_gradient=False, logits=fused)
         return outputs
 

@@ -1,6 +1,6 @@
 import math
 
-from .. import ops
+from .. import primitives
 from .base import Optimizer
 
 
@@ -20,7 +20,7 @@ class Adam(Optimizer):
     def update(self, params, grads, slots, learning_rate):
         t = self.iterations
         alpha = learning_rate * math.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
-        ops.adam_step(params, grads, slots["m"], slots["v"], alpha, self.beta_1, self.beta_2,
+        primitives.adam_step(params, grads, slots["m"], slots["v"], alpha, self.beta_1, self.beta_2,
                       self.epsilon, self.decoupled_decay(learning_rate))
 
     def decoupled_decay(self, learning_rate):

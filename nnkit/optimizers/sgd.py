@@ -1,4 +1,4 @@
-from .. import ops
+from .. import primitives
 from .base import Optimizer
 
 
@@ -17,7 +17,7 @@ class SGD(Optimizer):
         self.slot_names = ("momentum",) if self.momentum else ()
 
     def update(self, params, grads, slots, learning_rate):
-        ops.sgd_step(params, grads, slots.get("momentum"), learning_rate, self.momentum, self.nesterov)
+        primitives.sgd_step(params, grads, slots.get("momentum"), learning_rate, self.momentum, self.nesterov)
 
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}

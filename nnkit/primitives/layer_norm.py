@@ -1,6 +1,6 @@
 """Layer normalization (Ba et al. 2016): normalize over some axes of each sample, then scale and shift.
 
-Notation (besides that of ``nnkit.ops``):
+Notation (besides that of ``nnkit.primitives``):
     axes       the normalized axes, sorted, non-negative (``(x.ndim - 1,)``: the features of each row)
     gamma,     the scale and shift, shaped as the normalized axes (``x.shape[a] for a in axes``), or None
     beta

@@ -6,7 +6,7 @@ reference written with the array module of its arguments (any activation), and, 
 activations (tanh for the candidate, sigmoid for the gates), a fused GPU kernel (``kernels/recurrent.cu``).
 The kernel is used when the arrays are on the GPU and the activations allow it.
 
-Notation (besides that of ``nnkit.ops``):
+Notation (besides that of ``nnkit.primitives``):
     T          time steps
     D          input features per step
     U          units (size of the hidden state)

@@ -1,7 +1,7 @@
 """Scaled-dot-product attention's softmax: scale, mask (padding and causal), softmax over the keys and dropout of
 the probabilities in one op, and its backward. The two matmuls around it stay matmuls (cuBLAS / BLAS).
 
-Notation (besides that of ``nnkit.ops``):
+Notation (besides that of ``nnkit.primitives``):
     B, H       batch size and number of heads
     Tq, Tk     query and key lengths: ``scores`` is (B, H, Tq, Tk), one softmax per (b, h, q) row over Tk keys
     mask       True (or nonzero) = attend. Shaped (B, H, Tq, Tk) with any axis 1, or (B, Tq, Tk), or (Tq, Tk):
