@@ -133,7 +133,8 @@ class PReLU(Layer):
         if None in shape:
             raise ValueError(f"Layer '{self.name}' (PReLU) needs fixed sizes for the axes it does not share "
                              f"(shared_axes={self.shared_axes}), but received input of shape {tuple(input_shape)}.")
-        self.add_weight("alpha", shape, self.alpha_initializer, self.alpha_regularizer)
+        self.add_weight(name="alpha", shape=shape, initializer=self.alpha_initializer,
+                        regularizer=self.alpha_regularizer)
         self._summed_axes = (0,) + tuple(shared)
 
     def forward(self, x, training=False):

@@ -22,9 +22,11 @@ class AffineLayer(Layer):
 
     def add_kernel_and_bias(self, kernel_shape):
         """``self.kernel`` of ``kernel_shape`` and, with ``use_bias``, ``self.bias`` of its last dimension."""
-        self.add_weight("kernel", kernel_shape, self.kernel_initializer, self.kernel_regularizer)
+        self.add_weight(name="kernel", shape=kernel_shape, initializer=self.kernel_initializer,
+                        regularizer=self.kernel_regularizer)
         if self.use_bias:
-            self.add_weight("bias", (kernel_shape[-1],), self.bias_initializer, self.bias_regularizer)
+            self.add_weight(name="bias", shape=(kernel_shape[-1],), initializer=self.bias_initializer,
+                            regularizer=self.bias_regularizer)
 
     @property
     def bias_or_none(self):

@@ -110,9 +110,9 @@ class Attention(Layer):
     def build_scores(self, dim):
         """The weights of the score function: ``scale`` and ``concat_score_weight`` (scalars), as Keras."""
         if self.use_scale:
-            self.add_weight("scale", (), initializer="ones")
+            self.add_weight(name="scale", shape=(), initializer="ones")
         if self.score_mode == "concat":
-            self.add_weight("concat_score_weight", (), initializer="ones")
+            self.add_weight(name="concat_score_weight", shape=(), initializer="ones")
 
     def compute_output_shape(self, input_shape, return_attention_scores=False, use_causal_mask=False):
         query, value = input_shape["query"], input_shape["value"]
@@ -223,7 +223,7 @@ class AdditiveAttention(Attention):
 
     def build_scores(self, dim):
         if self.use_scale:
-            self.add_weight("scale", (dim,), initializer="glorot_uniform")
+            self.add_weight(name="scale", shape=(dim,), initializer="glorot_uniform")
 
     def scores(self, query, key):
         xp = backend.get_array_module(query)

@@ -282,6 +282,14 @@ class Layer:
         options = options or {}
         if is_symbolic(inputs):
             return self._call_symbolic(inputs, training, options)
+        from ..ops.dispatch import as_symbolic_constant, is_tracing, symbolic_weight
+        if is_tracing():  # inside a traced call(): an array input is a constant (or a weight) of the graph
+            def constant(array):
+                weight = symbolic_weight(array)
+                return as_symbolic_constant(array) if weight is None else weight
+            symbolic = ({key: constant(value) for key, value in inputs.items()} if isinstance(inputs, dict) else
+                        [constant(a) for a in inputs] if isinstance(inputs, (list, tuple)) else constant(inputs))
+            return self._call_symbolic(symbolic, training, options)
         if isinstance(inputs, dict):
             arrays = {key: backend.to_device(value) for key, value in inputs.items()}
             listed = list(arrays.values())
@@ -305,6 +313,8 @@ class Layer:
         if not self.built:
             if self._composite:
                 from .graph import trace
+                if not type(self).build.__module__.startswith("nnkit."):
+                    self.build(input_shape)  # a Keras-style layer makes its weights, then its call is traced
                 self.graph = trace(self, input_shape)
             else:
                 self.build(input_shape)
@@ -313,25 +323,51 @@ class Layer:
         self.output_shape = as_shapes(self.compute_output_shape(input_shape, **(options or {})))
         return self.output_shape
 
-    def add_weight(self, name, shape, initializer="glorot_uniform", regularizer=None, trainable=True):
-        """Create ``self.<name>`` (and its gradient ``self.grads[name]`` when trainable).
+    def add_weight(self, shape=None, initializer=None, dtype=None, trainable=True, autocast=True, regularizer=None,
+                   constraint=None, aggregation="none", name=None):
+        """Create a weight, Keras' way: ``self.w = self.add_weight(shape=(3, 4), initializer="random_normal")``.
 
-        A frozen layer (``trainable=False``) gets the gradient too, so that it can be unfrozen later.
+        The weight is also ``self.<name>`` (``name`` defaults to ``variable``, ``variable_1``...); a trainable one
+        gets a gradient buffer ``self.grads[name]``, as does one of a frozen layer, so that it can be unfrozen.
+        ``initializer`` defaults to ``glorot_uniform`` (``zeros`` for integer weights). Returns the weight, a
+        backend array; once a model trains, its weights become views of one flat buffer, and every attribute of
+        the layer that held the weight is pointed at its view.
         """
-        value = backend.to_device(initializers.get(initializer)(shape, self.dtype or backend.floatx()))
+        if constraint is not None:
+            raise TypeError(f"Layer '{self.name}': nnkit has no weight constraints (received constraint="
+                            f"{constraint!r}); clip or project the weights in a callback instead.")
+        if name is None:
+            taken = {spec.name for spec in self._own_specs}
+            name = next(f"variable{'' if i == 0 else f'_{i}'}" for i in range(len(taken) + 1)
+                        if f"variable{'' if i == 0 else f'_{i}'}" not in taken)
+        if not isinstance(name, str) or not name or "/" in name:
+            raise ValueError(f"Layer '{self.name}': a weight's name must be a non-empty string without '/'. "
+                             f"Received: name={name!r}")
+        if any(spec.name == name for spec in self._own_specs):
+            raise ValueError(f"Layer '{self.name}' already has a weight named {name!r}.")
+        dtype = numpy.dtype(dtype or self.dtype or backend.floatx())
+        if initializer is None:
+            initializer = "glorot_uniform" if dtype.kind == "f" else "zeros"
+        shape = () if shape is None else tuple(shape)
+        value = backend.to_device(numpy.asarray(initializers.get(initializer)(shape, dtype), dtype=dtype))
         setattr(self, name, value)
         if trainable:
             self._grads[name] = backend.xp().zeros_like(value)
-        self._own_specs.append(WeightSpec(name, trainable, regularizers.get(regularizer)))
+        self._own_specs.append(WeightSpec(name, bool(trainable), regularizers.get(regularizer)))
         return value
 
     def bind_weight(self, name, value, grad):
         """Point ``self.<name>`` (and its gradient) at views of the model's flat buffers; a ``<prefix>/<name>``
-        reaches the layer inside."""
+        reaches the layer inside. Other attributes that held the same array (``self.w = self.add_weight(...)``)
+        follow."""
         if "/" in name:
             layer, inner = self._route(name)
             layer.bind_weight(inner, value, grad)
             return
+        previous = getattr(self, name)
+        for attribute, held in list(vars(self).items()):
+            if held is previous and attribute != name:
+                setattr(self, attribute, value)
         setattr(self, name, value)
         self._grads[name] = grad
 

@@ -97,10 +97,12 @@ class Conv2DTranspose(AffineLayer):
         if channels is None:
             raise ValueError(f"Layer '{self.name}' (Conv2DTranspose) needs the channel axis of its input to be "
                              f"known. Received input shape {input_shape}.")
-        self.add_weight("kernel", self.kernel_size + (self.filters, channels), self.kernel_initializer,
-                        self.kernel_regularizer)
+        self.add_weight(name="kernel", shape=self.kernel_size + (self.filters, channels),
+                        initializer=self.kernel_initializer,
+                        regularizer=self.kernel_regularizer)
         if self.use_bias:
-            self.add_weight("bias", (self.filters,), self.bias_initializer, self.bias_regularizer)
+            self.add_weight(name="bias", shape=(self.filters,), initializer=self.bias_initializer,
+                            regularizer=self.bias_regularizer)
 
     def compute_output_shape(self, input_shape):
         self._check_rank(input_shape)

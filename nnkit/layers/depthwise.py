@@ -75,8 +75,8 @@ class _DepthwiseBase(AffineLayer):
         if channels is None:
             raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) needs the channel axis of its input to be "
                              f"known. Received input shape {input_shape}.")
-        self.add_weight(self.depthwise_name, self.kernel_size + (channels, self.depth_multiplier),
-                        self.kernel_initializer, self.kernel_regularizer)
+        self.add_weight(name=self.depthwise_name, shape=self.kernel_size + (channels, self.depth_multiplier),
+                        initializer=self.kernel_initializer, regularizer=self.kernel_regularizer)
         return channels
 
     def output_size(self, input_shape):
@@ -180,7 +180,8 @@ class DepthwiseConv2D(_DepthwiseBase):
     def build(self, input_shape):
         channels = self.build_depthwise(input_shape)
         if self.use_bias:
-            self.add_weight("bias", (channels * self.depth_multiplier,), self.bias_initializer, self.bias_regularizer)
+            self.add_weight(name="bias", shape=(channels * self.depth_multiplier,), initializer=self.bias_initializer,
+                            regularizer=self.bias_regularizer)
 
     def compute_output_shape(self, input_shape):
         channels = input_shape[-1] if len(input_shape) == 4 else None
@@ -238,10 +239,11 @@ class SeparableConv2D(_DepthwiseBase):
 
     def build(self, input_shape):
         channels = self.build_depthwise(input_shape)
-        self.add_weight("pointwise_kernel", (1, 1, channels * self.depth_multiplier, self.filters),
-                        self.pointwise_initializer, self.pointwise_regularizer)
+        self.add_weight(name="pointwise_kernel", shape=(1, 1, channels * self.depth_multiplier, self.filters),
+                        initializer=self.pointwise_initializer, regularizer=self.pointwise_regularizer)
         if self.use_bias:
-            self.add_weight("bias", (self.filters,), self.bias_initializer, self.bias_regularizer)
+            self.add_weight(name="bias", shape=(self.filters,), initializer=self.bias_initializer,
+                            regularizer=self.bias_regularizer)
 
     def compute_output_shape(self, input_shape):
         return self.output_size(input_shape) + (self.filters,)

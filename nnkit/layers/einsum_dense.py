@@ -195,9 +195,10 @@ class EinsumDense(AffineLayer):
 
             def initializer(shape, dtype):
                 return self.kernel_initializer(fans, dtype).reshape(shape)
-        self.add_weight("kernel", kernel_shape, initializer, self.kernel_regularizer)
+        self.add_weight(name="kernel", shape=kernel_shape, initializer=initializer, regularizer=self.kernel_regularizer)
         if bias_shape is not None:
-            self.add_weight("bias", bias_shape, self.bias_initializer, self.bias_regularizer)
+            self.add_weight(name="bias", shape=bias_shape, initializer=self.bias_initializer,
+                            regularizer=self.bias_regularizer)
 
     def compute_output_shape(self, input_shape):
         return self._analyze(input_shape)[2]

@@ -37,8 +37,9 @@ class Embedding(Layer):
         self.input_length = input_length
 
     def build(self, input_shape):
-        self.add_weight("embeddings", (self.input_dim, self.output_dim), self.embeddings_initializer,
-                        self.embeddings_regularizer)
+        self.add_weight(name="embeddings", shape=(self.input_dim, self.output_dim),
+                        initializer=self.embeddings_initializer,
+                        regularizer=self.embeddings_regularizer)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape) + (self.output_dim,)

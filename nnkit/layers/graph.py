@@ -103,6 +103,8 @@ class Graph:
                 args = pack_like(node.inputs, [values[t] for t in node.flat_inputs])
                 given = [masks.get(t) for t in node.flat_inputs]
                 mask = given if any(m is not None for m in given) else None
+            elif not node.flat_inputs:  # a source: a weight or a constant a traced call() reads
+                args, mask = None, None
             else:
                 args, mask = values[node.flat_inputs[0]], masks.get(node.flat_inputs[0])
             layer.needs_input_gradient = plan[node][1]
@@ -193,8 +195,8 @@ class Graph:
             requires = {tensor: inputs_need_gradient for tensor in self.flat_inputs}
             plan = {}
             for node in self.nodes:
-                has_trainable = any(leaf.trainable and any(s.trainable for s in leaf._own_specs)
-                                    for leaf in self._node_leaves[node])
+                has_trainable = getattr(node.layer, "trains", False) or any(
+                    leaf.trainable and any(s.trainable for s in leaf._own_specs) for leaf in self._node_leaves[node])
                 needs = any(requires.get(tensor, False) for tensor in node.flat_inputs)
                 plan[node] = (has_trainable, needs)
                 for tensor in node.outputs:
@@ -240,8 +242,10 @@ def trace(layer, input_shape):
         inputs = [Input(batch_shape=shape) for shape in input_shape]
     else:
         inputs = Input(batch_shape=input_shape)
+    from ..ops.dispatch import tracing
     try:
-        outputs = layer.call(inputs, **({"training": None} if _takes_training(layer.call) else {}))
+        with tracing(layer):
+            outputs = layer.call(inputs, **({"training": None} if _takes_training(layer.call) else {}))
     except TypeError as error:
         raise TypeError(f"While tracing {type(layer).__name__}.call() into a graph of layers: {error}") from None
     if not all(isinstance(t, KerasTensor) for t in flatten(outputs)):
@@ -300,7 +304,7 @@ def _order(inputs, outputs):
                 raise ValueError(f"Graph disconnected: cannot obtain the value of {tensor!r}, an input of layer "
                                  f"'{node.layer.name}', from the model's inputs. Layers reached without issue: "
                                  f"{done}. Pass every nnkit.Input the outputs depend on as the model's inputs.")
-        if not node.flat_inputs:
+        if not node.flat_inputs and not getattr(node.layer, "is_source", False):
             raise ValueError(f"Graph disconnected: the output depends on input layer '{node.layer.name}', which is "
                              f"not among the model's inputs.")
         computable.update(node.outputs)

@@ -93,9 +93,11 @@ class LayerNormalization(Layer):
             raise ValueError(f"Layer '{self.name}' (LayerNormalization) needs the normalized axes {self.axis} of "
                              f"its input to be known. Received input shape {tuple(input_shape)}.")
         if self.scale:
-            self.add_weight("gamma", shape, self.gamma_initializer, self.gamma_regularizer)
+            self.add_weight(name="gamma", shape=shape, initializer=self.gamma_initializer,
+                            regularizer=self.gamma_regularizer)
         if self.center:
-            self.add_weight("beta", shape, self.beta_initializer, self.beta_regularizer)
+            self.add_weight(name="beta", shape=shape, initializer=self.beta_initializer,
+                            regularizer=self.beta_regularizer)
         self._ndim, self._param_shape = len(input_shape), shape
 
     def compute_output_shape(self, input_shape):

@@ -56,11 +56,15 @@ class BatchNormalization(Layer):
             raise ValueError(f"Layer '{self.name}' (BatchNormalization) needs axis {self.axis} of its input to be "
                              f"known. Received input shape {input_shape}.")
         if self.scale:
-            self.add_weight("gamma", (features,), self.gamma_initializer, self.gamma_regularizer)
+            self.add_weight(name="gamma", shape=(features,), initializer=self.gamma_initializer,
+                            regularizer=self.gamma_regularizer)
         if self.center:
-            self.add_weight("beta", (features,), self.beta_initializer, self.beta_regularizer)
-        self.add_weight("moving_mean", (features,), self.moving_mean_initializer, trainable=False)
-        self.add_weight("moving_variance", (features,), self.moving_variance_initializer, trainable=False)
+            self.add_weight(name="beta", shape=(features,), initializer=self.beta_initializer,
+                            regularizer=self.beta_regularizer)
+        self.add_weight(name="moving_mean", shape=(features,),
+                        initializer=self.moving_mean_initializer, trainable=False)
+        self.add_weight(name="moving_variance", shape=(features,),
+                        initializer=self.moving_variance_initializer, trainable=False)
 
     def _feature_axis(self, ndim, shape):
         if not -ndim <= self.axis < ndim or self.axis % ndim == 0:

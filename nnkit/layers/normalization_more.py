@@ -60,9 +60,11 @@ class GroupNormalization(Layer):
                              f"{self.axis} cannot be split into {groups} groups of equal size "
                              f"(groups must divide the number of channels).")
         if self.scale:
-            self.add_weight("gamma", (channels,), self.gamma_initializer, self.gamma_regularizer)
+            self.add_weight(name="gamma", shape=(channels,), initializer=self.gamma_initializer,
+                            regularizer=self.gamma_regularizer)
         if self.center:
-            self.add_weight("beta", (channels,), self.beta_initializer, self.beta_regularizer)
+            self.add_weight(name="beta", shape=(channels,), initializer=self.beta_initializer,
+                            regularizer=self.beta_regularizer)
         self._ndim, self._axis, self._channels, self._groups = len(input_shape), axis, channels, groups
 
     def forward(self, x, training=False):

@@ -130,9 +130,9 @@ class Normalization(Layer):
         self._broadcast = tuple(input_shape[a] if a in self._kept else 1 for a in range(len(input_shape)))
         shape = tuple(input_shape[a] for a in self._kept)
         if self.input_mean is None:
-            self.add_weight("mean", shape, "zeros", trainable=False)
-            self.add_weight("variance", shape, "ones", trainable=False)
-            self.add_weight("count", (), "zeros", trainable=False)
+            self.add_weight(name="mean", shape=shape, initializer="zeros", trainable=False)
+            self.add_weight(name="variance", shape=shape, initializer="ones", trainable=False)
+            self.add_weight(name="count", shape=(), initializer="zeros", trainable=False)
             self.count = backend.xp().zeros((), dtype=numpy.int32)  # Keras' dtype "int"
             return
         # Given statistics align with the kept axes from the right, then broadcast over them.

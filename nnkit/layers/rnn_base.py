@@ -76,12 +76,13 @@ class Recurrent(Layer):
             raise ValueError(f"Layer '{self.name}' ({type(self).__name__}) expects an input of rank 3 "
                              f"(batch, timesteps, features), but received input of shape {tuple(input_shape)}.")
         GU = self.gates * self.units
-        self.add_weight("kernel", (input_shape[-1], GU), self.kernel_initializer, self.kernel_regularizer)
-        self.add_weight("recurrent_kernel", (self.units, GU), self.recurrent_initializer,
-                        self.recurrent_regularizer)
+        self.add_weight(name="kernel", shape=(input_shape[-1], GU), initializer=self.kernel_initializer,
+                        regularizer=self.kernel_regularizer)
+        self.add_weight(name="recurrent_kernel", shape=(self.units, GU), initializer=self.recurrent_initializer,
+                        regularizer=self.recurrent_regularizer)
         if self.use_bias:
-            self.add_weight("bias", self.bias_shape(), self.bias_initializer_for_build(),
-                            self.bias_regularizer)
+            self.add_weight(name="bias", shape=self.bias_shape(), initializer=self.bias_initializer_for_build(),
+                            regularizer=self.bias_regularizer)
         if self.stateful and input_shape[0] is not None and self._carried.batch_size is None:
             self._carried.batch_size = input_shape[0]
 

@@ -32,14 +32,6 @@ def is_symbolic(structure):
     return any(isinstance(item, KerasTensor) for item in flatten(structure))
 
 
-# The layer (or function) to use instead of each Python operator, for the error on a symbolic tensor.
-_INSTEAD = {"+": "layers.Add()([a, b]) or nnkit.layers.add([a, b])",
-            "-": "layers.Subtract()([a, b]) or nnkit.layers.subtract([a, b])",
-            "*": "layers.Multiply()([a, b]) or nnkit.layers.multiply([a, b])",
-            "@": "layers.Dot(axes=...)([a, b])",
-            "[]": "a layer that selects or reshapes (e.g. layers.Flatten, layers.Dense)"}
-
-
 class KerasTensor:
     """A symbolic tensor: the shape, dtype and name of a value a model will compute, and where it comes from.
 
@@ -64,47 +56,71 @@ class KerasTensor:
     def __repr__(self):
         return f"<KerasTensor shape={format_shape(self.shape)}, dtype={self.dtype}, name={self.name}>"
 
-    # ---- a symbolic tensor has no values: say what to do instead -----------------------------------------
     def _refuse(self, operation, instead=None):
-        hint = f" Use {instead} instead." if instead else " Express the computation with layers instead."
+        hint = f" Use {instead} instead." if instead else " Express the computation with nnkit.ops or layers."
         raise TypeError(f"Cannot apply {operation} to the symbolic tensor {self.name!r} {format_shape(self.shape)}: "
-                        f"it has no values while the model is being built, and nnkit cannot differentiate raw array "
-                        f"math between layers (it has no autodiff tape yet).{hint}")
+                        f"it has no values while the model is being built (Python control flow on tensor values "
+                        f"cannot be recorded in a graph).{hint}")
 
+    # ---- arithmetic records ops (nnkit.ops) as nodes of the graph ---------------------------------------------
     def __add__(self, other):
-        self._refuse("`+`", _INSTEAD["+"])
+        return _ops().add(self, other)
 
-    __radd__ = __add__
+    def __radd__(self, other):
+        return _ops().add(other, self)
 
     def __sub__(self, other):
-        self._refuse("`-`", _INSTEAD["-"])
+        return _ops().subtract(self, other)
 
-    __rsub__ = __sub__
+    def __rsub__(self, other):
+        return _ops().subtract(other, self)
 
     def __mul__(self, other):
-        self._refuse("`*`", _INSTEAD["*"])
+        return _ops().multiply(self, other)
 
-    __rmul__ = __mul__
+    def __rmul__(self, other):
+        return _ops().multiply(other, self)
 
     def __matmul__(self, other):
-        self._refuse("`@`", _INSTEAD["@"])
+        return _ops().matmul(self, other)
 
-    __rmatmul__ = __matmul__
+    def __rmatmul__(self, other):
+        return _ops().matmul(other, self)
 
     def __truediv__(self, other):
-        self._refuse("`/`")
+        return _ops().divide(self, other)
 
-    __rtruediv__ = __truediv__
+    def __rtruediv__(self, other):
+        return _ops().divide(other, self)
 
     def __pow__(self, other):
-        self._refuse("`**`")
+        return _ops().power(self, other)
+
+    def __rpow__(self, other):
+        return _ops().power(other, self)
 
     def __neg__(self):
-        self._refuse("unary `-`")
+        return _ops().negative(self)
 
     def __getitem__(self, key):
-        self._refuse(f"indexing `[{key!r}]`", _INSTEAD["[]"])
+        return _ops().getitem(self, key)
 
+    # == and != keep their identity meaning: tensors are keys of the graph's dicts (use nnkit.ops.equal)
+    def __lt__(self, other):
+        return _ops().less(self, other)
+
+    def __le__(self, other):
+        return _ops().less_equal(self, other)
+
+    def __gt__(self, other):
+        return _ops().greater(self, other)
+
+    def __ge__(self, other):
+        return _ops().greater_equal(self, other)
+
+    __hash__ = object.__hash__
+
+    # ---- a symbolic tensor has no values: say what to do instead -----------------------------------------
     def __bool__(self):
         self._refuse("`bool()` (an `if` or `and`/`or` on a tensor)")
 
@@ -118,10 +134,18 @@ class KerasTensor:
         self._refuse("NumPy conversion (`numpy.asarray`)")
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        self._refuse(f"the NumPy function `numpy.{ufunc.__name__}`")
+        op = getattr(_ops(), ufunc.__name__, None)
+        if method == "__call__" and op is not None and not kwargs:  # numpy_array + tensor, numpy.exp(tensor)
+            return op(*inputs)
+        self._refuse(f"the NumPy function `numpy.{ufunc.__name__}`", f"nnkit.ops.{ufunc.__name__}")
 
     def __array_function__(self, func, types, args, kwargs):
-        self._refuse(f"the NumPy function `numpy.{func.__name__}`")
+        self._refuse(f"the NumPy function `numpy.{func.__name__}`", f"nnkit.ops.{func.__name__}")
+
+
+def _ops():
+    from .. import ops
+    return ops
 
 
 class Node:

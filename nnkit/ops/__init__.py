@@ -1,0 +1,13 @@
+"""Keras' ops namespace (``keras.ops``), differentiable: ``from nnkit import ops``.
+
+Each op runs on arrays (NumPy, or CuPy on the GPU) and returns an array; on symbolic tensors (``nnkit.Input``, a
+layer's output, or inside a custom layer's ``call``) it becomes a node of the model's graph with its own gradient
+rule, so models and custom layers written with ops train with ``fit``. The internal CPU/GPU kernels the built-in
+layers use live in ``nnkit.primitives``.
+"""
+from .core import arange, cast, convert_to_tensor, eye, full, ones, ones_like, shape, stop_gradient, zeros, zeros_like
+from .nn import (elu, gelu, hard_sigmoid, hard_silu, hard_swish, log_softmax, mish, relu, relu6, selu, sigmoid, silu,
+                 softmax, softplus, softsign, swish)
+from .numpy import (abs, absolute, add, concatenate, divide, exp, expand_dims, getitem, log, matmul, max, mean, min,
+                    multiply, negative, power, reshape, sqrt, square, squeeze, subtract, sum, tanh, transpose,
+                    true_divide)
