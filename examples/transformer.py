@@ -34,7 +34,7 @@ class PositionEmbedding(layers.Layer):
     """Adds a learned vector per position to a ``(batch, steps, features)`` input."""
 
     def build(self, input_shape):
-        self.add_weight("embeddings", tuple(input_shape[1:]), initializer="glorot_uniform")
+        self.add_weight(name="embeddings", shape=tuple(input_shape[1:]), initializer="glorot_uniform")
 
     def forward(self, x, training=False):
         return x + self.embeddings
