@@ -38,11 +38,43 @@ class Loss:
         """Return ``(loss, dy_pred)``: the mean loss over the batch as a 0-d array on ``y_pred``'s backend,
         and its gradient with respect to ``y_pred`` (``y_pred``'s shape and dtype). ``y_true`` is already on
         the same backend and has been checked by ``validate_targets``.
+
+        A subclass writes this (the built-in losses, with fused kernels), or Keras' ``call(y_true, y_pred)``
+        returning each sample's loss with ``nnkit.ops``: ``call`` is then traced into a graph whose ops give
+        the gradient, and the loss is the mean of its values.
         """
+        if type(self).call is Loss.call:
+            raise NotImplementedError(f"{type(self).__name__} must write call(y_true, y_pred) (with nnkit.ops) or "
+                                      f"forward_backward(y_true, y_pred).")
+        values, run, graph = self._run_call(y_true, y_pred)
+        xp = backend.get_array_module(values)
+        d_values = xp.full(values.shape, 1 / max(values.size, 1), dtype=values.dtype)
+        return values.mean(), graph.backward(run, d_values)[1].astype(y_pred.dtype, copy=False)
+
+    def call(self, y_true, y_pred):
+        """Keras' way to write a loss: each sample's loss (shape ``(N,)`` or ``(N, ...)``) from ``nnkit.ops``."""
         raise NotImplementedError
+
+    def _run_call(self, y_true, y_pred):
+        """``call`` traced (once per input signature) into a graph and run: ``(values, run, graph)``."""
+        from .layers.graph import Graph
+        from .layers.input_layer import Input
+        key = (y_true.shape[1:], y_true.dtype.name, y_pred.shape[1:], y_pred.dtype.name)
+        graphs = self.__dict__.setdefault("_graphs", {})
+        if key not in graphs:
+            inputs = [Input(batch_shape=(None,) + tuple(y_true.shape[1:]), dtype=y_true.dtype.name),
+                      Input(batch_shape=(None,) + tuple(y_pred.shape[1:]), dtype=y_pred.dtype.name)]
+            graphs[key] = Graph(inputs, self.call(*inputs))
+        graph = graphs[key]
+        values, run = graph.forward([y_true, y_pred], training=False, needs_input_gradient=True)
+        return values, run, graph
 
     def per_sample(self, y_true, y_pred):
         """Each sample's loss, shape ``(N,)`` (its mean over any further axes): what sample weights scale."""
+        if type(self).call is not Loss.call:
+            values = self._run_call(y_true, y_pred)[0]
+            if values.ndim:
+                return values.reshape(len(values), -1).mean(axis=1)
         raise NotImplementedError(f"{type(self).__name__} gives no per-sample losses, so fit() cannot weight "
                                   f"its samples (sample_weight / class_weight).")
 
@@ -255,14 +287,34 @@ def _categorical_per_sample(targets, y_pred, from_logits):
     return _sample_means(-(targets * log_q).sum(axis=-1))
 
 
+class LossFunctionWrapper(Loss):
+    """A loss from a function ``fn(y_true, y_pred, **kwargs)`` written with ``nnkit.ops`` that returns each
+    sample's loss (Keras' class of the same name); ``compile(loss=fn)`` makes one."""
+
+    def __init__(self, fn, name=None, **kwargs):
+        super().__init__(name=name or getattr(fn, "__name__", "loss"))
+        self.fn, self.fn_kwargs = fn, kwargs
+
+    def call(self, y_true, y_pred):
+        return self.fn(y_true, y_pred, **self.fn_kwargs)
+
+    def with_logits(self):
+        return self
+
+    def get_config(self):
+        return {"name": self.name}
+
+
 def get(identifier):
     """A Loss from a name (``"mse"``, ``"categorical_crossentropy"``, ...), a ``{"class_name", "config"}``
-    dict or a Loss instance; anything else (a plain function has no known gradient) is a ValueError.
+    dict, a Loss instance, or a function ``fn(y_true, y_pred)`` written with ``nnkit.ops``.
     """
+    if callable(identifier) and not isinstance(identifier, (Loss, type)):
+        return LossFunctionWrapper(identifier)
     loss = registry.get(identifier)
     if not isinstance(loss, Loss):
-        raise ValueError(f"A loss must be a name ({', '.join(registry.names())}) or an nnkit.losses.Loss, so "
-                         f"that its gradient is known. Received: {identifier!r}")
+        raise ValueError(f"A loss must be a name ({', '.join(registry.names())}), an nnkit.losses.Loss or a "
+                         f"function of (y_true, y_pred) written with nnkit.ops. Received: {identifier!r}")
     return loss
 
 

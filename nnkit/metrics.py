@@ -91,17 +91,34 @@ class MeanSquaredError(_RegressionMetric):
         return diff * diff
 
 
+class MeanMetricWrapper(Metric):
+    """A metric from a function ``fn(y_true, y_pred)`` of arrays (``nnkit.ops`` work on them) returning each
+    sample's value: the mean over the samples (Keras' class of the same name); ``compile(metrics=[fn])``."""
+    accepts_logits = False
+
+    def __init__(self, fn, name=None):
+        super().__init__(name=name or getattr(fn, "__name__", "metric"))
+        self.fn = fn
+
+    def batch_total(self, y_true, y_pred, from_logits=False):
+        values = backend.to_device(self.fn(y_true, y_pred))
+        return _sum_of_sample_means(values) if values.ndim else values * len(y_pred)
+
+
 def get(identifier, loss=None, output_shape=None):
     """A Metric. ``"accuracy"``/``"acc"`` becomes binary, categorical or sparse accuracy by the loss (and
-    else by the output shape), as Keras decides; the metric keeps the name it was asked by."""
+    else by the output shape), as Keras decides; the metric keeps the name it was asked by. A function of
+    ``(y_true, y_pred)`` becomes a ``MeanMetricWrapper``."""
     if isinstance(identifier, Metric):
         return identifier
+    if callable(identifier) and not isinstance(identifier, type):
+        return MeanMetricWrapper(identifier)
     if isinstance(identifier, str) and identifier.lower() in ("accuracy", "acc"):
         return _accuracy_for(loss, output_shape)(name=identifier)
     if isinstance(identifier, str) and snake_case(identifier) in registry.names():
         return registry.get(identifier, name=identifier)
     raise ValueError(f"Unknown metric {identifier!r}. Expected 'accuracy' or one of: "
-                     f"{', '.join(registry.names())}, or an nnkit.metrics.Metric.")
+                     f"{', '.join(registry.names())}, an nnkit.metrics.Metric, or a function of (y_true, y_pred).")
 
 
 def _accuracy_for(loss, output_shape):

@@ -114,7 +114,10 @@ def _serialize_loss(loss):
 
 
 def _serialize_metric(metric):
-    return metric if isinstance(metric, str) else {"class_name": type(metric).__name__, "config": {"name": metric.name}}
+    if isinstance(metric, str):
+        return metric
+    metric = metrics_module.get(metric)
+    return {"class_name": type(metric).__name__, "config": {"name": metric.name}}
 
 
 def deserialize(value, family):
@@ -124,6 +127,10 @@ def deserialize(value, family):
     def one(entry):
         if not isinstance(entry, dict):
             return entry
+        if entry["class_name"] in ("LossFunctionWrapper", "MeanMetricWrapper"):
+            raise ValueError(f"The saved model was compiled with the {family} function "
+                             f"'{entry['config']['name']}', which a file cannot hold: load it with compile=False "
+                             f"and compile it again.")
         cls = getattr(module, entry["class_name"], None)
         if not isinstance(cls, type):
             raise ValueError(f"The saved model uses the {family} class '{entry['class_name']}', which "
