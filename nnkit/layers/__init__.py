@@ -31,3 +31,4 @@ from .activity_regularization import ActivityRegularization
 from .einsum_dense import EinsumDense
 from .attention import AdditiveAttention, Attention
 from .multi_head_attention import MultiHeadAttention
+from .lambda_layer import Lambda
