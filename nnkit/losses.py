@@ -28,11 +28,23 @@ class Loss:
         self.from_logits = from_logits
         self.name = name or _registry_key(type(self))
 
-    def __call__(self, y_true, y_pred):
-        y_pred = backend.to_device(y_pred)
-        y_true = backend.get_array_module(y_pred).asarray(y_true)
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        """The loss as a float, as Keras returns it; under a recording GradientTape, with a tracked ``y_pred``
+        (a model's output), a Tensor whose gradient is this loss's own."""
+        from .ops import tape as tape_module
+        tape = tape_module.recording()
+        tracked = tape.tracked(y_pred) if tape is not None else None
+        y_pred = backend.to_device(tape_module.unwrap(y_pred))
+        y_true = backend.get_array_module(y_pred).asarray(tape_module.unwrap(y_true))
         self.validate_targets(y_true, y_pred.shape)
-        return float(self.forward_backward(y_true, y_pred)[0])
+        if sample_weight is None:
+            value, grad = self.forward_backward(y_true, y_pred)
+        else:
+            weights = backend.get_array_module(y_pred).asarray(tape_module.unwrap(sample_weight))
+            value, grad = self.weighted_forward_backward(y_true, y_pred, weights)
+        if tracked is None:
+            return float(value)
+        return tape_module.record(value, [tracked], lambda d: [grad * d])
 
     def forward_backward(self, y_true, y_pred):
         """Return ``(loss, dy_pred)``: the mean loss over the batch as a 0-d array on ``y_pred``'s backend,

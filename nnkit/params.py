@@ -41,6 +41,8 @@ class ParameterStore:
             self.entries.append((layer, name, value_view, grad_view))
             offset += size
         self.refresh_trainable()
+        from .ops import tape
+        tape.register_store(self)  # its weights are values a GradientTape tracks
 
     @property
     def size(self):

@@ -195,3 +195,13 @@ def test_the_keras_io_transformer_text_classifier_runs_and_learns(rng):
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     history = model.fit(tokens, labels, batch_size=32, epochs=6, verbose=0).history
     assert history["loss"][-1] < 0.9 * history["loss"][0] and history["accuracy"][-1] > 0.6
+
+
+def test_lambda_layers_compute_and_differentiate_their_function(backend_name, rng):
+    scaled_tanh = layers.Lambda(lambda x, k: ops.tanh(x) * k, arguments={"k": 3.0})
+    x = rng.normal(size=(4, 3))
+    numpy.testing.assert_allclose(backend.to_host(scaled_tanh(x.astype("float32"))), numpy.tanh(x) * 3, rtol=1e-6)
+    result = gradcheck(layers.Lambda(lambda pair: ops.multiply(pair[0], ops.exp(pair[1]))), [x, rng.normal(size=(4, 3))])
+    assert result.max_relative_error < 1e-6, result
+    with pytest.raises(TypeError, match="wraps a Python function"):
+        scaled_tanh.get_config()

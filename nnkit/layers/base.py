@@ -427,6 +427,11 @@ class Layer:
         return [getattr(self, spec.name) for spec in self.weight_specs if spec.trainable]
 
     @property
+    def trainable_variables(self):
+        """Keras' other name for ``trainable_weights``."""
+        return self.trainable_weights
+
+    @property
     def non_trainable_weights(self):
         """The weights the optimizer leaves alone: moving statistics, and every weight of a frozen layer."""
         return [getattr(self, spec.name) for spec in self.weight_specs if not spec.trainable]

@@ -11,7 +11,8 @@ import numpy
 from .. import backend
 from .._registry import snake_case
 from ..layers.base import Layer, layer_keys, tracked_layers, unique_name
-from ..layers.symbolic import is_symbolic
+from ..layers.symbolic import flatten, is_symbolic
+from ..ops import tape as tape_module
 from ..trainer import Trainer, data
 from . import saving
 from .summary import summary_lines
@@ -35,9 +36,11 @@ class Model(Trainer, Layer):
     """
 
     def __new__(cls, *args, **kwargs):
+        from .functional import Functional
         if cls is Model and (args or "inputs" in kwargs):
-            from .functional import Functional
             cls = Functional
+        elif not issubclass(cls, Functional) and _functional_arguments(args, kwargs):
+            cls = _functional_subclass(cls)  # class CustomModel(Model) called as CustomModel(inputs, outputs)
         model = super().__new__(cls)
         model._init_arguments = (args, kwargs)  # a subclassed model's default get_config()
         return model
@@ -130,9 +133,16 @@ class Model(Trainer, Layer):
     def __call__(self, inputs, training=None, logits=False):
         """On symbolic tensors: this model as a layer of another (a node). On arrays: run it and return its
         outputs as backend arrays (CuPy on the GPU), keeping what ``backward`` needs. ``logits=True``: outputs
-        whose softmax/sigmoid the compiled loss takes over come out as logits (the trainer's fused step)."""
+        whose softmax/sigmoid the compiled loss takes over come out as logits (the trainer's fused step). Under a
+        recording ``GradientTape`` the outputs are Tensors of one tape node."""
         if not data.is_array(inputs) and is_symbolic(inputs):
             return Layer.__call__(self, inputs, training)
+        tape = tape_module.recording()
+        if tape is not None:
+            return self._call_on_tape(tape, inputs, training)
+        return self._forward(inputs, training, logits)
+
+    def _forward(self, inputs, training, logits=False, needs_input_gradient=False):
         if self.graph is None:
             self.build_for_data(inputs)
         if training and self.store is None:
@@ -146,8 +156,33 @@ class Model(Trainer, Layer):
             self._resolve_outputs()
             fused = self.compiled.fused_outputs
         self._run = None  # drop the last pass's saved arrays first, so that their memory is reused (primitives.workspace)
-        outputs, self._run = self.graph.forward(arrays, bool(training), needs_input_gradient=False, logits=fused)
+        outputs, self._run = self.graph.forward(arrays, bool(training), needs_input_gradient=needs_input_gradient,
+                                                logits=fused)
         return outputs
+
+    def _call_on_tape(self, tape, inputs, training):
+        """The model as one node of a recording GradientTape: its backward is the model's own, which writes the
+        weights' gradients into the flat buffer (``tape.gradient`` reads them there) and, for tracked inputs,
+        gives theirs."""
+        listed = list(inputs.values()) if isinstance(inputs, dict) else \
+            list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        tracked = [tape.tracked(value) for value in listed]
+        plain = [tape_module.unwrap(value) for value in listed]
+        structured = dict(zip(inputs, plain)) if isinstance(inputs, dict) else \
+            plain if isinstance(inputs, (list, tuple)) else plain[0]
+        if self.graph is None:
+            self.build_for_data(structured)
+        if self.store is None:
+            self._ensure_store()
+        tape._models.append(self)
+        needs_input_gradient = any(t is not None for t in tracked)
+        outputs = self._forward(structured, training, needs_input_gradient=needs_input_gradient)
+
+        def backward(dy):
+            dx = self.backward(dy)
+            grads = flatten(dx) if needs_input_gradient else []
+            return [grad for grad, t in zip(grads, tracked) if t is not None]
+        return tape_module.record(outputs, [t for t in tracked if t is not None], backward)
 
     def reset_states(self):
         """Zero the carried states of every stateful layer inside (``stateful=True`` recurrent layers, in nested
@@ -208,6 +243,23 @@ class Model(Trainer, Layer):
             raise TypeError(f"Model '{self.name}' ({type(self).__name__}) was made with arguments JSON cannot hold; "
                             f"write its get_config() and from_config() to save it.") from None
         return {**config, "name": self.name, "trainable": self.trainable}
+
+
+def _functional_arguments(args, kwargs):
+    """Whether a Model subclass is called as ``(inputs, outputs)`` of symbolic tensors, as Keras detects it."""
+    given = list(args[:2]) + [kwargs[key] for key in ("inputs", "outputs") if key in kwargs]
+    return len(given) == 2 and all(is_symbolic(value) for value in given)
+
+
+_FUNCTIONAL_SUBCLASSES = {}
+
+
+def _functional_subclass(cls):
+    """``cls`` mixed with Functional: its train_step and other overrides, on a functional model's graph."""
+    from .functional import Functional
+    if cls not in _FUNCTIONAL_SUBCLASSES:
+        _FUNCTIONAL_SUBCLASSES[cls] = type(cls.__name__, (cls, Functional), {"__module__": cls.__module__})
+    return _FUNCTIONAL_SUBCLASSES[cls]
 
 
 def _on_device(array, dtype):

@@ -23,6 +23,7 @@ import numpy
 from .. import backend
 from ..layers.base import Layer, unique_name
 from ..layers.symbolic import KerasTensor, Node, flatten
+from . import tape as tape_module
 
 _traced_owners = []  # the composite layers whose call() is being traced, innermost last
 _weight_sources = []  # per trace: {id(weight array): its KerasTensor}
@@ -138,11 +139,7 @@ class OpLayer(Layer):
         grads = self._backward(dy)
         if not self.needs_input_gradient:
             return None
-        flat = []
-        for key, value in self.arguments.items():
-            grad = grads.get(key) if isinstance(grads, dict) else None
-            flat.extend(_slot_grads(value, grad))
-        ordered = [grad for _, grad in sorted(flat, key=lambda item: item[0])]
+        ordered = flat_gradients(self.arguments, grads)
         return ordered if len(ordered) > 1 or self._several else ordered[0]
 
     def get_config(self):
@@ -164,6 +161,15 @@ def _fill(template, values):
     if isinstance(template, (list, tuple)):
         return type(template)(_fill(item, values) for item in template)
     return template
+
+
+def flat_gradients(templates, grads):
+    """The gradients ``{argument: gradient}`` an op's backward returned, as a list in the order of the slots of
+    ``templates`` (the arguments with their tracked or symbolic tensors replaced by ``_Slot``)."""
+    flat = []
+    for key, value in templates.items():
+        flat.extend(_slot_grads(value, grads.get(key)))
+    return [grad for _, grad in sorted(flat, key=lambda item: item[0])]
 
 
 def _slot_grads(template, grad):
@@ -194,9 +200,33 @@ class Operation:
                 arguments[key] = _map_leaves(arguments[key], _weight_or_value)
         if any(isinstance(leaf, KerasTensor) for key in self.tensors for leaf in flatten(arguments[key])):
             return self._record(arguments)
-        for key in self.tensors:
-            arguments[key] = _map_leaves(arguments[key], _as_backend_value)
-        return self.function(**arguments)[0]
+        tape = tape_module.recording()
+        if tape is None:
+            for key in self.tensors:
+                arguments[key] = _map_leaves(arguments[key], lambda v: _as_backend_value(tape_module.unwrap(v)))
+            return self.function(**arguments)[0]
+        return self._run_on_tape(tape, arguments)
+
+    def _run_on_tape(self, tape, arguments):
+        """Run eagerly; when a tracked value is among the inputs, record a tape node with the op's rule."""
+        tracked, templates = [], {}
+        for key, value in arguments.items():
+            if key not in self.tensors:
+                templates[key] = value
+                continue
+
+            def slot(leaf):
+                tensor = tape.tracked(leaf)
+                if tensor is None:
+                    return _as_backend_value(leaf)
+                tracked.append(tensor)
+                return _Slot(len(tracked) - 1)
+            templates[key] = _map_leaves(value, slot)
+        values = [tensor.value for tensor in tracked]
+        output, backward = self.function(**{key: _fill(value, values) for key, value in templates.items()})
+        if not tracked:
+            return output
+        return tape_module.record(output, tracked, lambda g: flat_gradients(templates, backward(g)))
 
     def _record(self, arguments):
         inputs, templates = [], {}

@@ -1,6 +1,7 @@
 """The optimizer contract: slot buffers shaped like the model's flat parameter buffer, gradient clipping
 (``clipnorm``, ``clipvalue``, ``global_clipnorm``), and one vectorised ``update`` per step."""
 from .. import backend
+from ..params import ParameterStore
 from . import schedules
 
 
@@ -39,12 +40,35 @@ class Optimizer:
         self.name = name or type(self).__name__.lower()
         self.iterations = 0
         self.slots = {}
+        self._built_for = None  # the ParameterStore the slots belong to
 
     def build(self, store):
         """Allocate zeroed slot buffers for ``store`` (a ParameterStore) and reset the step count."""
         xp = backend.get_array_module(store.values)
         self.slots = {slot: xp.zeros_like(store.values) for slot in self.slot_names}
         self.iterations = 0
+        self._built_for = store
+
+    def apply(self, grads, trainable_variables):
+        """Keras' ``optimizer.apply(grads, variables)``: ``grads[i]`` (an array or a GradientTape result) for the
+        model weight ``trainable_variables[i]``; see ``apply_gradients``."""
+        from ..ops import tape
+        given = {}
+        for grad, variable in zip(grads, trainable_variables):
+            entry = tape.weight_entry(variable)
+            if entry is None:
+                raise ValueError(f"{type(self).__name__}.apply: every variable must be a weight of a model that has "
+                                 f"been called in training (model.trainable_weights after model(x, training=True)); "
+                                 f"received an array of shape {tuple(getattr(variable, 'shape', ()))} that is not.")
+            given.setdefault(entry[0], {})[entry[1]] = grad
+        for store, by_index in given.items():
+            for index, (_, _, _, grad_view) in enumerate(store.entries):
+                grad = by_index.get(index)
+                if grad is None:
+                    grad_view.fill(0)
+                elif grad is not grad_view:
+                    grad_view[...] = tape.unwrap(grad)
+            self.apply_gradients(store)
 
     def current_learning_rate(self):
         """The learning rate for the coming step (a schedule is called with the step number)."""
@@ -55,7 +79,16 @@ class Optimizer:
     def apply_gradients(self, store):
         """Clip the gradients of ``store`` as configured, then update its values in place: one update over the
         flat buffer, or one per run of it when frozen layers split it (their weights and slots stay as they are).
+
+        Keras' form, ``apply_gradients(zip(grads, variables))`` with a model's weights (a training loop written
+        with ``GradientTape``), writes the gradients into the model's flat buffer and updates it the same way;
+        weights of the model left out of the list get a zero gradient.
         """
+        if not isinstance(store, ParameterStore):
+            grads, variables = zip(*store)
+            return self.apply(grads, variables)
+        if self._built_for is not store:
+            self.build(store)
         ranges = store.trainable_ranges
         whole = len(ranges) == 1 and ranges[0][0] == 0 and ranges[0][1] == store.values.size
         runs = [(store.values, store.grads, self.slots)] if whole else [

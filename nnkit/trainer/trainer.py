@@ -140,6 +140,23 @@ class Trainer:
         self._batch_losses = (total, per_output if len(predictions) > 1 else [], len(predictions[0]))
         return total, grads if isinstance(y_pred, (list, tuple, dict)) else grads[0]
 
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """Keras 3's ``compute_loss``: the compiled losses (weighted, plus the weight penalties) of ``y_pred``
+        against ``y``. Under a recording GradientTape, with ``y_pred`` from ``self(x, training=True)``, a Tensor
+        whose gradient is the compiled losses' own (a ``train_step`` written Keras' way)."""
+        from ..ops import tape as tape_module
+        tape = tape_module.recording()
+        predictions = [y_pred] if not isinstance(y_pred, (list, tuple)) else list(y_pred)
+        tracked = [tape.tracked(p) for p in predictions] if tape is not None else [None]
+        plain = [tape_module.unwrap(p) for p in predictions]
+        total, grads = self.compute_loss_and_gradients(y, plain if isinstance(y_pred, (list, tuple)) else plain[0],
+                                                       sample_weight)
+        if all(t is None for t in tracked):
+            return total
+        grads = grads if isinstance(y_pred, (list, tuple)) else [grads]
+        kept = [(t, g) for t, g in zip(tracked, grads) if t is not None]
+        return tape_module.record(total, [t for t, _ in kept], lambda d: [None if g is None else g * d for _, g in kept])
+
     def apply_gradients(self):
         """After ``backward``: add the regularizers' gradients, then clip and update every trainable weight in one
         optimizer step over the flat buffer."""
@@ -404,8 +421,10 @@ class Trainer:
         y = [None if a is None else backend.to_device_staged(a[index]) for a in ys]
         w = [None if a is None else a[index] for a in weights] if weights is not None else [None] * len(ys)
         single = len(ys) == 1
-        return (x if len(x) > 1 else x[0], y[0] if single else y,
-                (w[0] if single else w) if any(a is not None for a in w) else None)
+        inputs, targets = x if len(x) > 1 else x[0], y[0] if single else y
+        if not any(a is not None for a in w):
+            return inputs, targets  # as Keras: (x, y), and (x, y, sample_weight) only when weights are given
+        return inputs, targets, w[0] if single else w
 
 
 class _NoLoss:
