@@ -68,6 +68,8 @@ class Layer:
     """
     #: Set per call by the graph that runs the layer: False where its input needs no gradient (the data).
     needs_input_gradient = True
+    #: Set with it: for each of the node's input tensors, whether it needs a gradient (None outside a graph).
+    input_gradients_needed = None
     #: Set per call by the graph that runs a composite layer (or nested model): True when that layer runs more
     #: than once before the backward, so its own graph must keep every state in its run record.
     keep_call_states = False

@@ -108,6 +108,7 @@ class Graph:
             else:
                 args, mask = values[node.flat_inputs[0]], masks.get(node.flat_inputs[0])
             layer.needs_input_gradient = plan[node][1]
+            layer.input_gradients_needed = plan[node][2]
             keep = keep_states or node in self._shared
             if layer.graph is not None:
                 layer.keep_call_states = keep
@@ -148,7 +149,7 @@ class Graph:
                     _add(grads, tensor, grad)
         for node in reversed(self.nodes):
             layer = node.layer
-            has_trainable, needs_input_gradient = run.plan[node]
+            has_trainable, needs_input_gradient, _ = run.plan[node]
             if node.multiple_outputs:
                 dys = [grads.pop(tensor, None) for tensor in node.outputs]
                 if all(dy is None for dy in dys):
@@ -189,7 +190,8 @@ class Graph:
         return pack_like(self.inputs, [grads.get(t) for t in self.flat_inputs])
 
     def _gradient_plan(self, inputs_need_gradient):
-        """``{node: (has trainable weights, its input needs a gradient)}`` for the current ``trainable`` flags."""
+        """``{node: (has trainable weights, an input needs a gradient, which inputs need one)}`` for the current
+        ``trainable`` flags."""
         key = (inputs_need_gradient, Layer.trainable_changes)
         if key != self._plan_key:
             requires = {tensor: inputs_need_gradient for tensor in self.flat_inputs}
@@ -197,10 +199,10 @@ class Graph:
             for node in self.nodes:
                 has_trainable = getattr(node.layer, "trains", False) or any(
                     leaf.trainable and any(s.trainable for s in leaf._own_specs) for leaf in self._node_leaves[node])
-                needs = any(requires.get(tensor, False) for tensor in node.flat_inputs)
-                plan[node] = (has_trainable, needs)
+                per_input = tuple(requires.get(tensor, False) for tensor in node.flat_inputs)
+                plan[node] = (has_trainable, any(per_input), per_input)
                 for tensor in node.outputs:
-                    requires[tensor] = has_trainable or needs
+                    requires[tensor] = has_trainable or any(per_input)
             self._plan_key, self._plan = key, plan
         return self._plan
 

@@ -25,9 +25,10 @@ class Model(Trainer, Layer):
     (``nnkit.Input`` and layers called on it): one, a list, or a dict of them.
 
     Subclassing: assign layers to attributes in ``__init__`` (after ``super().__init__(**kwargs)``) and compose
-    them in ``call(self, inputs, training=None)``; the call is traced into a graph on first use (its layers'
-    backward passes give the gradients, so ``call`` must only call layers; raw array math fails at the trace,
-    naming the operation).
+    them in ``call(self, inputs, training=None)`` with ``nnkit.ops``; the call is traced into a graph on first use
+    (its layers' backward passes and the ops' rules give the gradients; Python control flow on tensor values
+    fails at the trace, saying so). A subclass called as ``CustomModel(inputs, outputs)`` is a functional model
+    with the subclass's overrides (``train_step``...).
 
     Example:
         >>> inputs = nnkit.Input(shape=(784,))

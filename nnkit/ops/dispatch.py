@@ -1,8 +1,9 @@
 """How one op runs: eagerly on arrays, or recorded as a graph node on symbolic tensors.
 
 An op is a Python function written on backend arrays that returns ``(output, backward)``, where
-``backward(d_output)`` returns the gradient of each of its tensor arguments (a list of them for a list argument;
-None where there is none), and a shape rule that gives the output's shape from the arguments' shapes. The
+``backward(d_output)`` returns ``{argument name: gradient}`` for its tensor arguments (a list for a list argument;
+None where there is none; or a function of no arguments that computes it, called only where the gradient is
+needed: ``matmul`` skips the data's), and a shape rule that gives the output's shape from the arguments' shapes. The
 ``operation`` decorator makes it callable Keras' way:
 
 - on arrays (NumPy, CuPy, Python numbers) it runs the function and returns the output, a backend array;
@@ -139,7 +140,7 @@ class OpLayer(Layer):
         grads = self._backward(dy)
         if not self.needs_input_gradient:
             return None
-        ordered = flat_gradients(self.arguments, grads)
+        ordered = flat_gradients(self.arguments, grads, self.input_gradients_needed)
         return ordered if len(ordered) > 1 or self._several else ordered[0]
 
     def get_config(self):
@@ -163,13 +164,16 @@ def _fill(template, values):
     return template
 
 
-def flat_gradients(templates, grads):
+def flat_gradients(templates, grads, needed=None):
     """The gradients ``{argument: gradient}`` an op's backward returned, as a list in the order of the slots of
-    ``templates`` (the arguments with their tracked or symbolic tensors replaced by ``_Slot``)."""
+    ``templates`` (the arguments with their tracked or symbolic tensors replaced by ``_Slot``). A rule may give a
+    gradient as a function of no arguments, computed only where ``needed`` (one flag per slot; None: all) says."""
     flat = []
     for key, value in templates.items():
         flat.extend(_slot_grads(value, grads.get(key)))
-    return [grad for _, grad in sorted(flat, key=lambda item: item[0])]
+    ordered = [grad for _, grad in sorted(flat, key=lambda item: item[0])]
+    return [None if needed is not None and not needed[index] else grad() if callable(grad) else grad
+            for index, grad in enumerate(ordered)]
 
 
 def _slot_grads(template, grad):

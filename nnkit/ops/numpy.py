@@ -74,9 +74,9 @@ def _matmul_shape(x1, x2):
 @operation("x1", "x2", shape=_matmul_shape)
 def matmul(x1, x2):
     """The matrix product over the last two axes, broadcast over the others."""
-    def backward(g):
-        return {"x1": unbroadcast(g @ x2.swapaxes(-1, -2), x1.shape),
-                "x2": unbroadcast(x1.swapaxes(-1, -2) @ g, x2.shape)}
+    def backward(g):  # computed only for the operands that need them (the data's is skipped)
+        return {"x1": lambda: unbroadcast(g @ x2.swapaxes(-1, -2), x1.shape),
+                "x2": lambda: unbroadcast(x1.swapaxes(-1, -2) @ g, x2.shape)}
     return x1 @ x2, backward
 
 
