@@ -4,7 +4,7 @@
     model = nnkit.Sequential([nnkit.Input(shape=(784,)), nnkit.layers.Dense(10, activation="softmax")])
 """
 from . import activations, backend, callbacks, datasets, initializers, layers, losses, metrics, models
-from . import ops, optimizers, regularizers, trainer, utils
+from . import ops, optimizers, random, regularizers, trainer, utils
 from .layers import Input
 from .layers.symbolic import KerasTensor
 from .models import Model, Sequential

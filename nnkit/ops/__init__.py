@@ -11,3 +11,6 @@ from .nn import (elu, gelu, hard_sigmoid, hard_silu, hard_swish, log_softmax, mi
 from .numpy import (abs, absolute, add, concatenate, divide, exp, expand_dims, getitem, log, matmul, max, mean, min,
                     multiply, negative, power, reshape, sqrt, square, squeeze, subtract, sum, tanh, transpose,
                     true_divide)
+from .nn_more import (average_pool, batch_normalization, binary_crossentropy, categorical_crossentropy, conv,
+                      depthwise_conv, glu, hard_tanh, leaky_relu, log_sigmoid, max_pool, moments, normalize,
+                      sparse_categorical_crossentropy)

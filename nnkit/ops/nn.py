@@ -57,3 +57,9 @@ def gelu(x, approximate=True):
     function = activations.GELU(approximate=approximate)
     y = function.forward(x)
     return y, lambda g: {"x": function.backward(g, x, y)}
+
+
+# keras.ops.nn holds these too (nn_more does not import this module)
+from .nn_more import (average_pool, batch_normalization, binary_crossentropy, categorical_crossentropy,  # noqa: E402
+                      conv, depthwise_conv, glu, hard_tanh, leaky_relu, log_sigmoid, max_pool, moments, normalize,
+                      sparse_categorical_crossentropy)

@@ -18,7 +18,7 @@ from ..layers.symbolic import KerasTensor
 from ..losses import EPSILON
 from ..primitives import conv as conv_ops
 from .dispatch import operation
-from .shapes import broadcast_shapes, normalize_axis, reduced_shape, xp_of
+from .shapes import normalize_axis, reduced_shape, xp_of
 
 
 # ---- helpers --------------------------------------------------------------------------------------------------
@@ -55,6 +55,7 @@ def _is_array(value):
 
 def _same_shape(name, a, b):
     """The common shape of two shapes that must be equal (None sizes match any), else Keras' ValueError."""
+    a, b = (None if isinstance(s, list) else s for s in (a, b))  # a Python list constant: shape unknown here
     if a is None or b is None:
         return a if b is None else b
     if len(a) != len(b) or any(x is not None and y is not None and x != y for x, y in zip(a, b)):
@@ -199,6 +200,8 @@ def categorical_crossentropy(target, output, from_logits=False, axis=-1):
 
 
 def _sparse_target_shape(target, output):
+    if isinstance(target, list):  # a Python list constant: shape unknown here
+        return None
     if target is not None and len(target) == len(output) and len(target) and target[-1] == 1:
         return target[:-1]
     return target
@@ -532,6 +535,8 @@ def _batch_normalization_shape(x, mean, variance, axis, offset=None, scale=None,
     for name, shape in (("mean", mean), ("variance", variance), ("offset", offset), ("scale", scale)):
         if shape is None:
             continue
+        if isinstance(shape, list):  # a constant given as a Python list (each leaf's shape, None for numbers)
+            shape = (len(shape),)
         if len(shape) != 1 or (size is not None and shape[0] is not None and shape[0] != size):
             raise ValueError(f"nnkit.ops.batch_normalization: argument `{name}` must be a vector of length "
                              f"`x.shape[axis]`. Expected: `{(size,)}`. Received: `{shape}`.")
@@ -547,12 +552,10 @@ def batch_normalization(x, mean, variance, axis, offset=None, scale=None, epsilo
     axis = normalize_axis(axis, x.ndim)[0]
     shape = [1] * x.ndim
     shape[axis] = x.shape[axis]
-    vectors = {}
-    for name, value in (("mean", mean), ("variance", variance), ("offset", offset), ("scale", scale)):
-        if value is not None:
-            _batch_normalization_shape(tuple(x.shape), **{"mean": (x.shape[axis],), "variance": (x.shape[axis],),
-                                                         name: tuple(numpy.shape(value)), "axis": axis})
-            vectors[name] = _as_float(value, xp, x.dtype).reshape(shape)
+    given = {"mean": mean, "variance": variance, "offset": offset, "scale": scale}
+    _batch_normalization_shape(tuple(x.shape), axis=axis, **{name: None if value is None else tuple(numpy.shape(value))
+                                                            for name, value in given.items()})
+    vectors = {name: _as_float(value, xp, x.dtype).reshape(shape) for name, value in given.items() if value is not None}
     inv = 1 / xp.sqrt(vectors["variance"] + x.dtype.type(epsilon))
     centered = x - vectors["mean"]
     normalized = centered * inv
@@ -561,7 +564,6 @@ def batch_normalization(x, mean, variance, axis, offset=None, scale=None, epsilo
     if "offset" in vectors:
         y = y + vectors["offset"]
     others = tuple(a for a in range(x.ndim) if a != axis)
-    given = {"mean": mean, "variance": variance, "offset": offset, "scale": scale}
 
     def backward(g):
         gf = g * factor

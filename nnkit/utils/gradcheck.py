@@ -42,7 +42,7 @@ def gradcheck(target, inputs, training=False, epsilon=1e-6, max_checks=60, seed=
     """
     names = list(inputs) if isinstance(inputs, dict) else None
     given = list(inputs.values()) if names else inputs if isinstance(inputs, (list, tuple)) else [inputs]
-    inputs = [backend.to_device(numpy.asarray(backend.to_host(a), dtype=numpy.float64))
+    inputs = [backend.to_device(numpy.ascontiguousarray(backend.to_host(a), dtype=numpy.float64))
               if numpy.asarray(backend.to_host(a)).dtype.kind == "f" else backend.to_device(a) for a in given]
     if isinstance(target, Layer):
         fn, parameters = _layer_function(target, inputs, training, seed, names, options or {})
