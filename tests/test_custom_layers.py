@@ -205,3 +205,48 @@ def test_lambda_layers_compute_and_differentiate_their_function(backend_name, rn
     assert result.max_relative_error < 1e-6, result
     with pytest.raises(TypeError, match="wraps a Python function"):
         scaled_tanh.get_config()
+
+
+class ActivityRegularizationLayer(layers.Layer):
+    """The Keras guide's add_loss example."""
+
+    def __init__(self, rate=1e-2):
+        super().__init__()
+        self.rate = rate
+
+    def call(self, inputs):
+        self.add_loss(self.rate * ops.mean(inputs))
+        return inputs
+
+
+def test_add_loss_joins_the_loss_and_its_gradient(rng):
+    backend.set_floatx("float64")
+    model = nnkit.Sequential([layers.Input((3,)), layers.Dense(4, activation="tanh"),
+                              ActivityRegularizationLayer(rate=0.5), layers.Dense(1)])
+    model.compile(optimizer=nnkit.optimizers.SGD(learning_rate=0.1), loss="mse")
+    x, y = rng.normal(size=(5, 3)), rng.normal(size=(5, 1))
+    weights = model.get_weights()
+
+    def reference(ws):
+        hidden = numpy.tanh(x @ ws[0] + ws[1])
+        return numpy.mean((hidden @ ws[2] + ws[3] - y) ** 2) + 0.5 * hidden.mean()
+    assert model.evaluate(x, y, verbose=0) == pytest.approx(reference(weights), rel=1e-12)
+    assert [float(v) for v in model.losses] == pytest.approx([0.5 * numpy.tanh(x @ weights[0] + weights[1]).mean()])
+    expected = []
+    for index, weight in enumerate(weights):
+        grad = numpy.zeros_like(weight)
+        for position in numpy.ndindex(weight.shape):
+            shifted = [w.copy() for w in weights]
+            shifted[index][position] += 1e-6
+            up = reference(shifted)
+            shifted[index][position] -= 2e-6
+            grad[position] = (up - reference(shifted)) / 2e-6
+        expected.append(weight - 0.1 * grad)
+    model.fit(x, y, batch_size=5, epochs=1, verbose=0)
+    for got, want in zip(model.get_weights(), expected):
+        numpy.testing.assert_allclose(got, want, rtol=1e-7, atol=1e-9)
+
+
+def test_add_loss_outside_call_is_refused():
+    with pytest.raises(ValueError, match="add_loss\\(\\) can only be called inside call\\(\\)"):
+        ActivityRegularizationLayer().add_loss(numpy.float32(1.0))

@@ -153,6 +153,29 @@ class Layer:
             return output, None
         return self.forward(x, training=training, **options), mask
 
+    # ---- losses added in call ----------------------------------------------------------------------------
+    def add_loss(self, loss):
+        """Inside ``call``: add ``loss`` (a tensor made with ``nnkit.ops``; its sum counts) to the model's loss, in
+        training and evaluation, as Keras does. Its gradient reaches the layers and ops it depends on."""
+        traced = self.__dict__.get("_traced_losses")
+        if traced is None or not isinstance(loss, KerasTensor):
+            raise ValueError(f"Layer '{self.name}': add_loss() can only be called inside call() on a tensor made "
+                             f"from the layer's inputs or weights (with nnkit.ops). Received: {loss!r}")
+        traced.append(loss)
+
+    @property
+    def losses(self):
+        """The values of the losses the last call added (``add_loss``), this layer's and those of the layers it
+        calls, as 0-d arrays (each tensor summed)."""
+        run = self.__dict__.get("_run")
+        if self.graph is None or run is None:
+            return []
+        found = [value.sum() for value in run.losses]
+        for node in self.graph.nodes:
+            if node.layer.graph is not None:
+                found.extend(node.layer.losses)
+        return found
+
     # ---- the state one call keeps for its backward ---------------------------------------------------
     def save_call_state(self):
         """What the last ``forward`` kept for ``backward``, taken away so that another call of the layer can

@@ -28,9 +28,11 @@ class Graph:
             InputLayers included.
     """
 
-    def __init__(self, inputs, outputs):
+    def __init__(self, inputs, outputs, losses=()):
         self.inputs, self.outputs = inputs, outputs
         self.flat_inputs, self.flat_outputs = flatten(inputs), flatten(outputs)
+        #: Tensors a traced call() gave to ``add_loss``: computed with the outputs, their sum is part of the loss.
+        self.loss_tensors = list(losses)
         for what, tensors in (("inputs", self.flat_inputs), ("outputs", self.flat_outputs)):
             for tensor in tensors:
                 if not isinstance(tensor, KerasTensor):
@@ -38,7 +40,7 @@ class Graph:
                                     f"on one). Received: {tensor!r} of type {type(tensor).__name__}.")
         if not self.flat_inputs or not self.flat_outputs:
             raise ValueError("A model needs at least one input and one output tensor.")
-        self.nodes, self.layers = _order(self.flat_inputs, self.flat_outputs)
+        self.nodes, self.layers = _order(self.flat_inputs, self.flat_outputs + self.loss_tensors)
         names = [layer.name for layer in self.layers]
         repeated = sorted({name for name in names if names.count(name) > 1})
         if repeated:
@@ -132,6 +134,7 @@ class Graph:
                 values[tensor] = value
                 run.shapes[tensor] = (value.shape, value.dtype)
                 masks[tensor] = out_mask[index] if isinstance(out_mask, list) else (out_mask if index == 0 else None)
+        run.losses = [values[t] for t in self.loss_tensors]
         if self._one_output:
             return values[self.flat_outputs[0]], run
         return pack_like(self.outputs, [values[t] for t in self.flat_outputs]), run
@@ -147,6 +150,8 @@ class Graph:
             for tensor, grad in zip(self.flat_outputs, flatten_like(self.outputs, output_grads)):
                 if grad is not None:
                     _add(grads, tensor, grad)
+        for tensor, value in zip(self.loss_tensors, run.losses):  # the total loss holds each one's sum
+            _add(grads, tensor, backend.get_array_module(value).ones_like(value))
         for node in reversed(self.nodes):
             layer = node.layer
             has_trainable, needs_input_gradient, _ = run.plan[node]
@@ -216,6 +221,7 @@ class Run:
         self.states = {}
         self.shapes = {}
         self.logits_nodes = logits_nodes
+        self.losses = []
 
 
 def _names(structure, tensors):
@@ -245,6 +251,7 @@ def trace(layer, input_shape):
     else:
         inputs = Input(batch_shape=input_shape)
     from ..ops.dispatch import tracing
+    layer._traced_losses = []
     try:
         with tracing(layer):
             outputs = layer.call(inputs, **({"training": None} if _takes_training(layer.call) else {}))
@@ -253,7 +260,8 @@ def trace(layer, input_shape):
     if not all(isinstance(t, KerasTensor) for t in flatten(outputs)):
         raise TypeError(f"{type(layer).__name__}.call() must return the outputs of layers (symbolic tensors while "
                         f"nnkit traces it); it returned {outputs!r}.")
-    return Graph(inputs, outputs)
+    losses, layer._traced_losses = layer._traced_losses, None
+    return Graph(inputs, outputs, losses)
 
 
 def _takes_training(call):

@@ -12,7 +12,8 @@ from .shapes import broadcast_shapes, elementwise, normalize_axis, reduced_shape
 
 
 def _shape(value):
-    return None if isinstance(value, (bool, int, float)) else tuple(value.shape)
+    """An operand's shape; None for a Python number (NumPy scalars have a shape, ``()``)."""
+    return tuple(value.shape) if hasattr(value, "shape") else None
 
 
 # ---- arithmetic ---------------------------------------------------------------------------------------------

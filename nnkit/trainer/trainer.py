@@ -137,6 +137,8 @@ class Trainer:
         penalty = self._regularization_penalty()
         if penalty is not None:
             total = total + penalty
+        for added in self.losses:  # add_loss() in a call: its gradient is seeded in the graph's backward
+            total = total + added
         self._batch_losses = (total, per_output if len(predictions) > 1 else [], len(predictions[0]))
         return total, grads if isinstance(y_pred, (list, tuple, dict)) else grads[0]
 
