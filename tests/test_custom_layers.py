@@ -123,7 +123,7 @@ def test_a_layer_called_on_a_constant_inside_call_trains(rng):
 def test_python_control_flow_on_a_tensor_in_call_is_explained():
     class Branchy(layers.Layer):
         def call(self, inputs):
-            return inputs if ops.sum(inputs) else -inputs
+            return inputs if ops.sum(inputs) > 0 else -inputs
 
     with pytest.raises(TypeError, match=r"bool\(\).*Python control flow on tensor values"):
         nnkit.Sequential([layers.Input((3,)), Branchy()]).predict(numpy.ones((1, 3)), verbose=0)

@@ -14,3 +14,8 @@ from .numpy import (abs, absolute, add, concatenate, divide, exp, expand_dims, g
 from .nn_more import (average_pool, batch_normalization, binary_crossentropy, categorical_crossentropy, conv,
                       depthwise_conv, glu, hard_tanh, leaky_relu, log_sigmoid, max_pool, moments, normalize,
                       sparse_categorical_crossentropy)
+from .numpy_more import (argmax, argmin, ceil, clip, cos, count_nonzero, cumsum, dot, einsum, equal, erf, expm1, flip,
+                         floor, floor_divide, full_like, greater, greater_equal, less, less_equal, linspace, log1p,
+                         logical_and, logical_not, logical_or, logsumexp, maximum, minimum, mod, moveaxis, norm,
+                         not_equal, one_hot, pad, prod, reciprocal, repeat, round, sign, sin, split, stack, std,
+                         swapaxes, take, take_along_axis, tile, var, where)

@@ -41,13 +41,17 @@ def stop_gradient(x):
     return x, lambda g: {"x": None}
 
 
-@operation("x", shape=elementwise)
+def _like_dtype(dtypes, arguments):
+    return _dtype_name(arguments["dtype"]) or dtypes[0]
+
+
+@operation("x", shape=elementwise, dtype=_like_dtype)
 def zeros_like(x, dtype=None):
     """Zeros of ``x``'s shape (and dtype, unless given)."""
     return backend.get_array_module(x).zeros(x.shape, dtype=dtype or x.dtype), lambda g: {"x": None}
 
 
-@operation("x", shape=elementwise)
+@operation("x", shape=elementwise, dtype=_like_dtype)
 def ones_like(x, dtype=None):
     """Ones of ``x``'s shape (and dtype, unless given)."""
     return backend.get_array_module(x).ones(x.shape, dtype=dtype or x.dtype), lambda g: {"x": None}

@@ -7,8 +7,15 @@ it computes, on symbolic tensors it becomes a node of the model's graph. ``backw
 import builtins
 import math
 
-from .dispatch import operation
+import numpy
+
+from .dispatch import _result_dtype, operation
+from .dtypes import float_dtype, floating, floatx_name
 from .shapes import broadcast_shapes, elementwise, normalize_axis, reduced_shape, unbroadcast, xp_of
+
+
+def _is_float_operand(value):
+    return isinstance(value, float) or getattr(value, "dtype", numpy.dtype(int)).kind == "f"
 
 
 def _shape(value):
@@ -35,9 +42,16 @@ def multiply(x1, x2):
     return x1 * x2, lambda g: {"x1": unbroadcast(g * x2, _shape(x1)), "x2": unbroadcast(g * x1, _shape(x2))}
 
 
-@operation("x1", "x2", shape=elementwise)
+def _divide_dtype(dtypes, arguments):
+    result = _result_dtype(dtypes)
+    return result if numpy.dtype(result).kind == "f" else floatx_name()
+
+
+@operation("x1", "x2", shape=elementwise, dtype=_divide_dtype)
 def divide(x1, x2):
-    """``x1 / x2``, broadcast."""
+    """``x1 / x2``, broadcast (integers divide to floatx)."""
+    if not _is_float_operand(x1) and not _is_float_operand(x2):
+        x1, x2 = floating(x1), floating(x2)
     out = x1 / x2
     return out, lambda g: {"x1": unbroadcast(g / x2, _shape(x1)), "x2": unbroadcast(-g * out / x2, _shape(x2))}
 
@@ -75,28 +89,35 @@ def _matmul_shape(x1, x2):
 @operation("x1", "x2", shape=_matmul_shape)
 def matmul(x1, x2):
     """The matrix product over the last two axes, broadcast over the others."""
+    a = x1[None, :] if x1.ndim == 1 else x1  # a vector operand is a matrix of one row (column), as NumPy has it
+    b = x2[:, None] if x2.ndim == 1 else x2
+
     def backward(g):  # computed only for the operands that need them (the data's is skipped)
-        return {"x1": lambda: unbroadcast(g @ x2.swapaxes(-1, -2), x1.shape),
-                "x2": lambda: unbroadcast(x1.swapaxes(-1, -2) @ g, x2.shape)}
+        g = g.reshape(a.shape[:-1] + b.shape[-1:]) if x1.ndim == 1 or x2.ndim == 1 else g
+        return {"x1": lambda: unbroadcast(g @ b.swapaxes(-1, -2), a.shape).reshape(x1.shape),
+                "x2": lambda: unbroadcast(a.swapaxes(-1, -2) @ g, b.shape).reshape(x2.shape)}
     return x1 @ x2, backward
 
 
 # ---- element-wise math --------------------------------------------------------------------------------------
-@operation("x", shape=elementwise)
+@operation("x", shape=elementwise, dtype=float_dtype)
 def exp(x):
+    x = floating(x)
     """``e ** x``."""
     out = xp_of(x).exp(x)
     return out, lambda g: {"x": g * out}
 
 
-@operation("x", shape=elementwise)
+@operation("x", shape=elementwise, dtype=float_dtype)
 def log(x):
+    x = floating(x)
     """The natural logarithm."""
     return xp_of(x).log(x), lambda g: {"x": g / x}
 
 
-@operation("x", shape=elementwise)
+@operation("x", shape=elementwise, dtype=float_dtype)
 def sqrt(x):
+    x = floating(x)
     """The square root."""
     out = xp_of(x).sqrt(x)
     return out, lambda g: {"x": g / (2 * out)}
@@ -118,8 +139,9 @@ def absolute(x):
 abs = absolute
 
 
-@operation("x", shape=elementwise)
+@operation("x", shape=elementwise, dtype=float_dtype)
 def tanh(x):
+    x = floating(x)
     """The hyperbolic tangent."""
     out = xp_of(x).tanh(x)
     return out, lambda g: {"x": g * (1 - out * out)}
@@ -144,9 +166,10 @@ def sum(x, axis=None, keepdims=False):
     return x.sum(axis=axes, keepdims=keepdims), lambda g: {"x": _spread(g, x, axes, keepdims)}
 
 
-@operation("x", shape=_reduction_shape)
+@operation("x", shape=_reduction_shape, dtype=float_dtype)
 def mean(x, axis=None, keepdims=False):
     """The mean over ``axis`` (all axes when None)."""
+    x = floating(x)
     axes = normalize_axis(axis, x.ndim)
     count = math.prod(x.shape[a] for a in axes)
     return x.mean(axis=axes, keepdims=keepdims), lambda g: {"x": _spread(g / count, x, axes, keepdims)}
@@ -158,7 +181,7 @@ def _extremum(x, axis, keepdims, reduce):
 
     def backward(g):
         hits = x == out  # ties share the gradient equally
-        share = hits / hits.sum(axis=axes, keepdims=True)
+        share = (hits / hits.sum(axis=axes, keepdims=True)).astype(x.dtype, copy=False)
         return {"x": _spread(g, x, axes, keepdims) * share}
     return (out if keepdims else out.reshape(reduced_shape(x.shape, axes, False))), backward
 
