@@ -18,6 +18,13 @@ def backend_name(request):
 
 
 @pytest.fixture
+def cupy():
+    """The GPU backend for a test marked ``gpu`` (CuPy, as nnkit.backend imported it)."""
+    with backend.use("gpu"):
+        yield backend.cupy
+
+
+@pytest.fixture
 def xp(backend_name):
     return backend.xp()
 

@@ -340,21 +340,6 @@ def test_selftest_reference_by_hand():
 DTYPES = [numpy.float32, numpy.float64]
 
 
-@pytest.fixture
-def cupy():
-    with backend.use("gpu"):
-        yield backend.cupy
-
-
-@pytest.mark.gpu
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("seed", [0, 1])
-def test_selftest_attention_check_passes_on_the_gpu(cupy, dtype, seed):
-    runner = selftest.Runner(device=True, seed=seed)
-    runner.check_attention_softmax(numpy.dtype(dtype))
-    assert runner.results and all(r.passed for r in runner.results), [r for r in runner.results if not r.passed]
-
-
 @pytest.mark.gpu
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("Tk", [1, 31, 32, 33, 100, 200, 512, 513, 1000, 4099, 8192, 8193, 10000])

@@ -20,12 +20,6 @@ def assert_close(got, expected, dtype, kind="elementwise"):
     assert error <= tolerance(dtype, kind), f"relative error {error:.3e} > {tolerance(dtype, kind):.0e}"
 
 
-@pytest.fixture
-def cupy():
-    with backend.use("gpu"):
-        yield backend.cupy
-
-
 # ==== CPU: the references themselves ============================================================================
 def brute_force_im2col(x, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW):
     N, H, W, C = x.shape
@@ -99,7 +93,8 @@ def test_selftest_cpu_path_passes():
 
 
 # ==== GPU: every kernel against the references ==================================================================
-CHECKS = ["check_conv", "check_pool", "check_bias_act", "check_cross_entropy", "check_optim"]
+CHECKS = ["check_conv", "check_pool", "check_bias_act", "check_cross_entropy", "check_optim", "check_layer_norm",
+          "check_attention_softmax"]
 
 
 @pytest.mark.gpu

@@ -361,21 +361,6 @@ def test_row_launch_shape_covers_long_rows_with_more_threads():
 DTYPES = [numpy.float32, numpy.float64]
 
 
-@pytest.fixture
-def cupy():
-    with backend.use("gpu"):
-        yield backend.cupy
-
-
-@pytest.mark.gpu
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("seed", [0, 1])
-def test_selftest_layer_norm_check_passes_on_the_gpu(cupy, dtype, seed):
-    runner = selftest.Runner(device=True, seed=seed)
-    runner.check_layer_norm(numpy.dtype(dtype))
-    assert runner.results and all(r.passed for r in runner.results), [r for r in runner.results if not r.passed]
-
-
 @pytest.mark.gpu
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape, axes", [((1, 1), (1,)), ((7, 33), (1,)), ((3, 5, 31), (2,)), ((2, 3, 4, 7), (2, 3)),

@@ -18,15 +18,11 @@ from nnkit.layers.core import Dense
 from nnkit.layers.wrappers import Bidirectional
 from nnkit.utils import gradcheck
 
+from test_recurrent import LAYERS  # the four recurrent layer configurations
+
 DATA = os.path.join(os.path.dirname(__file__), "data")
 KERAS = numpy.load(os.path.join(DATA, "keras_recurrent_states.npz"))
 CLASSES = {"LSTM": LSTM, "GRU": GRU, "SimpleRNN": SimpleRNN}
-LAYERS = {
-    "simple_rnn": lambda **kw: SimpleRNN(3, **kw),
-    "lstm": lambda **kw: LSTM(3, **kw),
-    "gru": lambda **kw: GRU(3, **kw),
-    "gru_reset_before": lambda **kw: GRU(3, reset_after=False, **kw),
-}
 # Row 0 is padded in the middle and at the end, row 1 not at all, row 2 at the end.
 MASK = numpy.array([[1, 0, 1, 1, 0], [1, 1, 1, 1, 1], [1, 1, 1, 0, 0]], dtype=bool)
 

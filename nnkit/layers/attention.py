@@ -34,6 +34,17 @@ class AttentionDropoutSeeds:
         return int(generator.integers(0, 2 ** 63 - 1))
 
 
+def input_gradients(names, d_query, d_value, d_key):
+    """The gradients of an attention layer's named inputs ``names`` (masks get None); without a ``key`` input the
+    value served as the key, so it gets both gradients."""
+    grads = {"query": d_query, "value": d_value}
+    if "key" in names:
+        grads["key"] = d_key
+    else:
+        grads["value"] = d_value + d_key
+    return {name: grads.get(name) for name in names}
+
+
 def _bool_mask(mask):
     return None if mask is None else mask.astype(bool)
 
@@ -195,12 +206,7 @@ class Attention(Layer):
         d_query, d_key = self.scores_backward(d_scores[:, 0], query, key)
         if not self.needs_input_gradient:
             return None
-        grads = {"query": d_query, "value": d_value}
-        if "key" in self._keys:
-            grads["key"] = d_key
-        else:
-            grads["value"] = d_value + d_key
-        return {name: grads.get(name) for name in self._keys}
+        return input_gradients(self._keys, d_query, d_value, d_key)
 
     def get_config(self):
         return {**super().get_config(), "use_scale": self.use_scale, "score_mode": self.score_mode,

@@ -11,7 +11,7 @@ import string
 
 from .. import initializers, regularizers
 from ..primitives.attention import attention_softmax, attention_softmax_backward
-from .attention import AttentionDropoutSeeds, checked_dropout
+from .attention import AttentionDropoutSeeds, checked_dropout, input_gradients
 from .base import Layer, positive_int
 from .einsum_dense import EinsumDense
 
@@ -194,12 +194,7 @@ class MultiHeadAttention(Layer):
         d_value = self.value_dense.backward(d_v.transpose(0, 2, 1, 3))
         if not needs_input_gradient:
             return None
-        grads = {"query": d_query, "value": d_value}
-        if "key" in self._keys:
-            grads["key"] = d_key
-        else:
-            grads["value"] = d_value + d_key
-        return {name: grads.get(name) for name in self._keys}
+        return input_gradients(self._keys, d_query, d_value, d_key)
 
     def get_config(self):
         return {**super().get_config(), "num_heads": self.num_heads, "key_dim": self.key_dim,
