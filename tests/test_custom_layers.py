@@ -250,3 +250,25 @@ def test_add_loss_joins_the_loss_and_its_gradient(rng):
 def test_add_loss_outside_call_is_refused():
     with pytest.raises(ValueError, match="add_loss\\(\\) can only be called inside call\\(\\)"):
         ActivityRegularizationLayer().add_loss(numpy.float32(1.0))
+
+
+def test_training_passed_on_follows_the_models_mode_and_a_branch_on_it_is_explained(rng):
+    class Noisy(layers.Layer):
+        def __init__(self):
+            super().__init__()
+            self.dropout = layers.Dropout(0.5)
+
+        def call(self, inputs, training=None):
+            return self.dropout(inputs, training=training)
+
+    class Branchy(layers.Layer):
+        def call(self, inputs, training=None):
+            return ops.relu(inputs) if training else inputs
+
+    model = nnkit.Sequential([layers.Input((50,)), Noisy()])
+    x = numpy.ones((4, 50), "float32")
+    numpy.testing.assert_array_equal(model.predict(x, verbose=0), x)  # inference: no dropout
+    dropped = backend.to_host(model(x, training=True))
+    assert 0 < numpy.mean(dropped == 0) < 1 and set(numpy.unique(dropped)) <= {0.0, 2.0}
+    with pytest.raises(TypeError, match=r"branches on `training`.*training=training"):
+        nnkit.Sequential([layers.Input((3,)), Branchy()]).predict(numpy.ones((1, 3)), verbose=0)

@@ -13,7 +13,7 @@ import numpy
 
 from .. import backend, initializers, regularizers
 from .._registry import snake_case
-from .symbolic import KerasTensor, Node, flatten, is_symbolic, pack_like
+from .symbolic import TRACED_TRAINING, KerasTensor, Node, flatten, is_symbolic, pack_like
 
 _name_counts = collections.Counter()
 
@@ -305,6 +305,8 @@ class Layer:
     def call_with(self, inputs, training=None, options=None):
         """Run (or, on symbolic tensors, record) one call whose arguments ``bind_call`` has already sorted."""
         options = options or {}
+        if training is TRACED_TRAINING:  # passed on inside a traced call(): follow the model's mode
+            training = None
         if is_symbolic(inputs):
             return self._call_symbolic(inputs, training, options)
         from ..ops.dispatch import as_symbolic_constant, is_tracing, symbolic_weight

@@ -15,7 +15,7 @@ for the data, for a frozen feature extractor at the bottom of a model, or for an
 from .. import backend
 from .base import Layer
 from .input_layer import Input
-from .symbolic import KerasTensor, flatten, pack_like
+from .symbolic import TRACED_TRAINING, KerasTensor, flatten, pack_like
 
 
 class Graph:
@@ -254,7 +254,7 @@ def trace(layer, input_shape):
     layer._traced_losses = []
     try:
         with tracing(layer):
-            outputs = layer.call(inputs, **({"training": None} if _takes_training(layer.call) else {}))
+            outputs = layer.call(inputs, **({"training": TRACED_TRAINING} if _takes_training(layer.call) else {}))
     except TypeError as error:
         raise TypeError(f"While tracing {type(layer).__name__}.call() into a graph of layers: {error}") from None
     if not all(isinstance(t, KerasTensor) for t in flatten(outputs)):

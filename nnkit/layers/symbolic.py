@@ -32,6 +32,23 @@ def is_symbolic(structure):
     return any(isinstance(item, KerasTensor) for item in flatten(structure))
 
 
+class _TracedTraining:
+    """What ``call`` receives as ``training`` while nnkit traces it: passed on to layers it means "the model's mode"
+    (each node follows fit / predict); a Python branch on it cannot be recorded, so it raises."""
+
+    def __bool__(self):
+        raise TypeError("call() branches on `training` (an `if training:`), but nnkit traces call() once into a "
+                        "graph for both modes. Pass `training=training` to the layers inside (Dropout, "
+                        "BatchNormalization, your own) instead; each then follows the model's mode.")
+
+    def __repr__(self):
+        return "<training: the model's mode>"
+
+
+#: The ``training`` value a traced ``call`` receives.
+TRACED_TRAINING = _TracedTraining()
+
+
 class KerasTensor:
     """A symbolic tensor: the shape, dtype and name of a value a model will compute, and where it comes from.
 
