@@ -9,5 +9,6 @@ from .layers import Input
 from .layers.symbolic import KerasTensor
 from .models import Model, Sequential
 from .ops.tape import GradientTape
+from .variables import Variable
 
 __version__ = "0.1.0"

@@ -1,8 +1,14 @@
 """Metrics reported during fit/evaluate: accuracy (binary / categorical / sparse, picked as Keras picks),
 mae, mse. Each gives ``batch_total(y_true, y_pred, from_logits)``, the sum of its per-sample values as a
-0-d array on the backend, so the model can accumulate them without leaving the device."""
+0-d array on the backend, so the model can accumulate them without leaving the device.
+
+Every metric also has Keras' stateful interface (``update_state``, ``result``, ``reset_state``, ``add_variable``):
+a subclass may write those instead of ``batch_total`` (Keras' way), and ``Mean`` tracks any value (a custom
+``train_step``'s loss).
+"""
 from . import backend
 from ._registry import Registry, snake_case
+from .variables import Variable
 
 registry = Registry("metric")
 
@@ -14,8 +20,17 @@ class Metric:
     #: Whether ``batch_total`` can take logits (``from_logits=True``) in place of the model's outputs.
     accepts_logits = True
 
-    def __init__(self, name=None):
-        self.name = name or self.default_name
+    def __init__(self, name=None, dtype=None):
+        self.name = name or getattr(self, "default_name", None) or snake_case(type(self).__name__)
+        self.dtype = dtype
+        self._variables = []
+        self._running = None  # (total, count) of the batch_total metrics' own update_state
+
+    @property
+    def stateful(self):
+        """Whether the metric is written Keras' way (``update_state``/``result``) rather than with ``batch_total``
+        (the trainer then updates it and reads its result each batch)."""
+        return type(self).update_state is not Metric.update_state
 
     def batch_total(self, y_true, y_pred, from_logits=False):
         """The sum over the batch of each sample's metric value, as a 0-d array on the backend (a sample with
@@ -23,6 +38,45 @@ class Metric:
         of a fused output activation.
         """
         raise NotImplementedError
+
+    # ---- Keras' stateful interface ------------------------------------------------------------------------
+    def add_variable(self, shape=(), initializer="zeros", dtype=None, aggregation="sum", name=None):
+        """A state Variable of the metric (``reset_state`` puts it back to its initial value)."""
+        variable = Variable(initializer, shape=shape, dtype=dtype or self.dtype, name=name)
+        self._variables.append(variable)
+        return variable
+
+    @property
+    def variables(self):
+        """The metric's state Variables."""
+        return list(self._variables)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        """Add a batch. The base adds ``batch_total`` to a running total (the built-in metrics)."""
+        if self._running is None:
+            self._running = (self.add_variable(name="total"), self.add_variable(name="count"))
+        total, count = self._running
+        y_pred = backend.to_device(getattr(y_pred, "value", y_pred))
+        y_true = backend.get_array_module(y_pred).asarray(getattr(y_true, "value", y_true))
+        total.assign_add(self.batch_total(y_true, y_pred))
+        count.assign_add(len(y_pred))
+
+    def result(self):
+        """The metric's value over the batches added since the last reset (a 0-d backend array)."""
+        if self._running is None:
+            return backend.xp().asarray(0.0, dtype=backend.floatx())
+        total, count = self._running
+        return total.value / max(float(count), 1.0)
+
+    def reset_state(self):
+        """Forget the batches added: every variable back to its initial value."""
+        for variable in self._variables:
+            variable.reset()
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        """Keras' one-batch value: update, then the result."""
+        self.update_state(y_true, y_pred, sample_weight)
+        return self.result()
 
 
 @registry.register("binary_accuracy")
@@ -52,6 +106,30 @@ class SparseCategoricalAccuracy(Metric):
 
     def batch_total(self, y_true, y_pred, from_logits=False):
         return _sum_of_sample_means(y_pred.argmax(axis=-1) == y_true.reshape(y_pred.shape[:-1]))
+
+
+class Mean(Metric):
+    """The (weighted) mean of every value given to ``update_state(values, sample_weight=None)`` since the last
+    reset; a custom ``train_step`` tracks its loss with one."""
+    default_name = "mean"
+
+    def __init__(self, name=None, dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        self.total, self.count = self.add_variable(name="total"), self.add_variable(name="count")
+
+    def update_state(self, values, sample_weight=None):
+        values = backend.to_device(getattr(values, "value", values))
+        xp = backend.get_array_module(values)
+        if sample_weight is None:
+            self.total.assign_add(values.sum())
+            self.count.assign_add(values.size)
+            return
+        weights = xp.broadcast_to(xp.asarray(getattr(sample_weight, "value", sample_weight)), values.shape)
+        self.total.assign_add((values * weights).sum())
+        self.count.assign_add(weights.sum())
+
+    def result(self):
+        return self.total.value / max(float(self.count), 1e-12)
 
 
 def _sum_of_sample_means(values):

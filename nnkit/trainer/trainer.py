@@ -20,7 +20,7 @@ import sys
 
 import numpy
 
-from .. import backend, optimizers
+from .. import backend, metrics as metrics_module, optimizers
 from ..callbacks import CallbackList, History, ProgbarLogger
 from ..params import ParameterStore
 from . import data, weighting
@@ -50,6 +50,7 @@ class Trainer:
         self.history = None
         self._totals = None
         self._batch_losses = None
+        self._loss_tracker = None
 
     # ---- compile -------------------------------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None):
@@ -184,11 +185,20 @@ class Trainer:
             position = 1 + sum(loss is not None for loss in compiled.losses) * (len(compiled.losses) > 1)
         predictions = _as_flat(y_pred)
         targets = data.as_list(y, self.graph.output_names, "y")
-        for target, prediction, metrics, activation in zip(targets, predictions, compiled.metrics, compiled.fused):
+        stateful = []
+        weights = _per_output_weights(sample_weight, self.graph.output_names) if sample_weight is not None \
+            else [None] * len(predictions)
+        for target, prediction, metrics, activation, weight in zip(targets, predictions, compiled.metrics,
+                                                                     compiled.fused, weights):
             from_logits = logits and activation is not None
             activated = None  # the outputs behind fused logits, computed once if a metric needs them
             for metric in metrics:
-                if from_logits and not metric.accepts_logits:
+                if metric.stateful:
+                    if from_logits and activated is None:
+                        activated = activation.forward(prediction)
+                    metric.update_state(target, activated if from_logits else prediction, weight)
+                    stateful.append((position, metric))
+                elif from_logits and not metric.accepts_logits:
                     if activated is None:
                         activated = activation.forward(prediction)
                     totals.values[position] += metric.batch_total(target, activated)
@@ -196,7 +206,26 @@ class Trainer:
                     totals.values[position] += metric.batch_total(target, prediction, from_logits=from_logits)
                 position += 1
         totals.count += len(predictions[0])
+        for position, metric in stateful:  # Keras-style metrics keep their own state: the log is their result
+            totals.values[position] = backend.xp().asarray(metric.result(), dtype=totals.values.dtype) * totals.count
         return LazyLogs(totals)
+
+    @property
+    def metrics(self):
+        """Keras' metric trackers: a ``Mean`` named ``loss`` (for a custom ``train_step`` to update), then the
+        compiled metrics of every output; ``reset_metrics()`` clears them all (fit does at each epoch)."""
+        if self._loss_tracker is None:
+            self._loss_tracker = metrics_module.Mean(name="loss")
+        compiled = [m for output in (self.compiled.metrics if self.compiled is not None and
+                                     getattr(self.compiled, "metrics", None) else []) for m in output]
+        return [self._loss_tracker] + compiled
+
+    def reset_metrics(self):
+        """Start new running values: the epoch's totals and every metric tracker's state."""
+        if self._totals is not None:
+            self._totals.reset()
+        for metric in self.metrics:
+            metric.reset_state()
 
     def _regularization_penalty(self):
         if self.store is None:
@@ -279,7 +308,7 @@ class Trainer:
             callback_list.on_epoch_begin(epoch)
             order = (backend.device_rng() if on_device else backend.host_rng()).permutation(count) if shuffle \
                 else None
-            self._totals.reset()
+            self.reset_metrics()
             logs = {}
             for step in range(steps):
                 batch = slice(step * batch_size, (step + 1) * batch_size)
@@ -325,7 +354,7 @@ class Trainer:
 
     def _evaluate_arrays(self, xs, ys, weights, batch_size, prefix=""):
         self._resolve_outputs()
-        self._totals.reset()
+        self.reset_metrics()
         count = len(xs[0])
         for start in range(0, count, batch_size):
             self.test_step(self._batch(xs, ys, weights, slice(start, start + batch_size)))
@@ -370,7 +399,7 @@ class Trainer:
         weights = [weighting.sample_weights(target, weight, class_weight if len(ys) == 1 else None, count)
                    for target, weight in zip(ys, _per_output_weights(sample_weight, self.output_names))]
         self._ensure_store()
-        self._totals.reset()
+        self.reset_metrics()
         logs = self.train_step(self._batch(xs, ys, weights, slice(None)))
         logs = self._totals.logs() if self._totals.count else {k: float(v) for k, v in dict(logs).items()}
         return self._returned(logs, return_dict)
