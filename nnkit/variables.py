@@ -5,7 +5,37 @@ import numpy
 from . import backend, initializers
 
 
-class Variable:
+class HoldsArray:
+    """What reads like an array for a class whose ``value`` is one (a Variable, a GradientTape Tensor)."""
+
+    @property
+    def shape(self):
+        """The value's shape."""
+        return tuple(self.value.shape)
+
+    @property
+    def dtype(self):
+        """The value's dtype."""
+        return self.value.dtype
+
+    @property
+    def ndim(self):
+        """The value's number of axes."""
+        return self.value.ndim
+
+    def numpy(self):
+        """The value as a NumPy array (a copy)."""
+        return backend.to_host(self.value).copy()
+
+    def __array__(self, dtype=None, copy=None):
+        array = backend.to_host(self.value)
+        return array if dtype is None else array.astype(dtype)
+
+    def __float__(self):
+        return float(backend.to_host(self.value))
+
+
+class Variable(HoldsArray):
     """An array on the backend that is updated in place: ``assign``, ``assign_add``, ``assign_sub``.
 
     Args:
@@ -29,16 +59,6 @@ class Variable:
         self._initial = self.value.copy()
         self.trainable, self.name = trainable, name or "variable"
 
-    @property
-    def shape(self):
-        """The value's shape."""
-        return tuple(self.value.shape)
-
-    @property
-    def dtype(self):
-        """The value's dtype."""
-        return self.value.dtype
-
     def assign(self, value):
         """Set the value (broadcast to the shape, cast to the dtype); returns the variable."""
         self.value[...] = _plain(value)
@@ -57,17 +77,6 @@ class Variable:
     def reset(self):
         """Back to the initial value."""
         self.value[...] = self._initial
-
-    def numpy(self):
-        """The value as a NumPy array."""
-        return backend.to_host(self.value).copy()
-
-    def __array__(self, dtype=None, copy=None):
-        array = backend.to_host(self.value)
-        return array if dtype is None else array.astype(dtype)
-
-    def __float__(self):
-        return float(backend.to_host(self.value))
 
     def __repr__(self):
         return f"<nnkit.Variable {self.name} shape={self.shape} dtype={self.dtype} value={self.numpy()!r}>"

@@ -90,35 +90,6 @@ def test_the_gradient_with_respect_to_a_models_input(rng):
     numpy.testing.assert_allclose(grad, numeric, rtol=1e-6, atol=1e-9)
 
 
-class CustomModel(nnkit.Model):
-    """The Keras guide's custom train_step, with nnkit.GradientTape for the backend's tape."""
-
-    def train_step(self, data):
-        x, y = data
-        with nnkit.GradientTape() as tape:
-            y_pred = self(x, training=True)
-            loss = self.compute_loss(y=y, y_pred=y_pred)
-        trainable_vars = self.trainable_variables
-        gradients = tape.gradient(loss, trainable_vars)
-        self.optimizer.apply(gradients, trainable_vars)
-        return {"loss": float(loss)}
-
-
-def test_a_train_step_written_with_the_tape_trains_as_the_built_in_one(rng):
-    x, _ = _data(rng)
-    target = rng.normal(size=(16, 3)).astype("float32")
-    models = []
-    for cls in (CustomModel, nnkit.Model):
-        nnkit.utils.set_random_seed(0)
-        inputs = nnkit.Input(shape=(6,))
-        model = cls(inputs, layers.Dense(3)(layers.Dense(5, activation="tanh")(inputs)))
-        model.compile(optimizer=nnkit.optimizers.SGD(learning_rate=0.05), loss="mse")
-        model.fit(x, target, batch_size=8, epochs=2, shuffle=False, verbose=0)
-        models.append(model)
-    for got, want in zip(models[0].get_weights(), models[1].get_weights()):
-        numpy.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
-
-
 def test_misuse_is_explained(rng):
     x, y = _data(rng)
     model = _model()

@@ -12,6 +12,7 @@ import itertools
 import weakref
 
 from .. import backend
+from ..variables import HoldsArray
 
 _recording = []  # the tapes recording now, innermost last
 _stores = weakref.WeakSet()  # the ParameterStores whose weights are tracked on any tape
@@ -37,7 +38,7 @@ def weight_entry(array):
     return None
 
 
-class Tensor:
+class Tensor(HoldsArray):
     """A value computed on a recording tape: ``value`` (a backend array) and the ``node`` that made it.
 
     It behaves as an array for reading (``numpy.asarray(t)``, ``float(t)``, ``t.shape``, ``t.numpy()``) and
@@ -48,34 +49,8 @@ class Tensor:
     def __init__(self, value, node=None, index=0):
         self.value, self.node, self.index = value, node, index
 
-    @property
-    def shape(self):
-        """The value's shape."""
-        return tuple(self.value.shape)
-
-    @property
-    def dtype(self):
-        """The value's dtype."""
-        return self.value.dtype
-
-    @property
-    def ndim(self):
-        """The value's number of axes."""
-        return self.value.ndim
-
     def __len__(self):
         return len(self.value)
-
-    def numpy(self):
-        """The value as a NumPy array."""
-        return backend.to_host(self.value)
-
-    def __array__(self, dtype=None, copy=None):
-        array = backend.to_host(self.value)
-        return array if dtype is None else array.astype(dtype)
-
-    def __float__(self):
-        return float(backend.to_host(self.value))
 
     def __repr__(self):
         return f"<nnkit Tensor shape={self.shape}, dtype={self.dtype}>\n{self.numpy()!r}"
