@@ -104,3 +104,34 @@ def test_misuse_is_explained(rng):
         tape.gradient(constant, model.trainable_weights)
     with pytest.raises(ValueError, match="must be a weight of a model"):
         nnkit.optimizers.SGD().apply([numpy.ones(3)], [numpy.zeros(3)])
+
+
+def test_a_model_called_twice_on_one_tape_sums_both_calls_gradients(rng):
+    """A GAN's discriminator sees real and generated data in one tape; the generator's gradient goes through it."""
+    backend.set_floatx("float64")
+    nnkit.utils.set_random_seed(3)
+    generator = nnkit.Sequential([nnkit.Input((2,)), layers.Dense(4, activation="tanh")])
+    discriminator = nnkit.Sequential([nnkit.Input((4,)), layers.Dense(3, activation="tanh"), layers.Dense(1)])
+    real, noise = rng.normal(size=(5, 4)), rng.normal(size=(5, 2))
+
+    def objective():
+        fake = generator(noise, training=True)
+        return ops.mean(discriminator(real, training=True)) - 2.0 * ops.mean(discriminator(fake, training=True))
+
+    with nnkit.GradientTape() as tape:
+        total = objective()
+    sources = discriminator.trainable_weights + generator.trainable_weights
+    grads = tape.gradient(total, sources)
+    for weight, grad in zip(sources, grads):
+        numeric = numpy.zeros(weight.shape)
+        for index in numpy.ndindex(weight.shape):
+            original = float(weight[index])
+            weight[index] = original + 1e-6
+            up = float(ops.mean(discriminator.predict(real, verbose=0)) - 2.0 * ops.mean(
+                discriminator.predict(generator.predict(noise, verbose=0), verbose=0)))
+            weight[index] = original - 1e-6
+            down = float(ops.mean(discriminator.predict(real, verbose=0)) - 2.0 * ops.mean(
+                discriminator.predict(generator.predict(noise, verbose=0), verbose=0)))
+            weight[index] = original
+            numeric[index] = (up - down) / 2e-6
+        numpy.testing.assert_allclose(backend.to_host(grad), numeric, rtol=1e-6, atol=1e-9)

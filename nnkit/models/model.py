@@ -143,7 +143,7 @@ class Model(Trainer, Layer):
             return self._call_on_tape(tape, inputs, training)
         return self._forward(inputs, training, logits)
 
-    def _forward(self, inputs, training, logits=False, needs_input_gradient=False):
+    def _forward(self, inputs, training, logits=False, needs_input_gradient=False, keep_states=False):
         if self.graph is None:
             self.build_for_data(inputs)
         if training and self.store is None:
@@ -158,7 +158,7 @@ class Model(Trainer, Layer):
             fused = self.compiled.fused_outputs
         self._run = None  # drop the last pass's saved arrays first, so that their memory is reused (primitives.workspace)
         outputs, self._run = self.graph.forward(arrays, bool(training), needs_input_gradient=needs_input_gradient,
-                                                logits=fused)
+                                                logits=fused, keep_states=keep_states)
         return outputs
 
     def _call_on_tape(self, tape, inputs, training):
@@ -175,12 +175,15 @@ class Model(Trainer, Layer):
             self.build_for_data(structured)
         if self.store is None:
             self._ensure_store()
-        tape._models.append(self)
         needs_input_gradient = any(t is not None for t in tracked)
-        outputs = self._forward(structured, training, needs_input_gradient=needs_input_gradient)
+        # Each call keeps its own run record (every layer's state in it): a model may be called more than once on
+        # one tape (a GAN's discriminator on real and on generated data).
+        outputs = self._forward(structured, training, needs_input_gradient=needs_input_gradient, keep_states=True)
+        run = self._run
 
         def backward(dy):
-            dx = self.backward(dy)
+            self._run = run
+            dx = tape.accumulating(self.store, lambda: self.backward(dy))
             grads = flatten(dx) if needs_input_gradient else []
             return [grad for grad, t in zip(grads, tracked) if t is not None]
         return tape_module.record(outputs, [t for t in tracked if t is not None], backward)

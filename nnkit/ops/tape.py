@@ -123,8 +123,8 @@ class GradientTape:
     def __init__(self, persistent=False, watch_accessed_variables=True):
         self.persistent = persistent
         self._watched = {}  # id(array) -> its leaf Tensor
-        self._models = []
         self._used = False
+        self._written = set()  # the stores whose gradients a model's backward wrote in this gradient() walk
 
     def __enter__(self):
         _recording.append(self)
@@ -176,8 +176,20 @@ class GradientTape:
             xp = backend.get_array_module(tensor.value)
             start = xp.ones_like(tensor.value) if seed is None else xp.asarray(unwrap(seed), tensor.value.dtype)
             _accumulate(grads, tensor, start)
+        self._written = set()
         self._backpropagate(grads, targets)
         return _structure(sources, lambda source: self._source_gradient(source, grads))
+
+    def accumulating(self, store, backward):
+        """Run ``backward`` (a model's, which overwrites the weights' gradients in ``store``) so that the gradients
+        of every call of the model in one ``gradient`` walk add up."""
+        if store in self._written:
+            previous = store.grads.copy()
+            result = backward()
+            store.grads += previous
+            return result
+        self._written.add(store)
+        return backward()
 
     def _backpropagate(self, grads, targets):
         nodes, stack = {}, [t.node for t in targets if t.node is not None]
@@ -203,7 +215,7 @@ class GradientTape:
             return None
         grad = grads.get(_key(tensor))  # from the ops that read it
         entry = None if isinstance(source, Tensor) else weight_entry(source)
-        if entry is not None and any(model.store is entry[0] for model in self._models):
+        if entry is not None and entry[0] in self._written:
             written = entry[0].entries[entry[1]][3]  # what a model's backward wrote into its gradient buffer
             grad = written.copy() if grad is None else grad + written
         return grad
