@@ -21,37 +21,59 @@ class Callback:
         self.params = params
 
     def on_train_begin(self, logs=None):
-        """Called once when ``fit`` starts (``logs`` is None)."""
+        """Called once when ``fit`` starts (``logs`` is ``{}``)."""
 
     def on_train_end(self, logs=None):
-        """Called once when ``fit`` ends, also when it raises on a diverged loss (``logs`` is None)."""
+        """Called once when ``fit`` ends, with the last epoch's logs; also when it raises on a diverged loss."""
 
     def on_epoch_begin(self, epoch, logs=None):
-        """Called before epoch ``epoch`` (0-based) trains (``logs`` is None)."""
+        """Called before epoch ``epoch`` (0-based) trains (``logs`` is ``{}``)."""
 
     def on_epoch_end(self, epoch, logs=None):
         """Called after epoch ``epoch`` with its ``logs``: the mean loss and metrics, and ``val_`` ones with
         validation data. Setting ``self.model.stop_training = True`` ends ``fit`` after this epoch."""
 
     def on_train_batch_begin(self, batch, logs=None):
-        """Called before training step ``batch`` (0-based within the epoch; ``logs`` is None)."""
+        """Called before training step ``batch`` (0-based within the epoch; ``logs`` is ``{}``)."""
 
     def on_train_batch_end(self, batch, logs=None):
         """Called after training step ``batch`` with the epoch's running means so far; setting
         ``self.model.stop_training = True`` ends the epoch and ``fit`` after this step."""
 
     def on_test_begin(self, logs=None):
-        """Keras' hook at the start of ``evaluate``; nnkit's ``evaluate`` does not call it yet."""
+        """Called when ``evaluate`` starts, and when ``fit`` starts its validation (``logs`` is ``{}``)."""
 
     def on_test_end(self, logs=None):
-        """Keras' hook at the end of ``evaluate``; nnkit's ``evaluate`` does not call it yet."""
+        """Called when ``evaluate`` (or ``fit``'s validation) ends, with its logs (without ``val_``)."""
+
+    def on_test_batch_begin(self, batch, logs=None):
+        """Called before each evaluation step (``logs`` is ``{}``)."""
+
+    def on_test_batch_end(self, batch, logs=None):
+        """Called after each evaluation step with the running means so far."""
+
+    def on_predict_begin(self, logs=None):
+        """Called when ``predict`` starts (``logs`` is ``{}``)."""
+
+    def on_predict_end(self, logs=None):
+        """Called when ``predict`` ends (``logs`` is ``{}``)."""
+
+    def on_predict_batch_begin(self, batch, logs=None):
+        """Called before each prediction step (``logs`` is ``{}``)."""
+
+    def on_predict_batch_end(self, batch, logs=None):
+        """Called after each prediction step with ``{"outputs": the batch's outputs}``, as Keras."""
 
 
 class CallbackList:
     """Calls a hook on every callback in order (``callback_list.on_epoch_end(epoch, logs)``), after
-    giving each the model and ``params``; an item that is not a Callback is a TypeError."""
+    giving each the model and ``params``; an item that is not a Callback is a TypeError. A hook called without
+    logs gets ``{}``, as Keras gives it."""
 
     def __init__(self, callbacks, model, params):
+        if isinstance(callbacks, Callback) or not isinstance(callbacks, (list, tuple)):
+            raise TypeError(f"callbacks must be a list of nnkit.callbacks.Callback objects. Received: {callbacks!r}; "
+                            f"pass callbacks=[...] even for one.")
         self.callbacks = list(callbacks)
         for callback in self.callbacks:
             if not isinstance(callback, Callback):
@@ -63,7 +85,11 @@ class CallbackList:
         if not hook.startswith("on_"):
             raise AttributeError(hook)
 
-        def call_all(*args, **kwargs):
+        indexed = hook.startswith("on_epoch_") or "_batch_" in hook  # (epoch or batch, logs) hooks
+
+        def call_all(*args):
+            if len(args) < (2 if indexed else 1) or args[-1] is None:  # Keras hands every hook a dict
+                args = args[:1 if indexed else 0] + ({},)
             for callback in self.callbacks:
-                getattr(callback, hook)(*args, **kwargs)
+                getattr(callback, hook)(*args)
         return call_all

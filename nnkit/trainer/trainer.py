@@ -291,7 +291,7 @@ class Trainer:
 
         steps = -(-count // batch_size)
         verbose = _resolve_verbose(verbose)
-        callbacks = list(callbacks or [])
+        callbacks = list(_callbacks_list(callbacks))
         # As in Keras: History and the progress bar come after the user's callbacks (so they see the keys
         # those add to the logs), and ones the user passed are used instead of new ones.
         history = next((c for c in callbacks if isinstance(c, History)), None)
@@ -321,27 +321,33 @@ class Trainer:
                     break
             logs = self._totals.logs() if self._totals.count else {k: float(v) for k, v in dict(logs).items()}
             if not numpy.isfinite(logs.get("loss", 0.0)) and not self.stop_training:
-                callback_list.on_train_end()  # callbacks close their files (CSVLogger) before fit raises
+                callback_list.on_train_end(logs)  # callbacks close their files (CSVLogger) before fit raises
                 raise FloatingPointError(
                     f"The training loss became {logs['loss']} in epoch {epoch + 1}: training diverged. Lower the "
                     f"learning rate, scale the inputs, or clip gradients (e.g. clipnorm=1.0).")
             if validation is not None:
-                logs.update(self._evaluate_arrays(*validation, None, batch_size, prefix="val_"))
+                logs.update(self._evaluate_arrays(*validation, None, batch_size, prefix="val_",
+                                                  callback_list=callback_list))
             callback_list.on_epoch_end(epoch, logs)
             if self.stop_training:
                 break
-        callback_list.on_train_end()
+        callback_list.on_train_end(logs if epochs > initial_epoch else {})
         return history
 
-    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, return_dict=False):
-        """The loss (and metrics) over ``(x, y)``: a float, or ``[loss, *others]`` in log order, or a dict."""
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, callbacks=None,
+                 return_dict=False):
+        """The loss (and metrics) over ``(x, y)``: a float, or ``[loss, *others]`` in log order, or a dict.
+        ``callbacks`` get ``on_test_begin``, the test-batch hooks and ``on_test_end``."""
         self._require_compiled("evaluate")
         self.build_for_data(x)
         xs, ys = data.as_list(x, self.input_names, "x"), data.as_list(y, self.output_names, "y")
         xs, ys, count = self._prepare(xs, ys, data.fits_on_device(*xs, *ys))
         weights = [weighting.sample_weights(target, weight, None, count)
                    for target, weight in zip(ys, _per_output_weights(sample_weight, self.output_names))]
-        logs = self._evaluate_arrays(xs, ys, weights, _positive("batch_size", 32 if batch_size is None else batch_size))
+        batch_size = _positive("batch_size", 32 if batch_size is None else batch_size)
+        callback_list = CallbackList(_callbacks_list(callbacks), self, {"steps": -(-count // batch_size),
+                                                                        "verbose": _resolve_verbose(verbose)})
+        logs = self._evaluate_arrays(xs, ys, weights, batch_size, callback_list=callback_list)
         if _resolve_verbose(verbose):
             print(" - ".join(f"{key}: {value:.4f}" for key, value in logs.items()))
         return self._returned(logs, return_dict)
@@ -352,16 +358,23 @@ class Trainer:
         values = [logs[name] for name in self.compiled.returned_names]
         return values[0] if len(values) == 1 else values
 
-    def _evaluate_arrays(self, xs, ys, weights, batch_size, prefix=""):
+    def _evaluate_arrays(self, xs, ys, weights, batch_size, prefix="", callback_list=None):
         self._resolve_outputs()
         self.reset_metrics()
         count = len(xs[0])
-        for start in range(0, count, batch_size):
-            self.test_step(self._batch(xs, ys, weights, slice(start, start + batch_size)))
-        return self._totals.logs(prefix)
+        hooks = callback_list if callback_list is not None else CallbackList([], self, {})
+        hooks.on_test_begin()
+        for step, start in enumerate(range(0, count, batch_size)):
+            hooks.on_test_batch_begin(step)
+            logs = self.test_step(self._batch(xs, ys, weights, slice(start, start + batch_size)))
+            hooks.on_test_batch_end(step, logs)
+        logs = self._totals.logs()
+        hooks.on_test_end(logs)
+        return {prefix + name: value for name, value in logs.items()}
 
-    def predict(self, x, batch_size=None, verbose="auto"):
-        """The model's outputs for ``x`` as NumPy arrays (a list, or a dict, for several outputs)."""
+    def predict(self, x, batch_size=None, verbose="auto", callbacks=None):
+        """The model's outputs for ``x`` as NumPy arrays (a list, or a dict, for several outputs). ``callbacks``
+        get ``on_predict_begin``, the predict-batch hooks (with ``{"outputs": ...}``) and ``on_predict_end``."""
         self.build_for_data(x)
         xs = data.as_list(x, self.input_names, "x")
         on_device = data.fits_on_device(*xs)
@@ -371,12 +384,18 @@ class Trainer:
         count = data.num_samples(xs, "x")
         batch_size = _positive("batch_size", 32 if batch_size is None else batch_size)
         per_output = [[] for _ in self.graph.flat_outputs]
-        for start in range(0, count, batch_size):
+        hooks = CallbackList(_callbacks_list(callbacks), self, {"steps": -(-count // batch_size),
+                                                                 "verbose": _resolve_verbose(verbose)})
+        hooks.on_predict_begin()
+        for step, start in enumerate(range(0, count, batch_size)):
+            hooks.on_predict_batch_begin(step)
             batch = [backend.to_device_staged(a[start:start + batch_size]) for a in xs]
-            outputs = _as_flat(self.predict_step((batch if len(batch) > 1 else batch[0],)))
-            for collected, output in zip(per_output, outputs):
+            predicted = self.predict_step((batch if len(batch) > 1 else batch[0],))
+            for collected, output in zip(per_output, _as_flat(predicted)):
                 # Streamed inputs get streamed outputs: the results need not fit on the device either.
                 collected.append(output if on_device else backend.to_host(output))
+            hooks.on_predict_batch_end(step, {"outputs": predicted})
+        hooks.on_predict_end()
         results = []
         for collected, tensor in zip(per_output, self.graph.flat_outputs):
             xp = backend.get_array_module(collected[0]) if collected else numpy
@@ -471,6 +490,16 @@ def _as_flat(structure):
     if isinstance(structure, dict):
         return list(structure.values())
     return list(structure) if isinstance(structure, (list, tuple)) else [structure]
+
+
+def _callbacks_list(callbacks):
+    """``callbacks`` as a list (None: none); a single Callback or another type is a TypeError naming the slip."""
+    if callbacks is None:
+        return []
+    if not isinstance(callbacks, (list, tuple)):
+        raise TypeError(f"callbacks must be a list of nnkit.callbacks.Callback objects. Received: {callbacks!r}; "
+                        f"pass callbacks=[...] even for one.")
+    return list(callbacks)
 
 
 def _per_output_weights(sample_weight, output_names):
