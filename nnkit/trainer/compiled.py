@@ -20,7 +20,13 @@ class CompiledOutputs:
     def __init__(self, loss, loss_weights, metrics):
         self.loss, self.given_loss_weights, self.metric_identifiers = loss, loss_weights, metrics
         for identifier in _leaves(loss):
-            losses_module.get(identifier)  # unknown names fail here, not at fit time
+            resolved = losses_module.get(identifier)  # unknown names fail here, not at fit time
+            if getattr(resolved, "reduction", "sum_over_batch_size") in (None, "none"):
+                raise ValueError(f"compile(loss=...): the loss '{resolved.name}' has "
+                                 f"reduction={resolved.reduction!r}, which gives each sample's loss; fit() "
+                                 f"trains on one number per batch: use "
+                                 f"reduction='sum_over_batch_size' (the default), 'sum', 'mean' or "
+                                 f"'mean_with_sample_weight'.")
         for identifier in _leaves(metrics):
             metrics_module.get(identifier)
         self.graph = None  # the graph resolved for

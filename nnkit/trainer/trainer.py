@@ -122,10 +122,7 @@ class Trainer:
             if loss_function is None:
                 grads.append(None)
                 continue
-            if weight is None:
-                value, grad = loss_function.forward_backward(target, prediction)
-            else:
-                value, grad = loss_function.weighted_forward_backward(target, prediction, weight)
+            value, grad = loss_function.reduced_forward_backward(target, prediction, weight)
             per_output.append(value)
             scale = compiled.loss_weights[index]
             if scale != 1:
