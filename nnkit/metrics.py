@@ -6,6 +6,8 @@ Every metric also has Keras' stateful interface (``update_state``, ``result``, `
 a subclass may write those instead of ``batch_total`` (Keras' way), and ``Mean`` tracks any value (a custom
 ``train_step``'s loss).
 """
+import math
+
 from . import backend
 from ._registry import Registry, snake_case
 from .variables import Variable
@@ -57,7 +59,16 @@ class Metric:
             self._running = (self.add_variable(name="total"), self.add_variable(name="count"))
         total, count = self._running
         y_pred = backend.to_device(getattr(y_pred, "value", y_pred))
-        y_true = backend.get_array_module(y_pred).asarray(getattr(y_true, "value", y_true))
+        xp = backend.get_array_module(y_pred)
+        y_true = xp.asarray(getattr(y_true, "value", y_true))
+        if sample_weight is not None and hasattr(self, "sample_values"):
+            # Keras' weighted mean: each sample's value times its weight, over the sum of the weights
+            values = self.sample_values(y_true, y_pred)
+            weights = xp.asarray(getattr(sample_weight, "value", sample_weight), dtype=values.dtype)
+            weights = xp.broadcast_to(weights.reshape(-1) if weights.size == len(values) else weights, values.shape)
+            total.assign_add((values * weights).sum())
+            count.assign_add(weights.sum())
+            return
         total.assign_add(self.batch_total(y_true, y_pred))
         count.assign_add(len(y_pred))
 
@@ -81,13 +92,24 @@ class Metric:
 
 @registry.register("binary_accuracy")
 class BinaryAccuracy(Metric):
-    """Fraction of outputs on the same side of 0.5 as the targets (threshold 0 for logits)."""
+    """Fraction of outputs on the same side of ``threshold`` as the targets (for logits, the threshold's logit)."""
     default_name = "binary_accuracy"
 
+    def __init__(self, name=None, dtype=None, threshold=0.5):
+        super().__init__(name=name, dtype=dtype)
+        if not 0 < threshold < 1:
+            raise ValueError(f"BinaryAccuracy's threshold must be in (0, 1), got {threshold}.")
+        self.threshold = threshold
+
     def batch_total(self, y_true, y_pred, from_logits=False):
-        threshold = 0 if from_logits else 0.5
+        threshold = math.log(self.threshold / (1 - self.threshold)) if from_logits else self.threshold
+        return self.sample_values(y_true, y_pred, threshold).sum()
+
+    def sample_values(self, y_true, y_pred, threshold=None):
+        """Each sample's fraction of hits (1-D over the batch; ``update_state`` weighs them by ``sample_weight``)."""
+        threshold = self.threshold if threshold is None else threshold
         hits = (y_pred > threshold) == (y_true.reshape(y_pred.shape) > 0.5)
-        return _sum_of_sample_means(hits)
+        return hits.reshape(len(hits), -1).mean(axis=1) if hits.ndim > 1 else hits.astype(backend.floatx())
 
 
 @registry.register("categorical_accuracy")
@@ -206,3 +228,10 @@ def _accuracy_for(loss, output_shape):
     if loss_name == "binary_crossentropy" or (output_shape is not None and output_shape[-1] == 1):
         return BinaryAccuracy
     return CategoricalAccuracy
+
+
+# Keras' other metrics live in metrics_more (registered there, importable from here)
+from .metrics_more import (  # noqa: E402,F401
+    Accuracy, CosineSimilarity, FalseNegatives, FalsePositives, LogCoshError, MeanAbsolutePercentageError,
+    MeanSquaredLogarithmicError, Precision, R2Score, Recall, RootMeanSquaredError, SparseTopKCategoricalAccuracy,
+    Sum, TopKCategoricalAccuracy, TrueNegatives, TruePositives)
