@@ -183,17 +183,15 @@ class Trainer:
         predictions = _as_flat(y_pred)
         targets = data.as_list(y, self.graph.output_names, "y")
         stateful = []
-        weights = _per_output_weights(sample_weight, self.graph.output_names) if sample_weight is not None \
-            else [None] * len(predictions)
-        for target, prediction, metrics, activation, weight in zip(targets, predictions, compiled.metrics,
-                                                                     compiled.fused, weights):
+        for target, prediction, metrics, activation in zip(targets, predictions, compiled.metrics, compiled.fused):
             from_logits = logits and activation is not None
             activated = None  # the outputs behind fused logits, computed once if a metric needs them
             for metric in metrics:
                 if metric.stateful:
                     if from_logits and activated is None:
                         activated = activation.forward(prediction)
-                    metric.update_state(target, activated if from_logits else prediction, weight)
+                    # compile(metrics=) are unweighted, as in Keras (its weighted_metrics are not supported yet)
+                    metric.update_state(target, activated if from_logits else prediction)
                     stateful.append((position, metric))
                 elif from_logits and not metric.accepts_logits:
                     if activated is None:
