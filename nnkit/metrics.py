@@ -232,6 +232,6 @@ def _accuracy_for(loss, output_shape):
 
 # Keras' other metrics live in metrics_more (registered there, importable from here)
 from .metrics_more import (  # noqa: E402,F401
-    Accuracy, CosineSimilarity, FalseNegatives, FalsePositives, LogCoshError, MeanAbsolutePercentageError,
-    MeanSquaredLogarithmicError, Precision, R2Score, Recall, RootMeanSquaredError, SparseTopKCategoricalAccuracy,
+    AUC, Accuracy, CosineSimilarity, F1Score, FBetaScore, FalseNegatives, FalsePositives, LogCoshError,
+    MeanAbsolutePercentageError, MeanSquaredLogarithmicError, Precision, R2Score, Recall, RootMeanSquaredError, SparseTopKCategoricalAccuracy,
     Sum, TopKCategoricalAccuracy, TrueNegatives, TruePositives)

@@ -1,5 +1,6 @@
 """More of Keras 3's metrics (``nnkit.metrics`` imports them all): element-wise accuracy, top-k accuracy, the
-regression errors, running sums, and the confusion-matrix counts with Precision and Recall.
+regression errors, running sums, the confusion-matrix counts with Precision and Recall, R2Score, the F-scores
+(F1Score, FBetaScore) and AUC.
 
 The mean-style metrics give ``sample_values`` (each sample's value, what Keras' metric function returns reduced
 over the sample's other axes); their ``batch_total`` is its sum, so the trainer accumulates them on the device,
@@ -423,3 +424,303 @@ class R2Score(Metric):
             score = xp.where(p < n - 1.0, adjusted, score)  # Keras falls back to the plain score (with a warning)
         return score
 
+
+
+# ---- F-scores ----------------------------------------------------------------------------------------------------
+@registry.register("fbeta_score")
+class FBetaScore(Metric):
+    """Keras' ``FBetaScore`` of 2-D ``(batch, classes)`` targets: ``(1 + beta**2) * precision * recall /
+    (beta**2 * precision + recall)`` per class (``average=None``), over every element (``"micro"``), their mean
+    (``"macro"``) or their mean weighted by each class's (weighted) count of positive targets (``"weighted"``). A
+    prediction is positive above ``threshold``, or, when it is None, where it is its row's largest (and not 0)."""
+    default_name = "fbeta_score"
+
+    def __init__(self, average=None, beta=1.0, threshold=None, name=None, dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        if average not in (None, "micro", "macro", "weighted"):
+            raise ValueError("Invalid `average` argument value. Expected one of: "
+                             f"{{None, 'micro', 'macro', 'weighted'}}. Received: average={average}")
+        if not isinstance(beta, float):
+            raise ValueError("Invalid `beta` argument value. It should be a Python float. "
+                             f"Received: beta={beta} of type '{type(beta)}'")
+        if beta <= 0.0:
+            raise ValueError(f"Invalid `beta` argument value. It should be > 0. Received: beta={beta}")
+        if threshold is not None:
+            if not isinstance(threshold, float):
+                raise ValueError("Invalid `threshold` argument value. It should be a Python float. "
+                                 f"Received: threshold={threshold} of type '{type(threshold)}'")
+            if threshold > 1.0 or threshold <= 0.0:
+                raise ValueError("Invalid `threshold` argument value. It should verify 0 < threshold <= 1. "
+                                 f"Received: threshold={threshold}")
+        self.average, self.beta, self.threshold = average, beta, threshold
+        self.axis = None if average == "micro" else 0
+        self._counts = None  # (true_positives, false_positives, false_negatives, intermediate_weights)
+
+    def _build(self, num_classes):
+        shape = () if self.average == "micro" else (num_classes,)
+        self._counts = tuple(self.add_variable(shape=shape, name=name) for name in
+                             ("true_positives", "false_positives", "false_negatives", "intermediate_weights"))
+
+    true_positives = property(lambda self: self._counts[0], doc="The true positives' Variable (after an update).")
+    false_positives = property(lambda self: self._counts[1], doc="The false positives' Variable (after an update).")
+    false_negatives = property(lambda self: self._counts[2], doc="The false negatives' Variable (after an update).")
+    intermediate_weights = property(lambda self: self._counts[3],
+                                    doc="Each class's (weighted) count of positive targets (after an update).")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        xp, y_true, y_pred = _arrays(y_true, y_pred, self.dtype or backend.floatx())
+        if y_pred.ndim != 2 or y_true.ndim != 2:
+            raise ValueError("FBetaScore expects 2D inputs with shape (batch_size, output_dim). Received input "
+                             f"shapes: y_pred.shape={y_pred.shape} and y_true.shape={y_true.shape}.")
+        if self._counts is None:
+            self._build(y_pred.shape[-1])
+        if self.threshold is None:
+            positive = (y_pred >= y_pred.max(axis=-1, keepdims=True)) & (xp.abs(y_pred) > 1e-9)
+        else:
+            positive = y_pred > self.threshold
+        y_pred = positive.astype(y_pred.dtype)
+        y_true = y_true.astype(y_pred.dtype)
+        weights = None
+        if sample_weight is not None:
+            weights = xp.asarray(getattr(sample_weight, "value", sample_weight), dtype=y_pred.dtype)
+            if weights.ndim and weights.size == y_pred.shape[0]:
+                weights = weights.reshape(-1, 1)
+
+        def weighted_sum(values):
+            return (values if weights is None else values * weights).sum(axis=self.axis)
+        for variable, values in zip(self._counts, (y_pred * y_true, y_pred * (1 - y_true),
+                                                   (1 - y_pred) * y_true, y_true)):
+            variable.assign_add(weighted_sum(values))
+
+    def result(self):
+        if self._counts is None:
+            return backend.xp().asarray(0.0, dtype=self.dtype or backend.floatx())
+        tp, fp, fn, support = (variable.value for variable in self._counts)
+        xp = backend.get_array_module(tp)
+        precision = tp / (tp + fp + EPSILON)
+        recall = tp / (tp + fn + EPSILON)
+        b2 = self.beta ** 2
+        score = precision * recall / (b2 * precision + recall + EPSILON) * (1 + b2)
+        if self.average == "weighted":
+            score = (score * (support / (support.sum() + EPSILON))).sum()
+        elif self.average is not None:
+            score = score.mean()
+        return xp.asarray(score, dtype=tp.dtype)
+
+
+@registry.register("f1_score")
+class F1Score(FBetaScore):
+    """Keras' ``F1Score``: the ``FBetaScore`` with ``beta=1``."""
+    default_name = "f1_score"
+
+    def __init__(self, average=None, threshold=None, name=None, dtype=None):
+        super().__init__(average=average, beta=1.0, threshold=threshold, name=name, dtype=dtype)
+
+
+# ---- AUC ---------------------------------------------------------------------------------------------------------
+_CURVES = {"roc": "ROC", "pr": "PR", "prgain": "PRGAIN"}
+_SUMMATIONS = ("interpolation", "minoring", "majoring")
+
+
+def _evenly_distributed(thresholds):
+    """Keras' ``is_evenly_distributed_thresholds``."""
+    count = len(thresholds)
+    return count >= 3 and bool(numpy.allclose(thresholds, numpy.arange(count, dtype="float32") / (count - 1),
+                                              atol=EPSILON))
+
+
+@registry.register("auc")
+class AUC(Metric):
+    """Keras' ``AUC``: the area under the ROC, precision-recall (``curve="PR"``) or precision-recall-gain
+    (``"PRGAIN"``) curve, a Riemann sum (``summation_method`` ``"interpolation"``, ``"minoring"`` or
+    ``"majoring"``; the PR curve interpolated as Davis & Goadrich do) over ``num_thresholds`` thresholds evenly
+    spaced in [0, 1] (or ``thresholds`` with 0 and 1 added). ``multi_label=True`` keeps one curve per label of
+    2-D ``(batch, labels)`` data and averages their areas (weighted by ``label_weights``); otherwise every element
+    counts on one curve, weighted by ``label_weights`` along the last axis. ``from_logits`` applies a sigmoid."""
+    default_name = "auc"
+
+    def __init__(self, num_thresholds=200, curve="ROC", summation_method="interpolation", name=None, dtype=None,
+                 thresholds=None, multi_label=False, num_labels=None, label_weights=None, from_logits=False):
+        curve_key, summation_key = str(getattr(curve, "value", curve)), str(
+            getattr(summation_method, "value", summation_method))
+        if curve_key.lower() not in _CURVES or curve_key not in (curve_key.lower(), curve_key.upper()):
+            raise ValueError(f'Invalid AUC curve value: "{curve}". Expected values are ["PR", "ROC", "PRGAIN"]')
+        if summation_key.lower() not in _SUMMATIONS or summation_key not in (
+                summation_key.lower(), summation_key.capitalize()):
+            raise ValueError(f'Invalid AUC summation method value: "{summation_method}". Expected values are '
+                             '["interpolation", "majoring", "minoring"]')
+        self._init_from_thresholds = thresholds is not None
+        if thresholds is not None:
+            self.num_thresholds = len(thresholds) + 2
+            thresholds = sorted(float(t) for t in thresholds)
+            self._thresholds_distributed_evenly = _evenly_distributed(numpy.array([0.0] + thresholds + [1.0]))
+        else:
+            if num_thresholds <= 1:
+                raise ValueError(f"Argument `num_thresholds` must be an integer > 1. "
+                                 f"Received: num_thresholds={num_thresholds}")
+            self.num_thresholds = num_thresholds
+            thresholds = [(i + 1) * 1.0 / (num_thresholds - 1) for i in range(num_thresholds - 2)]
+            self._thresholds_distributed_evenly = True
+        self._thresholds = numpy.array([0.0 - EPSILON] + thresholds + [1.0 + EPSILON])
+        self.curve = _CURVES[curve_key.lower()]
+        self.summation_method = summation_key.lower()
+        super().__init__(name=name, dtype=dtype)
+        self.multi_label, self.num_labels, self._from_logits = multi_label, num_labels, from_logits
+        self.label_weights = None if label_weights is None else backend.to_device(
+            numpy.asarray(label_weights, dtype=self.dtype or backend.floatx()))
+        self._built = False
+        if multi_label:
+            if num_labels:
+                self._build((None, num_labels))
+        else:
+            if num_labels:
+                raise ValueError("`num_labels` is needed only when `multi_label` is True.")
+            self._build(None)
+
+    @property
+    def thresholds(self):
+        """The thresholds, with ``-epsilon`` and ``1 + epsilon`` at the ends."""
+        return list(self._thresholds)
+
+    def _build(self, shape):
+        if self.multi_label:
+            if len(shape) != 2:
+                raise ValueError(f"`y_pred` must have rank 2 when `multi_label=True`. Found rank {len(shape)}. "
+                                 f"Full shape received for `y_pred`: {shape}")
+            self._num_labels = shape[1]
+            variable_shape = (self.num_thresholds, self._num_labels)
+        else:
+            variable_shape = (self.num_thresholds,)
+        self.true_positives, self.false_positives, self.true_negatives, self.false_negatives = (
+            self.add_variable(shape=variable_shape, name=name)
+            for name in ("true_positives", "false_positives", "true_negatives", "false_negatives"))
+        self._built = True
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        xp, y_true, y_pred = _arrays(y_true, y_pred, self.dtype or backend.floatx())
+        if not self._built:
+            self._build(y_pred.shape)
+        if self._from_logits:
+            y_pred = 1.0 / (1.0 + xp.exp(-y_pred))
+        weights = None
+        if sample_weight is not None:
+            weights = xp.asarray(getattr(sample_weight, "value", sample_weight), dtype=y_pred.dtype)
+            if weights.ndim and y_pred.ndim > 1 and weights.size == y_pred.shape[0]:
+                weights = weights.reshape((y_pred.shape[0],) + (1,) * (y_pred.ndim - 1))
+            weights = xp.broadcast_to(weights, y_pred.shape)
+        if self.label_weights is not None and not self.multi_label:
+            label_weights = xp.broadcast_to(self.label_weights, y_pred.shape)
+            weights = label_weights if weights is None else weights * label_weights
+        if self._thresholds_distributed_evenly:
+            tp, fp, tn, fn = self._bucketed_counts(xp, y_true, y_pred, weights)
+        else:
+            tp, fp, tn, fn = self._thresholded_counts(xp, y_true, y_pred, weights)
+        for variable, count in zip((self.true_positives, self.false_positives, self.true_negatives,
+                                    self.false_negatives), (tp, fp, tn, fn)):
+            variable.assign_add(count)
+
+    def _bucketed_counts(self, xp, y_true, y_pred, weights):
+        """Keras' ``_update_confusion_matrix_variables_optimized``: each prediction's bucket among the evenly
+        spaced thresholds, the (weighted) labels summed per bucket, then counted down from the top."""
+        n = self.num_thresholds
+        labels = (y_true != 0).astype(y_pred.dtype)
+        weights = xp.asarray(1.0, dtype=y_pred.dtype) if weights is None else weights
+        true_labels, false_labels = labels * weights, (1.0 - labels) * weights
+        true_labels, false_labels = (xp.broadcast_to(v, y_pred.shape) for v in (true_labels, false_labels))
+        y_pred = xp.clip(y_pred, 0.0, 1.0)
+        buckets = xp.ceil(y_pred * y_pred.dtype.type(n - 1)) - 1
+        if self._thresholds[0] < 0.0 or self._thresholds[-1] > 1.0:
+            buckets = xp.maximum(buckets, 0)
+        buckets = buckets.astype("int64")
+        if self.multi_label:
+            num_labels = y_pred.shape[-1]
+            flat = (buckets + n * xp.arange(num_labels)).reshape(-1)
+
+            def per_bucket(values):
+                counts = xp.bincount(flat, weights=values.reshape(-1), minlength=n * num_labels)
+                return counts.reshape(num_labels, n).T.astype(y_pred.dtype)  # (thresholds, labels)
+            axis, totals = 0, (true_labels.sum(axis=0), false_labels.sum(axis=0))
+        else:
+            flat = buckets.reshape(-1)
+
+            def per_bucket(values):
+                return xp.bincount(flat, weights=values.reshape(-1), minlength=n).astype(y_pred.dtype)
+            axis, totals = 0, (true_labels.sum(), false_labels.sum())
+        tp = xp.flip(xp.cumsum(xp.flip(per_bucket(true_labels), axis=axis), axis=axis), axis=axis)
+        fp = xp.flip(xp.cumsum(xp.flip(per_bucket(false_labels), axis=axis), axis=axis), axis=axis)
+        return tp, fp, totals[1] - fp, totals[0] - tp
+
+    def _thresholded_counts(self, xp, y_true, y_pred, weights):
+        """Keras' general ``update_confusion_matrix_variables``: each prediction against each threshold."""
+        thresholds = xp.asarray(self._thresholds, dtype=y_pred.dtype)
+        if self.multi_label:  # (thresholds, batch, labels), summed over the batch
+            labels, preds = (y_true != 0)[None], y_pred[None]
+            thresholds = thresholds.reshape(-1, 1, 1)
+            weights = None if weights is None else weights[None]
+        else:  # (thresholds, elements)
+            labels, preds = (y_true != 0).reshape(1, -1), y_pred.reshape(1, -1)
+            thresholds = thresholds.reshape(-1, 1)
+            weights = None if weights is None else weights.reshape(1, -1)
+        positive = preds > thresholds
+        cases = ((labels, positive), (~labels, positive), (~labels, ~positive), (labels, ~positive))
+        counts = []
+        for label, pred in cases:
+            hit = label & pred
+            counts.append((hit.astype(y_pred.dtype) if weights is None else xp.where(hit, weights, 0)).sum(axis=1))
+        return counts
+
+    def _by_label(self, xp, terms):
+        """The areas' sum (one curve) or the (``label_weights``-weighted) mean of each label's."""
+        if not self.multi_label:
+            return terms.sum()
+        by_label = terms.sum(axis=0)
+        if self.label_weights is None:
+            return by_label.mean()
+        return _divide_no_nan(xp, (by_label * self.label_weights).sum(), self.label_weights.sum())
+
+    def interpolate_pr_auc(self):
+        """The area under the precision-recall curve, interpolated (Davis & Goadrich 2006)."""
+        tp, fp, fn = self.true_positives.value, self.false_positives.value, self.false_negatives.value
+        xp = backend.get_array_module(tp)
+        dtp = tp[:-1] - tp[1:]
+        p = tp + fp
+        dp = p[:-1] - p[1:]
+        prec_slope = _divide_no_nan(xp, dtp, xp.maximum(dp, 0))
+        intercept = tp[1:] - prec_slope * p[1:]
+        with numpy.errstate(all="ignore"):
+            safe_p_ratio = xp.where((p[:-1] > 0) & (p[1:] > 0), _divide_no_nan(xp, p[:-1], xp.maximum(p[1:], 0)),
+                                    xp.ones_like(p[1:]))
+            increment = _divide_no_nan(xp, prec_slope * (dtp + intercept * xp.log(safe_p_ratio)),
+                                       xp.maximum(tp[1:] + fn[1:], 0))
+        return self._by_label(xp, increment)
+
+    def result(self):
+        if not self._built:
+            return backend.xp().asarray(0.0, dtype=self.dtype or backend.floatx())
+        if self.curve == "PR" and self.summation_method == "interpolation":
+            return self.interpolate_pr_auc()
+        tp, fp = self.true_positives.value, self.false_positives.value
+        tn, fn = self.true_negatives.value, self.false_negatives.value
+        xp = backend.get_array_module(tp)
+        recall = _divide_no_nan(xp, tp, tp + fn)
+        if self.curve == "ROC":
+            x, y = _divide_no_nan(xp, fp, fp + tn), recall
+        elif self.curve == "PR":
+            x, y = recall, _divide_no_nan(xp, tp, tp + fp)
+        else:  # PRGAIN
+            scaling = _divide_no_nan(xp, tp + fn, tn + fp)
+            recall_gain = 1.0 - scaling * _divide_no_nan(xp, fn, tp)
+            precision_gain = 1.0 - scaling * _divide_no_nan(xp, fp, tp)
+            x = xp.maximum(xp.where(tp == 0, 0.0, recall_gain), 0.0)
+            y = xp.where(tp == 0, 1.0, precision_gain)
+        if self.summation_method == "interpolation":
+            heights = (y[:-1] + y[1:]) / 2.0
+        elif self.summation_method == "minoring":
+            heights = xp.minimum(y[:-1], y[1:])
+        else:
+            heights = xp.maximum(y[:-1], y[1:])
+        return self._by_label(xp, (x[:-1] - x[1:]) * heights)
+
+    def reset_state(self):
+        if self._built:
+            super().reset_state()

@@ -62,6 +62,10 @@ def test_names_and_aliases():
         "false_negatives": nnkit.metrics.FalseNegatives,
         "sum": nnkit.metrics.Sum,
         "r2_score": nnkit.metrics.R2Score,
+        "f1_score": nnkit.metrics.F1Score,
+        "fbeta_score": nnkit.metrics.FBetaScore,
+        "auc": nnkit.metrics.AUC,
+        "AUC": nnkit.metrics.AUC,
         "Precision": nnkit.metrics.Precision,
         "TopKCategoricalAccuracy": nnkit.metrics.TopKCategoricalAccuracy,
     }
@@ -71,13 +75,37 @@ def test_names_and_aliases():
     defaults = {nnkit.metrics.Accuracy: "accuracy", nnkit.metrics.TopKCategoricalAccuracy: "top_k_categorical_accuracy",
                 nnkit.metrics.LogCoshError: "logcosh", nnkit.metrics.RootMeanSquaredError: "root_mean_squared_error",
                 nnkit.metrics.TruePositives: "true_positives", nnkit.metrics.Precision: "precision",
-                nnkit.metrics.CosineSimilarity: "cosine_similarity", nnkit.metrics.Sum: "sum"}
+                nnkit.metrics.CosineSimilarity: "cosine_similarity", nnkit.metrics.Sum: "sum",
+                nnkit.metrics.F1Score: "f1_score", nnkit.metrics.FBetaScore: "fbeta_score", nnkit.metrics.AUC: "auc"}
     for cls, name in defaults.items():
         assert cls().name == name
     assert nnkit.metrics.TopKCategoricalAccuracy(k=3).k == 3
     assert nnkit.metrics.BinaryAccuracy(threshold=0.3).threshold == 0.3
     with pytest.raises(ValueError):
         nnkit.metrics.Precision(thresholds=[1.5])
+
+
+def test_fscore_and_auc_arguments():
+    assert nnkit.metrics.FBetaScore(beta=2.0, average="macro", threshold=0.5).beta == 2.0
+    for kwargs in ({"average": "samples"}, {"beta": 2}, {"beta": -1.0}, {"threshold": 1}, {"threshold": 0.0},
+                   {"threshold": 1.5}):
+        with pytest.raises(ValueError):
+            nnkit.metrics.FBetaScore(**kwargs)
+    with pytest.raises(ValueError):
+        nnkit.metrics.F1Score().update_state(numpy.ones(4), numpy.ones(4))  # F-scores need 2-D data
+    auc = nnkit.metrics.AUC(num_thresholds=5)
+    assert auc.thresholds == pytest.approx([-1e-7, 0.25, 0.5, 0.75, 1 + 1e-7])
+    assert nnkit.metrics.AUC(thresholds=[0.7, 0.2]).thresholds == pytest.approx([-1e-7, 0.2, 0.7, 1 + 1e-7])
+    assert nnkit.metrics.AUC(curve="pr", summation_method="Majoring").curve == "PR"
+    for kwargs in ({"num_thresholds": 1}, {"curve": "Roc"}, {"summation_method": "trapezoid"},
+                   {"num_labels": 3}):
+        with pytest.raises(ValueError):
+            nnkit.metrics.AUC(**kwargs)
+    assert float(nnkit.metrics.AUC().result()) == 0.0
+    multi = nnkit.metrics.AUC(multi_label=True)
+    assert float(multi.result()) == 0.0 and not multi.variables  # built at the first update
+    with pytest.raises(ValueError):
+        multi.update_state(numpy.ones(4), numpy.ones(4))  # multi_label needs 2-D data
 
 
 def _direct(metric, y_true, y_pred):
@@ -122,6 +150,33 @@ def _kwargs(metric):
     if isinstance(metric, nnkit.metrics.Recall):
         return {"thresholds": metric.init_thresholds}
     return {}
+
+
+def test_compile_evaluate_logs_fscore_and_auc(backend_name, rng):
+    model = nnkit.Sequential([layers.Input((5,)), layers.Dense(4, activation="softmax")])
+    x = rng.normal(size=(21, 5)).astype("float32")
+    y = numpy.eye(4, dtype="float32")[rng.integers(0, 4, 21)]
+    # (F-scores with average=None give one value per class, which the logs, one number per metric, cannot hold)
+    metrics = ["auc", nnkit.metrics.F1Score(average="macro"),
+               nnkit.metrics.FBetaScore(beta=2.0, average="weighted", threshold=0.3),
+               nnkit.metrics.AUC(curve="PR", multi_label=True, name="pr_auc")]
+    model.compile(optimizer=nnkit.optimizers.SGD(learning_rate=0.0), loss="categorical_crossentropy",
+                  metrics=metrics)
+    logs = model.evaluate(x, y, batch_size=6, verbose=0, return_dict=True)
+    y_pred = model.predict(x, verbose=0)
+    references = {"auc": nnkit.metrics.AUC(), "f1_score": nnkit.metrics.F1Score(average="macro"),
+                  "fbeta_score": nnkit.metrics.FBetaScore(beta=2.0, average="weighted", threshold=0.3),
+                  "pr_auc": nnkit.metrics.AUC(curve="PR", multi_label=True)}
+    for name, reference in references.items():
+        assert logs[name] == pytest.approx(_direct(reference, y, y_pred), rel=1e-5, abs=1e-6), name
+    per_class = nnkit.metrics.F1Score()
+    per_class.update_state(y, y_pred)
+    assert numpy.asarray(nnkit.backend.to_host(per_class.result())).shape == (4,)
+    history = model.fit(x, y, batch_size=7, epochs=2, verbose=0).history
+    for name in references:
+        first, second = history[name]
+        assert first == pytest.approx(second, rel=1e-5, abs=1e-6) and first == pytest.approx(logs[name], rel=1e-5,
+                                                                                               abs=1e-6), name
 
 
 def test_binary_accuracy_threshold_with_fused_logits(rng):

@@ -43,6 +43,36 @@ CASES = [
     ("r2_variance", "R2Score", {"class_aggregation": "variance_weighted_average"}, "regression"),
     ("r2_raw", "R2Score", {"class_aggregation": None}, "regression"),
     ("r2_adjusted", "R2Score", {"num_regressors": 2}, "regression"),
+    ("f1", "F1Score", {}, "onehot"),
+    ("f1_multilabel_t05", "F1Score", {"threshold": 0.5}, "multilabel"),
+    ("f1_micro", "F1Score", {"average": "micro", "threshold": 0.4}, "multilabel"),
+    ("f1_macro", "F1Score", {"average": "macro"}, "onehot"),
+    ("f1_weighted", "F1Score", {"average": "weighted", "threshold": 0.6}, "multilabel"),
+    ("f1_binary", "F1Score", {"threshold": 0.5}, "binary"),
+    ("fbeta2", "FBetaScore", {"beta": 2.0, "threshold": 0.5}, "multilabel"),
+    ("fbeta05_macro", "FBetaScore", {"beta": 0.5, "average": "macro"}, "onehot"),
+    ("fbeta3_weighted", "FBetaScore", {"beta": 3.0, "average": "weighted", "threshold": 0.3}, "multilabel"),
+    ("fbeta2_micro", "FBetaScore", {"beta": 2.0, "average": "micro"}, "onehot"),
+    ("auc", "AUC", {}, "binary"),
+    ("auc_multilabel_flat", "AUC", {}, "multilabel"),
+    ("auc_pr", "AUC", {"curve": "PR"}, "multilabel"),
+    ("auc_prgain", "AUC", {"curve": "PRGAIN", "num_thresholds": 50}, "multilabel"),
+    ("auc_minoring", "AUC", {"summation_method": "minoring", "num_thresholds": 11}, "binary"),
+    ("auc_majoring", "AUC", {"summation_method": "majoring", "num_thresholds": 11}, "binary"),
+    ("auc_pr_majoring", "AUC", {"curve": "PR", "summation_method": "majoring"}, "multilabel"),
+    ("auc_thresholds", "AUC", {"thresholds": [0.1, 0.35, 0.5, 0.8]}, "multilabel"),
+    ("auc_thresholds_even", "AUC", {"thresholds": [0.25, 0.5, 0.75]}, "multilabel"),
+    ("auc_pr_thresholds", "AUC", {"curve": "PR", "thresholds": [0.2, 0.45, 0.7]}, "multilabel"),
+    ("auc_multi_label", "AUC", {"multi_label": True}, "multilabel"),
+    ("auc_multi_label_pr", "AUC", {"multi_label": True, "curve": "PR", "num_labels": 4}, "multilabel"),
+    ("auc_multi_label_weights", "AUC", {"multi_label": True, "label_weights": [0.5, 1.0, 2.0, 0.0]},
+     "multilabel"),
+    ("auc_multi_label_thresholds", "AUC", {"multi_label": True, "thresholds": [0.3, 0.6, 0.65]}, "multilabel"),
+    ("auc_label_weights", "AUC", {"label_weights": [0.5, 1.0, 2.0, 0.25]}, "multilabel"),
+    ("auc_label_weights_thresholds", "AUC", {"label_weights": [1.5, 1.0, 0.0, 0.5], "thresholds": [0.3, 0.6]},
+     "multilabel"),
+    ("auc_logits", "AUC", {"from_logits": True}, "logits"),
+    ("auc_logits_pr_multi", "AUC", {"from_logits": True, "curve": "PR", "multi_label": True}, "logits"),
 ]
 BATCHES, BATCH, CLASSES = 3, 8, 6
 
@@ -50,7 +80,7 @@ BATCHES, BATCH, CLASSES = 3, 8, 6
 def data(rng):
     """Per kind, a list of (y_true, y_pred, sample_weight) batches."""
     out = {}
-    for kind in ("labels", "binary", "onehot", "sparse", "regression", "multilabel"):
+    for kind in ("labels", "binary", "onehot", "sparse", "regression", "multilabel", "logits"):
         batches = []
         for _ in range(BATCHES):
             weight = rng.uniform(0.0, 2.0, BATCH).astype("float32")
@@ -67,9 +97,12 @@ def data(rng):
             elif kind == "regression":
                 y_true = rng.uniform(0.1, 2.0, (BATCH, 3)).astype("float32")
                 y_pred = (y_true + rng.normal(0, 0.5, (BATCH, 3))).astype("float32")
-            else:
+            elif kind == "multilabel":
                 y_true = rng.integers(0, 2, (BATCH, 4)).astype("float32")
                 y_pred = rng.uniform(0, 1, (BATCH, 4)).astype("float32")
+            else:  # logits (added last: the kinds before draw the same numbers as before)
+                y_true = rng.integers(0, 2, (BATCH, 3)).astype("float32")
+                y_pred = rng.normal(0, 2.0, (BATCH, 3)).astype("float32")
             batches.append((y_true, y_pred, weight))
         out[kind] = batches
     return out
