@@ -52,21 +52,29 @@ class ProgbarLogger(Callback):
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch_start = self._last_draw = time.perf_counter()
         self._drawn_width = 0
+        self._seen = 0  # batches run this epoch (the total when params' steps is None: a generator's epoch)
         print(f"Epoch {epoch + 1}/{self.params['epochs']}", file=self.stream, flush=True)
 
     def on_train_batch_end(self, batch, logs=None):
+        self._seen = batch + 1
         now = time.perf_counter()
         if self.verbose != 1 or now - self._last_draw < REDRAW_INTERVAL:
             return
         self._last_draw = now
-        done, total = batch + 1, self.params["steps"]
+        done, total = batch + 1, self.params.get("steps")
         per_step = (now - self._epoch_start) / done
+        if total is None:  # unknown number of steps (as Keras: "12/Unknown", no bar and no ETA)
+            self._draw(f"{done}/Unknown {format_duration(now - self._epoch_start)} {format_per_step(per_step)}"
+                       f"{format_logs(dict(logs))}", end="")
+            return
         eta = format_duration(per_step * (total - done))
         self._draw(f"{self._bar(done, total)} {eta} {format_per_step(per_step)}{format_logs(dict(logs))}", end="")
 
     def on_epoch_end(self, epoch, logs=None):
         elapsed = time.perf_counter() - self._epoch_start
-        total = self.params["steps"]
+        total = self.params.get("steps")
+        if total is None:
+            total = self._seen
         per_step = format_per_step(elapsed / max(total, 1))
         if self.verbose == 1:
             line = f"{self._bar(total, total)} {format_duration(elapsed)} {per_step}{format_logs(logs)}"

@@ -23,7 +23,7 @@ import numpy
 from .. import backend, metrics as metrics_module, optimizers
 from ..callbacks import CallbackList, History, ProgbarLogger
 from ..params import ParameterStore
-from . import data, weighting
+from . import batches, data, weighting
 from .compiled import CompiledOutputs
 from .logs import LazyLogs, Totals
 
@@ -253,38 +253,67 @@ class Trainer:
     # ---- fit / evaluate / predict --------------------------------------------------------------------
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None, sample_weight=None,
-            initial_epoch=0):
+            initial_epoch=0, steps_per_epoch=None, validation_steps=None):
         """Train for ``epochs`` epochs; returns a ``History``. Arguments as in Keras.
 
         ``x`` and ``y`` are arrays, lists of arrays (one per input / output) or dicts keyed by input / output
         name. ``sample_weight`` (one weight per sample, or a list / dict per output) or ``class_weight``
         (``{class index: weight}``, single-output models) weigh each sample's loss: ``mean_n(w_n * loss_n)``,
         Keras' "sum over batch size". With ``validation_split`` the validation samples' weights are not used.
+
+        ``x`` may instead be a generator, another iterable or a ``nnkit.utils.PyDataset`` yielding batches
+        ``(x, y)`` or ``(x, y, sample_weight)`` (then without ``y``, ``batch_size``, ``sample_weight`` or
+        ``validation_split``): an epoch is ``steps_per_epoch`` batches, or (default) one pass over the data; a
+        generator is consumed across epochs, so with several epochs it needs ``steps_per_epoch``.
+        ``validation_data`` may be such an iterable too (``validation_steps`` batches, default one pass).
         """
         self._require_compiled("fit")
-        batch_size = _positive("batch_size", 32 if batch_size is None else batch_size)
         _positive("epochs", epochs)
-        self.build_for_data(x)
-        xs, ys = data.as_list(x, self.input_names, "x"), data.as_list(y, self.output_names, "y")
-        weights = _per_output_weights(sample_weight, self.output_names)
-        if validation_data is None and validation_split:
-            (xs, ys, weights), validation_data = _split(xs, ys, weights, validation_split)
-        elif validation_data is not None:
-            validation_data = _unpack_validation(validation_data, self)
-        # The data set goes to the device once when it fits there; else batches are copied over one by one.
-        if class_weight is not None and len(ys) > 1:
-            raise ValueError("class_weight is only supported for models with one output (as in Keras); pass "
-                             "sample_weight per output instead.")
-        validation_arrays = [a for part in validation_data for a in part] if validation_data is not None else []
-        on_device = data.fits_on_device(*xs, *ys, *validation_arrays)
-        with _explain_out_of_memory("moving the training data to the device", batch_size):
-            xs, ys, count = self._prepare(xs, ys, on_device)
-            weights = [weighting.sample_weights(target, weight, class_weight, count)
-                       for target, weight in zip(ys, weights)]
-            validation = self._prepare(*validation_data, on_device)[:2] if validation_data is not None else None
+        if batches.is_source(x):
+            _only_arrays_take("fit", "x", batch_size=batch_size, y=y, sample_weight=sample_weight,
+                              validation_split=validation_split or None)
+            train = self._source_batches(x, "fit", "the training data (x)", steps_per_epoch, "steps_per_epoch",
+                                         class_weight=class_weight)
+            if class_weight is not None and len(self.output_names) > 1:
+                raise ValueError("class_weight is only supported for models with one output (as in Keras); pass "
+                                 "sample_weight per output instead.")
+            if train.one_shot and steps_per_epoch is None and epochs - initial_epoch > 1:
+                raise ValueError(f"fit(epochs={epochs}) on a one-shot generator needs steps_per_epoch: a generator "
+                                 f"is used up after one pass (Keras consumes it across epochs). Give "
+                                 f"steps_per_epoch, or a re-iterable object such as a nnkit.utils.PyDataset.")
             self._ensure_store()
+            validation = self._validation_batches(validation_data, validation_steps, 32, True, epochs - initial_epoch)
+            on_device = True
+        else:
+            if steps_per_epoch is not None:
+                _positive("steps_per_epoch", steps_per_epoch)
+            batch_size = _positive("batch_size", 32 if batch_size is None else batch_size)
+            self.build_for_data(x)
+            xs, ys = data.as_list(x, self.input_names, "x"), data.as_list(y, self.output_names, "y")
+            weights = _per_output_weights(sample_weight, self.output_names)
+            if class_weight is not None and len(ys) > 1:
+                raise ValueError("class_weight is only supported for models with one output (as in Keras); pass "
+                                 "sample_weight per output instead.")
+            validation_arrays = []
+            if validation_data is None and validation_split:
+                (xs, ys, weights), validation_data = _split(xs, ys, weights, validation_split)
+            if validation_data is not None and not batches.is_source(validation_data):
+                validation_data = _unpack_validation(validation_data, self)
+                validation_arrays = [a for part in validation_data for a in part]
+            # The data set goes to the device once when it fits there; else batches are copied over one by one.
+            on_device = data.fits_on_device(*xs, *ys, *validation_arrays)
+            with _explain_out_of_memory("moving the training data to the device", batch_size):
+                xs, ys, count = self._prepare(xs, ys, on_device)
+                weights = [weighting.sample_weights(target, weight, class_weight, count)
+                           for target, weight in zip(ys, weights)]
+                self._ensure_store()
+                validation = self._validation_batches(validation_data, validation_steps, batch_size, on_device,
+                                                      epochs - initial_epoch)
+            rng = (backend.device_rng if on_device else backend.host_rng) if shuffle else None
+            train = batches.ArrayBatches(lambda index: self._batch(xs, ys, weights, index), count, batch_size,
+                                         rng=rng, steps=steps_per_epoch,
+                                         argument="steps_per_epoch")
 
-        steps = -(-count // batch_size)
         verbose = _resolve_verbose(verbose)
         callbacks = list(_callbacks_list(callbacks))
         # As in Keras: History and the progress bar come after the user's callbacks (so they see the keys
@@ -295,25 +324,24 @@ class Trainer:
             callbacks.append(history)
         if verbose and not any(isinstance(c, ProgbarLogger) for c in callbacks):
             callbacks.append(ProgbarLogger(verbose))
-        callback_list = CallbackList(callbacks, self, {"epochs": epochs, "steps": steps, "verbose": verbose})
+        callback_list = CallbackList(callbacks, self, {"epochs": epochs, "steps": train.steps, "verbose": verbose})
         self.stop_training = False
         self.history = history
         callback_list.on_train_begin()
+        logs = {}
         for epoch in range(initial_epoch, epochs):
             callback_list.on_epoch_begin(epoch)
-            order = (backend.device_rng() if on_device else backend.host_rng()).permutation(count) if shuffle \
-                else None
+            train.begin_epoch()
             self.reset_metrics()
             logs = {}
-            for step in range(steps):
-                batch = slice(step * batch_size, (step + 1) * batch_size)
-                index = order[batch] if order is not None else batch
+            for step, batch in enumerate(train.epoch()):
                 callback_list.on_train_batch_begin(step)
                 with _explain_out_of_memory("a training step", batch_size):
-                    logs = self.train_step(self._batch(xs, ys, weights, index))
+                    logs = self.train_step(batch)
                 callback_list.on_train_batch_end(step, logs)
                 if self.stop_training:
                     break
+            train.end_epoch()
             logs = self._totals.logs() if self._totals.count else {k: float(v) for k, v in dict(logs).items()}
             if not numpy.isfinite(logs.get("loss", 0.0)) and not self.stop_training:
                 callback_list.on_train_end(logs)  # callbacks close their files (CSVLogger) before fit raises
@@ -321,28 +349,91 @@ class Trainer:
                     f"The training loss became {logs['loss']} in epoch {epoch + 1}: training diverged. Lower the "
                     f"learning rate, scale the inputs, or clip gradients (e.g. clipnorm=1.0).")
             if validation is not None:
-                logs.update(self._evaluate_arrays(*validation, None, batch_size, prefix="val_",
-                                                  callback_list=callback_list))
+                logs.update(self._evaluate_batches(validation, prefix="val_", callback_list=callback_list))
             callback_list.on_epoch_end(epoch, logs)
             if self.stop_training:
                 break
         callback_list.on_train_end(logs if epochs > initial_epoch else {})
         return history
 
-    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, callbacks=None,
-                 return_dict=False):
+    def _validation_batches(self, validation_data, validation_steps, batch_size, on_device, epochs):
+        """The validation batches: from ``(x_val, y_val)`` lists (already unpacked), or from an iterable."""
+        if validation_data is None:
+            return None
+        if batches.is_source(validation_data):
+            validation = self._source_batches(validation_data, "evaluate", "validation_data", validation_steps,
+                                              "validation_steps")
+            if validation.one_shot and validation_steps is None and epochs > 1:
+                raise ValueError("validation_data is a one-shot generator, used up after one pass: give "
+                                 "validation_steps (and make it yield batches for every epoch), or a re-iterable "
+                                 "object such as a nnkit.utils.PyDataset.")
+            return validation
+        vxs, vys, vcount = self._prepare(*validation_data, on_device)
+        return batches.ArrayBatches(lambda index: self._batch(vxs, vys, None, index), vcount, batch_size,
+                                    steps=validation_steps, argument="validation_steps")
+
+    def _source_batches(self, source, method, what, steps, argument, class_weight=None):
+        """A ``SourceBatches`` over ``source`` whose items are checked as ``method`` needs; builds the model from
+        the first batch when it is not built."""
+        predicting = method == "predict"
+
+        def check(item, number):
+            if not predicting and isinstance(item, list) and len(item) in (2, 3):
+                item = tuple(item)  # as Keras: a list batch is (x, y[, sample_weight])
+            if predicting:
+                x, y, sample_weight = unpack_x_y_sample_weight(item)
+            elif isinstance(item, tuple) and 1 <= len(item) <= 3:
+                x, y, sample_weight = unpack_x_y_sample_weight(item)
+            else:
+                raise ValueError(f"{what}: batch {number} is a {type(item).__name__}, but {method} expects each "
+                                 f"batch to be a tuple (x, y) or (x, y, sample_weight).")
+            try:
+                xs = data.as_list(x, self.input_names, "x")
+                if predicting:
+                    xs = self._prepare_inputs(xs, on_device=False)
+                    data.num_samples(xs, "x")
+                    return (self._batch(xs, [None], None, slice(None))[0],)
+                xs, ys, count = self._prepare(xs, data.as_list(y, self.output_names, "y"), on_device=False)
+                weights = [weighting.sample_weights(target, weight, class_weight, count) for target, weight
+                           in zip(ys, _per_output_weights(sample_weight, self.output_names))]
+                return self._batch(xs, ys, weights, slice(None))
+            except (ValueError, TypeError) as error:
+                raise type(error)(f"{what}, batch {number}: {error}") from error
+
+        source_batches = batches.SourceBatches(source, check, what, steps, argument)
+        if self.graph is None:
+            first = source_batches.first()
+            if not predicting and isinstance(first, list) and len(first) in (2, 3):
+                first = tuple(first)
+            self.build_for_data(unpack_x_y_sample_weight(first)[0])
+        if not predicting:
+            self._resolve_outputs()
+        return source_batches
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
+                 callbacks=None, return_dict=False):
         """The loss (and metrics) over ``(x, y)``: a float, or ``[loss, *others]`` in log order, or a dict.
+        ``x`` may be a generator, an iterable or a PyDataset of ``(x, y[, sample_weight])`` batches (then without
+        ``y``, ``batch_size`` or ``sample_weight``); ``steps`` batches are used, or (default) all of them.
         ``callbacks`` get ``on_test_begin``, the test-batch hooks and ``on_test_end``."""
         self._require_compiled("evaluate")
-        self.build_for_data(x)
-        xs, ys = data.as_list(x, self.input_names, "x"), data.as_list(y, self.output_names, "y")
-        xs, ys, count = self._prepare(xs, ys, data.fits_on_device(*xs, *ys))
-        weights = [weighting.sample_weights(target, weight, None, count)
-                   for target, weight in zip(ys, _per_output_weights(sample_weight, self.output_names))]
-        batch_size = _positive("batch_size", 32 if batch_size is None else batch_size)
-        callback_list = CallbackList(_callbacks_list(callbacks), self, {"steps": -(-count // batch_size),
+        if batches.is_source(x):
+            _only_arrays_take("evaluate", "x", batch_size=batch_size, y=y, sample_weight=sample_weight)
+            source = self._source_batches(x, "evaluate", "the evaluation data (x)", steps, "steps")
+        else:
+            if steps is not None:
+                _positive("steps", steps)
+            self.build_for_data(x)
+            xs, ys = data.as_list(x, self.input_names, "x"), data.as_list(y, self.output_names, "y")
+            xs, ys, count = self._prepare(xs, ys, data.fits_on_device(*xs, *ys))
+            weights = [weighting.sample_weights(target, weight, None, count)
+                       for target, weight in zip(ys, _per_output_weights(sample_weight, self.output_names))]
+            batch_size = _positive("batch_size", 32 if batch_size is None else batch_size)
+            source = batches.ArrayBatches(lambda index: self._batch(xs, ys, weights, index), count, batch_size,
+                                          steps=steps)
+        callback_list = CallbackList(_callbacks_list(callbacks), self, {"steps": source.steps,
                                                                         "verbose": _resolve_verbose(verbose)})
-        logs = self._evaluate_arrays(xs, ys, weights, batch_size, callback_list=callback_list)
+        logs = self._evaluate_batches(source, callback_list=callback_list)
         if _resolve_verbose(verbose):
             print(" - ".join(f"{key}: {value:.4f}" for key, value in logs.items()))
         return self._returned(logs, return_dict)
@@ -353,39 +444,46 @@ class Trainer:
         values = [logs[name] for name in self.compiled.returned_names]
         return values[0] if len(values) == 1 else values
 
-    def _evaluate_arrays(self, xs, ys, weights, batch_size, prefix="", callback_list=None):
+    def _evaluate_batches(self, source, prefix="", callback_list=None):
         self._resolve_outputs()
         self.reset_metrics()
-        count = len(xs[0])
         hooks = callback_list if callback_list is not None else CallbackList([], self, {})
         hooks.on_test_begin()
-        for step, start in enumerate(range(0, count, batch_size)):
+        for step, batch in enumerate(source.epoch()):
             hooks.on_test_batch_begin(step)
-            logs = self.test_step(self._batch(xs, ys, weights, slice(start, start + batch_size)))
+            logs = self.test_step(batch)
             hooks.on_test_batch_end(step, logs)
         logs = self._totals.logs()
         hooks.on_test_end(logs)
         return {prefix + name: value for name, value in logs.items()}
 
-    def predict(self, x, batch_size=None, verbose="auto", callbacks=None):
-        """The model's outputs for ``x`` as NumPy arrays (a list, or a dict, for several outputs). ``callbacks``
-        get ``on_predict_begin``, the predict-batch hooks (with ``{"outputs": ...}``) and ``on_predict_end``."""
-        self.build_for_data(x)
-        xs = data.as_list(x, self.input_names, "x")
-        on_device = data.fits_on_device(*xs)
-        xs = [data.as_input_array(a, tensor.shape, self._input_label(i), on_device=on_device,
-                                   takes_text=self._takes_text(tensor))
-              for i, (a, tensor) in enumerate(zip(xs, self.graph.flat_inputs))]
-        count = data.num_samples(xs, "x")
-        batch_size = _positive("batch_size", 32 if batch_size is None else batch_size)
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        """The model's outputs for ``x`` as NumPy arrays (a list, or a dict, for several outputs). ``x`` may be a
+        generator, an iterable or a PyDataset of batches (``x``, or tuples whose first item is ``x``; then without
+        ``batch_size``); ``steps`` batches are used, or (default) all of them. ``callbacks`` get
+        ``on_predict_begin``, the predict-batch hooks (with ``{"outputs": ...}``) and ``on_predict_end``."""
+        if batches.is_source(x):
+            _only_arrays_take("predict", "x", batch_size=batch_size)
+            source = self._source_batches(x, "predict", "the prediction data (x)", steps, "steps")
+            on_device = False  # a stream of unknown length: its outputs are gathered on the host
+        else:
+            if steps is not None:
+                _positive("steps", steps)
+            self.build_for_data(x)
+            xs = data.as_list(x, self.input_names, "x")
+            on_device = data.fits_on_device(*xs)
+            xs = self._prepare_inputs(xs, on_device)
+            count = data.num_samples(xs, "x")
+            batch_size = _positive("batch_size", 32 if batch_size is None else batch_size)
+            source = batches.ArrayBatches(lambda index: (self._batch(xs, [None], None, index)[0],), count,
+                                          batch_size, steps=steps)
         per_output = [[] for _ in self.graph.flat_outputs]
-        hooks = CallbackList(_callbacks_list(callbacks), self, {"steps": -(-count // batch_size),
+        hooks = CallbackList(_callbacks_list(callbacks), self, {"steps": source.steps,
                                                                  "verbose": _resolve_verbose(verbose)})
         hooks.on_predict_begin()
-        for step, start in enumerate(range(0, count, batch_size)):
+        for step, batch in enumerate(source.epoch()):
             hooks.on_predict_batch_begin(step)
-            batch = [backend.to_device_staged(a[start:start + batch_size]) for a in xs]
-            predicted = self.predict_step((batch if len(batch) > 1 else batch[0],))
+            predicted = self.predict_step(batch)
             for collected, output in zip(per_output, _as_flat(predicted)):
                 # Streamed inputs get streamed outputs: the results need not fit on the device either.
                 collected.append(output if on_device else backend.to_host(output))
@@ -425,7 +523,8 @@ class Trainer:
         xs, ys, count = self._prepare(data.as_list(x, self.input_names, "x"), data.as_list(y, self.output_names, "y"))
         weights = [weighting.sample_weights(target, weight, None, count)
                    for target, weight in zip(ys, _per_output_weights(sample_weight, self.output_names))]
-        return self._returned(self._evaluate_arrays(xs, ys, weights, max(count, 1)), return_dict)
+        source = batches.ArrayBatches(lambda index: self._batch(xs, ys, weights, index), count, max(count, 1))
+        return self._returned(self._evaluate_batches(source), return_dict)
 
     def predict_on_batch(self, x):
         """The outputs for exactly this batch, as NumPy arrays."""
@@ -441,12 +540,16 @@ class Trainer:
     def _input_label(self, index):
         return "x" if len(self.input_names) == 1 else f"x['{self.input_names[index]}']"
 
+    def _prepare_inputs(self, xs, on_device=True):
+        """Check and convert every input array (a list, one per input)."""
+        return [data.as_input_array(a, tensor.shape, self._input_label(i), on_device=on_device,
+                                    takes_text=self._takes_text(tensor))
+                for i, (a, tensor) in enumerate(zip(xs, self.graph.flat_inputs))]
+
     def _prepare(self, xs, ys, on_device=True):
         """Check and convert every input and target array; returns ``(xs, ys, number of samples)``."""
         self._resolve_outputs()
-        xs = [data.as_input_array(a, tensor.shape, self._input_label(i), on_device=on_device,
-                                   takes_text=self._takes_text(tensor))
-              for i, (a, tensor) in enumerate(zip(xs, self.graph.flat_inputs))]
+        xs = self._prepare_inputs(xs, on_device)
         count = data.num_samples(xs, "x")
         checked = []
         for index, (target, loss, tensor) in enumerate(zip(ys, self.compiled.losses, self.graph.flat_outputs)):
@@ -519,7 +622,8 @@ def _explain_out_of_memory(doing, batch_size):
     try:
         yield
     except backend.device_out_of_memory_errors() as error:
-        raise MemoryError(f"Out of {backend.name().upper()} memory while {doing} (batch_size={batch_size}): "
+        size = f" (batch_size={batch_size})" if batch_size is not None else " (batches from the data source)"
+        raise MemoryError(f"Out of {backend.name().upper()} memory while {doing}{size}: "
                           f"{error}. Try a smaller batch_size, a smaller model, or less data per fit call."
                           ) from error
 
@@ -529,6 +633,17 @@ def _unpack_validation(validation_data, model):
         raise ValueError("validation_data must be a tuple (x_val, y_val).")
     return (data.as_list(validation_data[0], model.input_names, "validation_data x"),
             data.as_list(validation_data[1], model.output_names, "validation_data y"))
+
+
+def _only_arrays_take(method, what, **given):
+    """A ValueError when arguments meant for array data come with a generator / iterable / PyDataset."""
+    for name, value in given.items():
+        if value is not None:
+            where = ("each batch is (x, y) or (x, y, sample_weight)" if name in ("y", "sample_weight") else
+                     "the batches' size is the data's" if name == "batch_size" else
+                     "pass validation_data instead")
+            raise ValueError(f"{method}() does not take {name}= when {what} is a generator, an iterable or a "
+                             f"PyDataset of batches ({where}).")
 
 
 def _positive(name, value):

@@ -1,4 +1,6 @@
-"""Helpers: seeding, one-hot labels, sequence padding, gradient checking, learning-curve and model plots."""
+"""Helpers: seeding, one-hot labels, sequence padding, PyDataset, gradient checking, learning-curve and model
+plots."""
+from .dataset import PyDataset
 from .gradcheck import GradcheckResult, gradcheck
 from .misc import set_random_seed, to_categorical
 from .model_plot import plot_model
