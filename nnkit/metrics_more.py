@@ -364,7 +364,6 @@ class Recall(_PrecisionRecall):
         return self._other
 
 
-
 @registry.register("r2_score")
 class R2Score(Metric):
     """The coefficient of determination of 2-D ``(batch, outputs)`` regression targets, per output, then
