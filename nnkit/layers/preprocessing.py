@@ -191,7 +191,36 @@ class Normalization(Layer):
                 "variance": self.input_variance}
 
 
-class Resizing(Layer):
+class _WindowResize(Layer):
+    """A window of each image resized to ``(self.height, self.width)``: subclasses give ``window(H, W)`` as
+    ``(top, left, height, width)`` (it may reach outside the image: padding) and ``resize_arguments()``."""
+
+    def build(self, input_shape):
+        check_images(self, input_shape)
+
+    def compute_output_shape(self, input_shape):
+        return sized_output_shape(self, input_shape)
+
+    def window(self, H, W):
+        """The ``(top, left, height, width)`` window of an ``H x W`` image that is resized."""
+        raise NotImplementedError
+
+    def resize_arguments(self):
+        """``image.crop_and_resize``'s arguments after the output size (default: bilinear, zero padding)."""
+        return ()
+
+    def forward(self, x, training=False):
+        x = float_input(x)
+        check_images(self, x.shape)
+        y, self._saved = image.crop_and_resize(x, self.window(*x.shape[1:3]), (self.height, self.width),
+                                               *self.resize_arguments())
+        return y
+
+    def backward(self, dy):
+        return image.crop_and_resize_backward(dy, self._saved) if self.needs_input_gradient else None
+
+
+class Resizing(_WindowResize):
     """Resizes images to ``(height, width)``, with half-pixel centres and no antialiasing (Keras 3's resize).
 
     Args:
@@ -229,28 +258,15 @@ class Resizing(Layer):
         self.fill_value = float(fill_value)
         self.antialias = False
 
-    def build(self, input_shape):
-        check_images(self, input_shape)
-
-    def compute_output_shape(self, input_shape):
-        return sized_output_shape(self, input_shape)
-
-    def forward(self, x, training=False):
-        x = float_input(x)
-        check_images(self, x.shape)
-        H, W = x.shape[1:3]
+    def window(self, H, W):
         if self.crop_to_aspect_ratio:
-            window = image.aspect_crop(H, W, self.height, self.width)
-        elif self.pad_to_aspect_ratio:
-            window = image.aspect_pad(H, W, self.height, self.width)
-        else:
-            window = (0, 0, H, W)
-        y, self._saved = image.crop_and_resize(x, window, (self.height, self.width), self.interpolation,
-                                               self.fill_value)
-        return y
+            return image.aspect_crop(H, W, self.height, self.width)
+        if self.pad_to_aspect_ratio:
+            return image.aspect_pad(H, W, self.height, self.width)
+        return (0, 0, H, W)
 
-    def backward(self, dy):
-        return image.crop_and_resize_backward(dy, self._saved) if self.needs_input_gradient else None
+    def resize_arguments(self):
+        return self.interpolation, self.fill_value
 
     def get_config(self):
         return {**super().get_config(), "height": self.height, "width": self.width,
@@ -259,7 +275,7 @@ class Resizing(Layer):
                 "fill_value": self.fill_value, "antialias": self.antialias}
 
 
-class CenterCrop(Layer):
+class CenterCrop(_WindowResize):
     """Crops the central ``(height, width)`` window of each image. An image smaller than that on either side is
     instead cropped to the largest centred window of the target's aspect ratio and resized (bilinear) to it, as
     Keras does.
@@ -275,25 +291,10 @@ class CenterCrop(Layer):
         self.height = positive_int("CenterCrop", "height", height)
         self.width = positive_int("CenterCrop", "width", width)
 
-    def build(self, input_shape):
-        check_images(self, input_shape)
-
-    def compute_output_shape(self, input_shape):
-        return sized_output_shape(self, input_shape)
-
-    def forward(self, x, training=False):
-        x = float_input(x)
-        check_images(self, x.shape)
-        H, W = x.shape[1:3]
+    def window(self, H, W):
         if H >= self.height and W >= self.width:
-            window = ((H - self.height) // 2, (W - self.width) // 2, self.height, self.width)
-        else:
-            window = image.aspect_crop(H, W, self.height, self.width)
-        y, self._saved = image.crop_and_resize(x, window, (self.height, self.width))
-        return y
-
-    def backward(self, dy):
-        return image.crop_and_resize_backward(dy, self._saved) if self.needs_input_gradient else None
+            return ((H - self.height) // 2, (W - self.width) // 2, self.height, self.width)
+        return image.aspect_crop(H, W, self.height, self.width)
 
     def get_config(self):
         return {**super().get_config(), "height": self.height, "width": self.width}
