@@ -15,6 +15,8 @@ from nnkit.layers.pooling1d import (AveragePooling1D, GlobalAveragePooling1D, Gl
 from nnkit.layers.spatial import Cropping1D, Cropping2D, UpSampling1D, UpSampling2D, ZeroPadding1D, ZeroPadding2D
 from nnkit.utils import gradcheck
 
+from layer_checks import check_output_shape_or_error
+
 DATA = os.path.join(os.path.dirname(__file__), "data")
 
 
@@ -241,17 +243,9 @@ SHAPE_CASES = [
 
 @pytest.mark.parametrize("make, input_shape, expected", SHAPE_CASES, ids=[f"case{i}" for i in range(len(SHAPE_CASES))])
 def test_output_shapes_and_errors(make, input_shape, expected):
-    layer = make()
-    if isinstance(expected, str):
-        with pytest.raises(ValueError, match=re.escape(expected)) as error:
-            layer.build_for(input_shape)
-        assert f"Layer '{layer.name}' ({type(layer).__name__})" in str(error.value)
-        return
-    assert layer.build_for(input_shape) == expected
-    if None not in input_shape[1:]:
-        x = numpy.ones((2,) + input_shape[1:], numpy.float32)
-        y = layer(x)
-        assert y.shape == (2,) + expected[1:]
+    ran = check_output_shape_or_error(make, input_shape, expected)
+    if ran is not None:
+        layer, x, y = ran
         assert layer.backward(numpy.ones(y.shape, numpy.float32)).shape == x.shape
 
 
