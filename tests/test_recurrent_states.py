@@ -3,7 +3,6 @@
 (tests/data/make_keras_recurrent_states.py); the gradients reaching the initial states against numerical ones on
 both backends; configs and errors."""
 import json
-import math
 import os
 
 import numpy
@@ -160,25 +159,6 @@ def random(shape, seed):
     return numpy.random.default_rng(seed).standard_normal(shape)
 
 
-def flat_outputs(layer):
-    """A layer whose ``[output, *states]`` come out as one flat vector, so gradcheck checks return_state."""
-    run_forward, run_backward = layer.forward, layer.backward
-
-    def forward(inputs, training=False):
-        outputs = run_forward(inputs, training)
-        layer.test_shapes = [o.shape for o in outputs]
-        return backend.get_array_module(outputs[0]).concatenate([o.ravel() for o in outputs])
-
-    def backward(dy):
-        parts, start = [], 0
-        for shape in layer.test_shapes:
-            parts.append(dy[start:start + math.prod(shape)].reshape(shape))
-            start += math.prod(shape)
-        return run_backward(parts)
-    layer.forward, layer.backward = forward, backward
-    return layer
-
-
 def fixed_mask(layer, mask):
     """``forward`` with ``mask`` as a mask arriving from the layer below (the graph's way)."""
     layer.forward = lambda inputs, training=False: type(layer).forward_masked(layer, inputs, mask, training)[0]
@@ -193,8 +173,6 @@ def test_gradcheck_initial_states(kind, return_sequences, go_backwards, masked, 
     layer = LAYERS[kind](return_sequences=return_sequences, go_backwards=go_backwards, return_state=return_state)
     if masked:
         fixed_mask(layer, backend.to_device(MASK))
-    if return_state:
-        flat_outputs(layer)
     states = [random((3, 3), seed) for seed in range(1, 1 + layer.state_count)]
     result = gradcheck(layer, [random((3, 5, 4), 0)] + states)
     assert set(result.errors) >= {f"input {k}" for k in range(1 + layer.state_count)}
