@@ -3,7 +3,6 @@ against float64 loops and a small case by hand, the adjoint identity with Conv2D
 backends (chunked batches too), shapes and errors (declarative tables), Keras goldens (outputs, and the
 weights after one SGD step; tests/data/make_keras_conv_transpose.py), configs, and a convolutional autoencoder
 that learns the digits."""
-import json
 import os
 
 import numpy
@@ -11,10 +10,12 @@ import pytest
 
 import nnkit
 from nnkit import backend, primitives
-from nnkit.layers import Conv2D, Dense, Flatten
+from nnkit.layers import Conv2D
 from nnkit.layers.conv_transpose import Conv2DTranspose, transposed_length
 from nnkit.layers.depthwise import DepthwiseConv2D, SeparableConv2D
 from nnkit.utils import gradcheck
+
+from layer_checks import assert_keras_sgd_step, keras_cases
 
 DATA = os.path.join(os.path.dirname(__file__), "data")
 CLASSES = {"Conv2DTranspose": Conv2DTranspose, "DepthwiseConv2D": DepthwiseConv2D,
@@ -337,11 +338,6 @@ def test_channel_mismatch_names_layer_and_shapes(layer, message):
 
 # ---- Keras goldens ---------------------------------------------------------------------------------------------------
 
-def keras_cases(name):
-    data = numpy.load(os.path.join(DATA, name))
-    return data, json.loads(str(data["configs"]))
-
-
 GOLDENS, GOLDEN_CONFIGS = keras_cases("keras_conv_transpose.npz")
 
 
@@ -364,14 +360,7 @@ STEPS, STEP_CONFIGS = keras_cases("keras_conv_transpose_sgd.npz")
 @pytest.mark.parametrize("case", sorted(STEP_CONFIGS))
 def test_keras_one_sgd_step(case, backend_name):
     kind, kwargs = STEP_CONFIGS[case]
-    x, y = STEPS[f"{case}__x"], STEPS[f"{case}__y"]
-    model = nnkit.Sequential([nnkit.Input(shape=x.shape[1:]), CLASSES[kind](**kwargs), Flatten(), Dense(2)])
-    count = len(model.get_weights())
-    model.set_weights([STEPS[f"{case}__start{i}"] for i in range(count)])
-    model.compile(optimizer=nnkit.optimizers.SGD(learning_rate=0.1), loss="mse")
-    assert model.train_on_batch(x, y) == pytest.approx(float(STEPS[f"{case}__loss"]), rel=1e-5)
-    for i, weight in enumerate(model.get_weights()):
-        numpy.testing.assert_allclose(weight, STEPS[f"{case}__after{i}"], rtol=1e-4, atol=1e-6, err_msg=str(i))
+    assert_keras_sgd_step(STEPS, case, [CLASSES[kind](**kwargs)])
 
 
 # ---- configs and models ----------------------------------------------------------------------------------------------

@@ -11,10 +11,11 @@ import pytest
 
 import nnkit
 from nnkit import backend
-from nnkit.layers import Dense, Flatten
 from nnkit.layers.einsum_dense import EinsumDense, einsum_gradient_equations
 from nnkit.layers.serialization import deserialize, serialize
 from nnkit.utils import gradcheck
+
+from layer_checks import assert_keras_sgd_step, keras_cases
 
 DATA = os.path.join(os.path.dirname(__file__), "data")
 
@@ -253,11 +254,6 @@ def test_keras_config_names():
 
 # ---- Keras goldens ---------------------------------------------------------------------------------------------------
 
-def keras_cases(name):
-    data = numpy.load(os.path.join(DATA, name))
-    return data, json.loads(str(data["configs"]))
-
-
 GOLDENS, GOLDEN_CONFIGS = keras_cases("keras_einsum_dense.npz")
 
 
@@ -277,15 +273,7 @@ STEPS, STEP_CONFIGS = keras_cases("keras_einsum_dense_sgd.npz")
 
 @pytest.mark.parametrize("case", sorted(STEP_CONFIGS))
 def test_keras_one_sgd_step(case, backend_name):
-    x, y = STEPS[f"{case}__x"], STEPS[f"{case}__y"]
-    model = nnkit.Sequential([nnkit.Input(shape=x.shape[1:])] + [EinsumDense(**kw) for kw in STEP_CONFIGS[case]]
-                             + [Flatten(), Dense(2)])
-    count = len(model.get_weights())
-    model.set_weights([STEPS[f"{case}__start{i}"] for i in range(count)])
-    model.compile(optimizer=nnkit.optimizers.SGD(learning_rate=0.1), loss="mse")
-    assert model.train_on_batch(x, y) == pytest.approx(float(STEPS[f"{case}__loss"]), rel=1e-5)
-    for i, weight in enumerate(model.get_weights()):
-        numpy.testing.assert_allclose(weight, STEPS[f"{case}__after{i}"], rtol=1e-4, atol=1e-6, err_msg=str(i))
+    assert_keras_sgd_step(STEPS, case, [EinsumDense(**kw) for kw in STEP_CONFIGS[case]])
 
 
 # ---- in models -------------------------------------------------------------------------------------------------------
