@@ -77,7 +77,7 @@ class Metric:
         if self._running is None:
             return backend.xp().asarray(0.0, dtype=backend.floatx())
         total, count = self._running
-        return total.value / max(float(count), 1.0)
+        return total.value / backend.get_array_module(count.value).maximum(count.value, 1.0)  # no host sync
 
     def reset_state(self):
         """Forget the batches added: every variable back to its initial value."""
@@ -151,7 +151,7 @@ class Mean(Metric):
         self.count.assign_add(weights.sum())
 
     def result(self):
-        return self.total.value / max(float(self.count), 1e-12)
+        return self.total.value / backend.get_array_module(self.count.value).maximum(self.count.value, 1e-12)
 
 
 def _sum_of_sample_means(values):

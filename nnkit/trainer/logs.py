@@ -11,6 +11,9 @@ class Totals:
         self.names = list(names)
         self.values = backend.xp().zeros(len(self.names), dtype=backend.floatx())
         self.count = 0
+        #: ``{position: metric}`` of the metrics written Keras' way, which keep their own state: their log is their
+        #: ``result()``, read only when a log is.
+        self.stateful = {}
 
     def reset(self):
         """Start a new epoch (or evaluation)."""
@@ -21,6 +24,8 @@ class Totals:
         """The running means as ``{prefix + name: float}``, in name order (one copy from the device); ``count``
         is the number of samples they are over (default: all seen so far)."""
         means = backend.to_host(self.values) / max(self.count if count is None else count, 1)
+        for position, metric in self.stateful.items():
+            means[position] = float(backend.to_host(metric.result()))
         return {prefix + name: float(value) for name, value in sorted(zip(self.names, means))}
 
 

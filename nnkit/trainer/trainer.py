@@ -182,7 +182,6 @@ class Trainer:
             position = 1 + sum(loss is not None for loss in compiled.losses) * (len(compiled.losses) > 1)
         predictions = _as_flat(y_pred)
         targets = data.as_list(y, self.graph.output_names, "y")
-        stateful = []
         for target, prediction, metrics, activation in zip(targets, predictions, compiled.metrics, compiled.fused):
             from_logits = logits and activation is not None
             activated = None  # the outputs behind fused logits, computed once if a metric needs them
@@ -192,7 +191,7 @@ class Trainer:
                         activated = activation.forward(prediction)
                     # compile(metrics=) are unweighted, as in Keras (its weighted_metrics are not supported yet)
                     metric.update_state(target, activated if from_logits else prediction)
-                    stateful.append((position, metric))
+                    totals.stateful[position] = metric
                 elif from_logits and not metric.accepts_logits:
                     if activated is None:
                         activated = activation.forward(prediction)
@@ -201,8 +200,6 @@ class Trainer:
                     totals.values[position] += metric.batch_total(target, prediction, from_logits=from_logits)
                 position += 1
         totals.count += len(predictions[0])
-        for position, metric in stateful:  # Keras-style metrics keep their own state: the log is their result
-            totals.values[position] = backend.xp().asarray(metric.result(), dtype=totals.values.dtype) * totals.count
         return LazyLogs(totals)
 
     @property
