@@ -8,6 +8,7 @@ calling it, ``loss(y_true, y_pred)``, returns the value as a float as Keras does
 import numpy
 
 from . import backend, primitives
+from .primitives import cross_entropy
 from ._registry import Registry
 from ._shapes import format_shape
 
@@ -243,23 +244,17 @@ class BinaryCrossentropy(Loss):
         return {**super().get_config(), "label_smoothing": self.label_smoothing}
 
     def forward_backward(self, y_true, y_pred):
-        xp = backend.get_array_module(y_pred)
         y_true = self._targets(y_true, y_pred)
         if self.from_logits:
             return primitives.sigmoid_binary_cross_entropy(y_pred, y_true)
-        p = xp.clip(y_pred, EPSILON, 1 - EPSILON)
-        loss = -(y_true * xp.log(p) + (1 - y_true) * xp.log(1 - p)).sum() / p.size
-        inside = (y_pred > EPSILON) & (y_pred < 1 - EPSILON)  # clip() passes no gradient outside
-        grad = ((1 - y_true) / (1 - p) - y_true / p) * inside / p.size
-        return loss, grad
+        loss, grad = cross_entropy.clipped_binary_cross_entropy_elements(y_pred, y_true, EPSILON)
+        return loss.sum() / loss.size, grad / loss.size
 
     def per_sample(self, y_true, y_pred):
-        xp = backend.get_array_module(y_pred)
         t = self._targets(y_true, y_pred)
         if self.from_logits:
-            return _sample_means(xp.maximum(y_pred, 0) - y_pred * t + xp.log1p(xp.exp(-xp.abs(y_pred))))
-        p = xp.clip(y_pred, EPSILON, 1 - EPSILON)
-        return _sample_means(-(t * xp.log(p) + (1 - t) * xp.log(1 - p)))
+            return _sample_means(cross_entropy.sigmoid_binary_cross_entropy_elements(y_pred, t))
+        return _sample_means(cross_entropy.clipped_binary_cross_entropy_elements(y_pred, t, EPSILON)[0])
 
 
 @registry.register("categorical_crossentropy")

@@ -16,7 +16,7 @@ from ..layers.conv import int_tuple
 from ..layers.depthwise import depthwise_product, depthwise_product_backward
 from ..layers.symbolic import KerasTensor
 from ..losses import EPSILON
-from ..primitives import conv as conv_ops
+from ..primitives import conv as conv_ops, cross_entropy
 from .dispatch import operation
 from .shapes import normalize_axis, reduced_shape, xp_of
 
@@ -140,16 +140,10 @@ def binary_crossentropy(target, output, from_logits=False):
     target = _as_float(target, xp, output.dtype)
     _same_shape("binary_crossentropy", tuple(target.shape), tuple(output.shape))
     if from_logits:
-        z = output
-        loss = xp.maximum(z, 0) - z * target + xp.log1p(xp.exp(-xp.abs(z)))
-        return loss, lambda g: {"target": None, "output": g * (activations.Sigmoid().forward(z) - target)}
-    p = xp.clip(output, EPSILON, 1 - EPSILON)
-    loss = -(target * xp.log(p) + (1 - target) * xp.log(1 - p))
-
-    def backward(g):
-        inside = (output > EPSILON) & (output < 1 - EPSILON)  # the clip passes no gradient outside
-        return {"target": None, "output": g * ((1 - target) / (1 - p) - target / p) * inside}
-    return loss, backward
+        loss = cross_entropy.sigmoid_binary_cross_entropy_elements(output, target)
+        return loss, lambda g: {"target": None, "output": g * (activations.Sigmoid().forward(output) - target)}
+    loss, d_output = cross_entropy.clipped_binary_cross_entropy_elements(output, target, EPSILON)
+    return loss, lambda g: {"target": None, "output": g * d_output}
 
 
 def _categorical_from(target, output, from_logits, axis):

@@ -55,11 +55,28 @@ def sigmoid_binary_cross_entropy(logits, targets):
     return twin(logits, targets)
 
 
+def sigmoid_binary_cross_entropy_elements(logits, targets):
+    """Each element's ``-(t log sigmoid(z) + (1 - t) log(1 - sigmoid(z)))`` in its stable form
+    ``max(z, 0) - z t + log(1 + exp(-|z|))`` (what the losses and ``nnkit.ops`` sum or keep per element)."""
+    xp = backend.get_array_module(logits)
+    return xp.maximum(logits, 0) - logits * targets + xp.log1p(xp.exp(-xp.abs(logits)))
+
+
+def clipped_binary_cross_entropy_elements(probabilities, targets, epsilon):
+    """``(loss, d_loss/d_p)`` per element: ``-(t log p + (1 - t) log(1 - p))`` with ``p`` clipped to
+    ``[epsilon, 1 - epsilon]``, and its derivative, 0 where the clip holds ``p`` (it passes no gradient)."""
+    xp = backend.get_array_module(probabilities)
+    p = xp.clip(probabilities, epsilon, 1 - epsilon)
+    loss = -(targets * xp.log(p) + (1 - targets) * xp.log(1 - p))
+    inside = (probabilities > epsilon) & (probabilities < 1 - epsilon)
+    return loss, ((1 - targets) / (1 - p) - targets / p) * inside
+
+
 def sigmoid_binary_cross_entropy_reference(logits, targets):
     """The array-module version (the CPU path)."""
     xp = backend.get_array_module(logits)
     size = logits.size
-    loss = (xp.maximum(logits, 0) - logits * targets + xp.log1p(xp.exp(-xp.abs(logits)))).sum()
+    loss = sigmoid_binary_cross_entropy_elements(logits, targets).sum()
     exp = xp.exp(-xp.abs(logits))
     sigmoid = xp.where(logits >= 0, 1 / (1 + exp), exp / (1 + exp))
     grad = sigmoid - targets
