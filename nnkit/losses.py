@@ -531,17 +531,10 @@ def check_labels(labels, num_classes, what):
 
 
 def _cross_entropy_of_probabilities(targets, probabilities):
-    """Keras' categorical cross-entropy of probabilities: rows renormalised, then clipped."""
-    xp = backend.get_array_module(probabilities)
+    """Keras' categorical cross-entropy of probabilities (rows renormalised, then clipped), averaged over rows."""
+    loss, grad = cross_entropy.clipped_categorical_cross_entropy_rows(targets, probabilities, EPSILON)
     n = probabilities.shape[0]
-    total = probabilities.sum(axis=-1, keepdims=True)
-    q = probabilities / total
-    clipped = xp.clip(q, EPSILON, 1 - EPSILON)
-    loss = -(targets * xp.log(clipped)).sum() / n
-    # d/dq_k = -t_k / q_k inside the clip range; then back through q = p / sum(p).
-    dq = -targets / clipped * ((q > EPSILON) & (q < 1 - EPSILON))
-    grad = (dq - (dq * q).sum(axis=-1, keepdims=True)) / total / n
-    return loss, grad
+    return loss.sum() / n, grad / n
 
 
 def _sample_means(values):
@@ -551,12 +544,11 @@ def _sample_means(values):
 
 def _categorical_per_sample(targets, y_pred, from_logits):
     """Each sample's categorical cross-entropy (mean over positions), from logits or probabilities."""
+    if not from_logits:
+        return _sample_means(cross_entropy.clipped_categorical_cross_entropy_rows(targets, y_pred, EPSILON)[0])
     xp = backend.get_array_module(y_pred)
-    if from_logits:
-        shifted = y_pred - y_pred.max(axis=-1, keepdims=True)
-        log_q = shifted - xp.log(xp.exp(shifted).sum(axis=-1, keepdims=True))
-    else:
-        log_q = xp.log(xp.clip(y_pred / y_pred.sum(axis=-1, keepdims=True), EPSILON, 1 - EPSILON))
+    shifted = y_pred - y_pred.max(axis=-1, keepdims=True)
+    log_q = shifted - xp.log(xp.exp(shifted).sum(axis=-1, keepdims=True))
     return _sample_means(-(targets * log_q).sum(axis=-1))
 
 

@@ -160,16 +160,8 @@ def _categorical_from(target, output, from_logits, axis):
             return {"target": None, "output": _expand(g, axis) * (exp / total * target.sum(axis=axis, keepdims=True)
                                                                     - target)}
         return loss, backward
-    total = output.sum(axis=axis, keepdims=True)
-    q = output / total
-    clipped = xp.clip(q, EPSILON, 1 - EPSILON)
-    loss = -(target * xp.log(clipped)).sum(axis=axis)
-
-    def backward(g):
-        # d/dq_k = -t_k / q_k inside the clip range; then back through q = p / sum(p) (as nnkit.losses).
-        dq = -target / clipped * ((q > EPSILON) & (q < 1 - EPSILON)) * _expand(g, axis)
-        return {"target": None, "output": (dq - (dq * q).sum(axis=axis, keepdims=True)) / total}
-    return loss, backward
+    loss, d_output = cross_entropy.clipped_categorical_cross_entropy_rows(target, output, EPSILON, axis)
+    return loss, lambda g: {"target": None, "output": _expand(g, axis) * d_output}
 
 
 def _categorical_crossentropy_shape(target, output, from_logits=False, axis=-1):

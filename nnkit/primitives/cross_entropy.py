@@ -72,6 +72,19 @@ def clipped_binary_cross_entropy_elements(probabilities, targets, epsilon):
     return loss, ((1 - targets) / (1 - p) - targets / p) * inside
 
 
+def clipped_categorical_cross_entropy_rows(targets, probabilities, epsilon, axis=-1):
+    """``(loss, d_loss/d_p)``: each row's (along ``axis``) ``-sum(t log q)``, where ``q = p / sum(p)`` clipped to
+    ``[epsilon, 1 - epsilon]`` (Keras renormalises, then clips), and its derivative through the renormalisation,
+    0 where the clip holds ``q``; ``loss`` has ``axis`` dropped."""
+    xp = backend.get_array_module(probabilities)
+    total = probabilities.sum(axis=axis, keepdims=True)
+    q = probabilities / total
+    clipped = xp.clip(q, epsilon, 1 - epsilon)
+    loss = -(targets * xp.log(clipped)).sum(axis=axis)
+    dq = -targets / clipped * ((q > epsilon) & (q < 1 - epsilon))
+    return loss, (dq - (dq * q).sum(axis=axis, keepdims=True)) / total
+
+
 def sigmoid_binary_cross_entropy_reference(logits, targets):
     """The array-module version (the CPU path)."""
     xp = backend.get_array_module(logits)
