@@ -78,6 +78,7 @@ class WeightSource(Layer):
     def __init__(self, owner, weight_name):
         super().__init__(name=f"{owner.name}/{weight_name}")
         self.owner, self.weight_name = owner, weight_name
+        self.spec = next(spec for spec in owner._own_specs if spec.name == weight_name)
         self.built = True
 
     def leaf_layers(self):
@@ -86,8 +87,7 @@ class WeightSource(Layer):
     @property
     def trains(self):
         """Whether the weight is trained now (the graph's gradient plan asks)."""
-        spec = next(spec for spec in self.owner._own_specs if spec.name == self.weight_name)
-        return self.owner.trainable and spec.trainable
+        return self.owner.trainable and self.spec.trainable
 
     @property
     def grads(self):
