@@ -204,6 +204,11 @@ def device_rng():
     return _device_rngs[backend]
 
 
+def reseed_device_rng(value):
+    """Give the active backend's generator (dropout masks, shuffles) a new seed; the host one is left as it is."""
+    _device_rngs[name()] = new_device_rng(value)
+
+
 def new_device_rng(seed):
     """A generator of its own on the active backend (for a layer given ``seed=``), same methods as device_rng()."""
     return _CupyRandom(seed) if is_gpu() else numpy.random.default_rng(seed)

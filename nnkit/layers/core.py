@@ -1,7 +1,7 @@
 """Dense, Activation, Dropout, Flatten."""
 import math
 
-from .. import activations, backend, primitives
+from .. import activations, backend, distribution, primitives
 from .affine import AffineLayer
 from .base import Layer, positive_int
 
@@ -110,7 +110,7 @@ class Dropout(Layer):
         if not training or self.rate == 0:
             self._mask = None
             return x
-        keep = self._rng().random(self._mask_shape(x.shape), dtype=x.dtype) >= self.rate
+        keep = distribution.random_for_batch(self._rng(), self._mask_shape(x.shape), x.dtype) >= self.rate
         self._mask = keep * x.dtype.type(1 / (1 - self.rate))
         return x * self._mask
 

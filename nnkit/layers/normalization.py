@@ -1,5 +1,5 @@
 """BatchNormalization (Ioffe & Szegedy 2015), with Keras' defaults and moving statistics."""
-from .. import backend, initializers, regularizers
+from .. import backend, distribution, initializers, regularizers
 from .base import Layer
 
 
@@ -16,6 +16,9 @@ class BatchNormalization(Layer):
         center, scale: learn ``beta`` / ``gamma`` (default both).
         beta_initializer, gamma_initializer, moving_mean_initializer, moving_variance_initializer,
         beta_regularizer, gamma_regularizer: as in Keras.
+        synchronized: in data-parallel training (``nnkit.distribution.DataParallel``), compute the batch
+            statistics over the global batch (one all-reduce per layer forward and backward) instead of each
+            process's share (default False, as in Keras). Without a distribution it changes nothing.
 
     Input shape: any, rank >= 2. Output shape: the same.
     Weights (``get_weights()``, Keras' order): gamma, beta, moving_mean, moving_variance; the last two are
@@ -28,7 +31,8 @@ class BatchNormalization(Layer):
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
                  beta_initializer="zeros", gamma_initializer="ones", moving_mean_initializer="zeros",
-                 moving_variance_initializer="ones", beta_regularizer=None, gamma_regularizer=None, **kwargs):
+                 moving_variance_initializer="ones", beta_regularizer=None, gamma_regularizer=None,
+                 synchronized=False, **kwargs):
         super().__init__(**kwargs)
         if isinstance(axis, bool) or not isinstance(axis, int):
             raise ValueError(f"BatchNormalization: expected an integer `axis`. Received: axis={axis!r}")
@@ -36,6 +40,10 @@ class BatchNormalization(Layer):
             raise ValueError(f"BatchNormalization: expected `momentum` in [0, 1]. Received: momentum={momentum!r}")
         if not epsilon > 0:
             raise ValueError(f"BatchNormalization: expected a positive `epsilon`. Received: epsilon={epsilon!r}")
+        if not isinstance(synchronized, bool):
+            raise ValueError(f"BatchNormalization: expected True or False for `synchronized`. "
+                             f"Received: synchronized={synchronized!r}")
+        self.synchronized = synchronized
         self.axis = axis
         self.momentum = float(momentum)
         self.epsilon = float(epsilon)
@@ -82,10 +90,11 @@ class BatchNormalization(Layer):
         reduce = tuple(a for a in range(x.ndim) if a != axis)
         per_feature = tuple(features if a == axis else 1 for a in range(x.ndim))
         self._training = training and self.trainable
+        self._parallel = distribution.data_parallel() if self.synchronized and self._training else None
         if self._training:
-            mean = x.mean(axis=reduce)
+            mean = self._batch_mean(x, reduce)
             centered = x - mean.reshape(per_feature)
-            variance = xp.square(centered).mean(axis=reduce)
+            variance = self._batch_mean(xp.square(centered), reduce)
             self.moving_mean *= self.momentum
             self.moving_mean += (1 - self.momentum) * mean
             self.moving_variance *= self.momentum
@@ -100,6 +109,15 @@ class BatchNormalization(Layer):
         if self.center:
             y += self.beta.reshape(per_feature)
         return y
+
+    def _batch_mean(self, x, reduce):
+        """The mean over the batch axes: this process's share, or (synchronized) the global batch's."""
+        if self._parallel is None:
+            return x.mean(axis=reduce)
+        count = x.size // x.shape[self._feature_axis(x.ndim, x.shape)]
+        share = self._parallel.share
+        total, = self._parallel.synchronized_sums(x.sum(axis=reduce))
+        return total / (count * share.total / share.rows)
 
     def backward(self, dy):
         reduce, per_feature, x_hat = self._reduce, self._per_feature, self._x_hat
@@ -117,6 +135,12 @@ class BatchNormalization(Layer):
         if not self._training:  # the statistics are constants
             return dy * gain
         count = dy.size // dy_sum.size
+        if self._parallel is not None:
+            # dy is the gradient of this process's mean loss; the global loss weighs it by the share's fraction,
+            # and the returned gradient is in this process's units again (the trainer scales the weights' later).
+            fraction = self._parallel.share.fraction
+            dy_sum, dy_x_hat_sum = self._parallel.synchronized_sums(dy_sum * fraction, dy_x_hat_sum * fraction)
+            count, dy_sum, dy_x_hat_sum = count / fraction, dy_sum / fraction, dy_x_hat_sum / fraction
         mean_dy = (dy_sum / count).reshape(per_feature)
         mean_dy_x_hat = (dy_x_hat_sum / count).reshape(per_feature)
         return gain * (dy - mean_dy - x_hat * mean_dy_x_hat)
@@ -129,4 +153,5 @@ class BatchNormalization(Layer):
                 "moving_mean_initializer": initializers.serialize(self.moving_mean_initializer),
                 "moving_variance_initializer": initializers.serialize(self.moving_variance_initializer),
                 "beta_regularizer": regularizers.serialize(self.beta_regularizer),
-                "gamma_regularizer": regularizers.serialize(self.gamma_regularizer)}
+                "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
+                "synchronized": self.synchronized}

@@ -18,8 +18,9 @@ class ArrayBatches:
     """Arrays cut into ``batch_size`` batches, in order or (``rng``) in a new random order each epoch; ``batch``
     makes a step's data from an index (a slice, or an array of sample indices). ``steps``: the first batches only."""
 
-    def __init__(self, batch, count, batch_size, rng=None, steps=None, argument="steps"):
+    def __init__(self, batch, count, batch_size, rng=None, steps=None, argument="steps", parallel=None):
         self.batch, self.count, self.batch_size, self.rng = batch, count, batch_size, rng
+        self.parallel = parallel  # a DataParallel: this process takes its share of each batch
         available = -(-count // batch_size)
         if steps is not None and steps > available:
             raise ValueError(f"{argument}={steps} asks for more batches than the arrays hold: {count} samples make "
@@ -29,9 +30,12 @@ class ArrayBatches:
     def epoch(self):
         """This epoch's batches (reshuffled first when an ``rng`` was given)."""
         order = self.rng().permutation(self.count) if self.rng is not None else None
+        if order is not None and self.parallel is not None:
+            order = self.parallel.agreed_order(order)
         for step in range(self.steps):
             part = slice(step * self.batch_size, (step + 1) * self.batch_size)
-            yield self.batch(order[part] if order is not None else part)
+            index = order[part] if order is not None else part
+            yield self.batch(index if self.parallel is None else self.parallel.local_index(index, self.count))
 
     def begin_epoch(self):
         """Nothing to do before a training epoch over arrays."""
@@ -47,10 +51,11 @@ class SourceBatches:
     ``on_epoch_begin()`` / ``on_epoch_end()`` around each training epoch; another re-iterable object is iterated
     anew each epoch; a one-shot iterator (a generator) is consumed across epochs, as in Keras."""
 
-    def __init__(self, source, check, what, steps=None, argument="steps"):
+    def __init__(self, source, check, what, steps=None, argument="steps", parallel=None):
         if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps <= 0):
             raise ValueError(f"{argument} must be a positive integer. Received: {argument}={steps!r}")
         self.source, self.check, self.what, self.argument = source, check, what, argument
+        self.parallel = parallel  # a DataParallel: every process reads the same batches and takes its share
         self.indexed = hasattr(source, "__getitem__") and hasattr(source, "__len__")
         self.one_shot = not self.indexed and iter(source) is source
         self._iterator = source if self.one_shot else None
@@ -87,7 +92,8 @@ class SourceBatches:
                 item = next(items)
             except StopIteration:
                 break
-            yield self.check(item, number)
+            batch = self.check(item, number)
+            yield batch if self.parallel is None else self.parallel.local_batch(batch)
             number += 1
         if self.given_steps is not None and number < self.given_steps:
             reuse = (" A generator is consumed across epochs, so it must yield steps x epochs batches (loop with "

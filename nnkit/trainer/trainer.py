@@ -16,11 +16,12 @@ step does), an output whose softmax/sigmoid the loss takes over comes out as log
 gradient come from one fused kernel; the decision is made per step and never left on a layer.
 """
 import contextlib
+import functools
 import sys
 
 import numpy
 
-from .. import backend, metrics as metrics_module, optimizers
+from .. import backend, distribution, metrics as metrics_module, optimizers
 from ..callbacks import CallbackList, History, ProgbarLogger
 from ..params import ParameterStore
 from . import batches, data, weighting
@@ -33,6 +34,21 @@ def unpack_x_y_sample_weight(data):
     if isinstance(data, tuple) and 1 <= len(data) <= 3:
         return tuple(data) + (None,) * (3 - len(data))
     return data, None, None
+
+
+def _collective(method):
+    """Marks fit / evaluate / predict, which every process of a data-parallel job runs together: when one of them
+    raises in one process, every process stops (with the error and its rank) instead of waiting for it."""
+    def decorate(function):
+        @functools.wraps(function)
+        def run(self, *args, **kwargs):
+            parallel = distribution.data_parallel()
+            if parallel is None:
+                return function(self, *args, **kwargs)
+            with parallel.stop_all_on_failure(method):
+                return function(self, *args, **kwargs)
+        return run
+    return decorate
 
 
 class Trainer:
@@ -162,6 +178,9 @@ class Trainer:
         optimizer step over the flat buffer."""
         if self.store is None:
             self._ensure_store()
+        parallel = distribution.data_parallel()
+        if parallel is not None:  # the global batch's gradient, before the penalties (added once) and clipping
+            parallel.reduce_gradients(self.store.grads)
         for layer in self._regularized_layers:
             layer.add_regularization_gradients()
         self.optimizer.apply_gradients(self.store)
@@ -248,6 +267,7 @@ class Trainer:
         return self(x, training=False)
 
     # ---- fit / evaluate / predict --------------------------------------------------------------------
+    @_collective("fit")
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None, sample_weight=None,
             initial_epoch=0, steps_per_epoch=None, validation_steps=None):
@@ -266,11 +286,12 @@ class Trainer:
         """
         self._require_compiled("fit")
         _positive("epochs", epochs)
+        parallel = distribution.data_parallel()
         if batches.is_source(x):
             _only_arrays_take("fit", "x", batch_size=batch_size, y=y, sample_weight=sample_weight,
                               validation_split=validation_split or None)
             train = self._source_batches(x, "fit", "the training data (x)", steps_per_epoch, "steps_per_epoch",
-                                         class_weight=class_weight)
+                                         class_weight=class_weight, parallel=parallel)
             if class_weight is not None and len(self.output_names) > 1:
                 raise ValueError("class_weight is only supported for models with one output (as in Keras); pass "
                                  "sample_weight per output instead.")
@@ -308,10 +329,15 @@ class Trainer:
                                                       epochs - initial_epoch)
             rng = (backend.device_rng if on_device else backend.host_rng) if shuffle else None
             train = batches.ArrayBatches(lambda index: self._batch(xs, ys, weights, index), count, batch_size,
-                                         rng=rng, steps=steps_per_epoch,
-                                         argument="steps_per_epoch")
+                                         rng=rng, steps=steps_per_epoch, argument="steps_per_epoch",
+                                         parallel=parallel)
+        if parallel is not None:
+            parallel.start(self, {"model": [type(layer).__name__ for layer in self.leaf_layers()],
+                                  "weights": [tuple(w.shape) for w in self.weights], "epochs": epochs,
+                                  "initial_epoch": initial_epoch, "steps per epoch": train.steps,
+                                  "batch_size": batch_size, "samples": getattr(train, "count", None)})
 
-        verbose = _resolve_verbose(verbose)
+        verbose = _resolve_verbose(verbose) if distribution.is_chief() else 0
         callbacks = list(_callbacks_list(callbacks))
         # As in Keras: History and the progress bar come after the user's callbacks (so they see the keys
         # those add to the logs), and ones the user passed are used instead of new ones.
@@ -339,6 +365,8 @@ class Trainer:
                 if self.stop_training:
                     break
             train.end_epoch()
+            if parallel is not None:
+                parallel.reduce_totals(self._totals)
             logs = self._totals.logs() if self._totals.count else {k: float(v) for k, v in dict(logs).items()}
             if not numpy.isfinite(logs.get("loss", 0.0)) and not self.stop_training:
                 callback_list.on_train_end(logs)  # callbacks close their files (CSVLogger) before fit raises
@@ -348,6 +376,8 @@ class Trainer:
             if validation is not None:
                 logs.update(self._evaluate_batches(validation, prefix="val_", callback_list=callback_list))
             callback_list.on_epoch_end(epoch, logs)
+            if parallel is not None:
+                parallel.barrier()  # the others wait while rank 0 writes its checkpoints and logs
             if self.stop_training:
                 break
         callback_list.on_train_end(logs if epochs > initial_epoch else {})
@@ -359,7 +389,7 @@ class Trainer:
             return None
         if batches.is_source(validation_data):
             validation = self._source_batches(validation_data, "evaluate", "validation_data", validation_steps,
-                                              "validation_steps")
+                                              "validation_steps", parallel=distribution.data_parallel())
             if validation.one_shot and validation_steps is None and epochs > 1:
                 raise ValueError("validation_data is a one-shot generator, used up after one pass: give "
                                  "validation_steps (and make it yield batches for every epoch), or a re-iterable "
@@ -367,9 +397,10 @@ class Trainer:
             return validation
         vxs, vys, vcount = self._prepare(*validation_data, on_device)
         return batches.ArrayBatches(lambda index: self._batch(vxs, vys, None, index), vcount, batch_size,
-                                    steps=validation_steps, argument="validation_steps")
+                                    steps=validation_steps, argument="validation_steps",
+                                    parallel=distribution.data_parallel())
 
-    def _source_batches(self, source, method, what, steps, argument, class_weight=None):
+    def _source_batches(self, source, method, what, steps, argument, class_weight=None, parallel=None):
         """A ``SourceBatches`` over ``source`` whose items are checked as ``method`` needs; builds the model from
         the first batch when it is not built."""
         predicting = method == "predict"
@@ -397,7 +428,7 @@ class Trainer:
             except (ValueError, TypeError) as error:
                 raise type(error)(f"{what}, batch {number}: {error}") from error
 
-        source_batches = batches.SourceBatches(source, check, what, steps, argument)
+        source_batches = batches.SourceBatches(source, check, what, steps, argument, parallel=parallel)
         if self.graph is None:
             first = source_batches.first()
             if not predicting and isinstance(first, list) and len(first) in (2, 3):
@@ -407,6 +438,7 @@ class Trainer:
             self._resolve_outputs()
         return source_batches
 
+    @_collective("evaluate")
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
                  callbacks=None, return_dict=False):
         """The loss (and metrics) over ``(x, y)``: a float, or ``[loss, *others]`` in log order, or a dict.
@@ -416,7 +448,8 @@ class Trainer:
         self._require_compiled("evaluate")
         if batches.is_source(x):
             _only_arrays_take("evaluate", "x", batch_size=batch_size, y=y, sample_weight=sample_weight)
-            source = self._source_batches(x, "evaluate", "the evaluation data (x)", steps, "steps")
+            source = self._source_batches(x, "evaluate", "the evaluation data (x)", steps, "steps",
+                                          parallel=distribution.data_parallel())
         else:
             if steps is not None:
                 _positive("steps", steps)
@@ -427,11 +460,11 @@ class Trainer:
                        for target, weight in zip(ys, _per_output_weights(sample_weight, self.output_names))]
             batch_size = _positive("batch_size", 32 if batch_size is None else batch_size)
             source = batches.ArrayBatches(lambda index: self._batch(xs, ys, weights, index), count, batch_size,
-                                          steps=steps)
-        callback_list = CallbackList(_callbacks_list(callbacks), self, {"steps": source.steps,
-                                                                        "verbose": _resolve_verbose(verbose)})
+                                          steps=steps, parallel=distribution.data_parallel())
+        verbose = _resolve_verbose(verbose) if distribution.is_chief() else 0
+        callback_list = CallbackList(_callbacks_list(callbacks), self, {"steps": source.steps, "verbose": verbose})
         logs = self._evaluate_batches(source, callback_list=callback_list)
-        if _resolve_verbose(verbose):
+        if verbose:
             print(" - ".join(f"{key}: {value:.4f}" for key, value in logs.items()))
         return self._returned(logs, return_dict)
 
@@ -450,33 +483,37 @@ class Trainer:
             hooks.on_test_batch_begin(step)
             logs = self.test_step(batch)
             hooks.on_test_batch_end(step, logs)
+        if distribution.data_parallel() is not None:
+            distribution.data_parallel().reduce_totals(self._totals)
         logs = self._totals.logs()
         hooks.on_test_end(logs)
         return {prefix + name: value for name, value in logs.items()}
 
+    @_collective("predict")
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         """The model's outputs for ``x`` as NumPy arrays (a list, or a dict, for several outputs). ``x`` may be a
         generator, an iterable or a PyDataset of batches (``x``, or tuples whose first item is ``x``; then without
         ``batch_size``); ``steps`` batches are used, or (default) all of them. ``callbacks`` get
         ``on_predict_begin``, the predict-batch hooks (with ``{"outputs": ...}``) and ``on_predict_end``."""
+        parallel = distribution.data_parallel()
         if batches.is_source(x):
             _only_arrays_take("predict", "x", batch_size=batch_size)
-            source = self._source_batches(x, "predict", "the prediction data (x)", steps, "steps")
+            source = self._source_batches(x, "predict", "the prediction data (x)", steps, "steps", parallel=parallel)
             on_device = False  # a stream of unknown length: its outputs are gathered on the host
         else:
             if steps is not None:
                 _positive("steps", steps)
             self.build_for_data(x)
             xs = data.as_list(x, self.input_names, "x")
-            on_device = data.fits_on_device(*xs)
+            on_device = data.fits_on_device(*xs) and parallel is None  # shares are gathered on the host
             xs = self._prepare_inputs(xs, on_device)
             count = data.num_samples(xs, "x")
             batch_size = _positive("batch_size", 32 if batch_size is None else batch_size)
             source = batches.ArrayBatches(lambda index: (self._batch(xs, [None], None, index)[0],), count,
-                                          batch_size, steps=steps)
+                                          batch_size, steps=steps, parallel=parallel)
         per_output = [[] for _ in self.graph.flat_outputs]
-        hooks = CallbackList(_callbacks_list(callbacks), self, {"steps": source.steps,
-                                                                 "verbose": _resolve_verbose(verbose)})
+        verbose = _resolve_verbose(verbose) if distribution.is_chief() else 0
+        hooks = CallbackList(_callbacks_list(callbacks), self, {"steps": source.steps, "verbose": verbose})
         hooks.on_predict_begin()
         for step, batch in enumerate(source.epoch()):
             hooks.on_predict_batch_begin(step)
@@ -486,6 +523,8 @@ class Trainer:
                 collected.append(output if on_device else backend.to_host(output))
             hooks.on_predict_batch_end(step, {"outputs": predicted})
         hooks.on_predict_end()
+        if parallel is not None:
+            per_output = [parallel.gather_batches(collected) for collected in per_output]
         results = []
         for collected, tensor in zip(per_output, self.graph.flat_outputs):
             xp = backend.get_array_module(collected[0]) if collected else numpy
