@@ -1,4 +1,5 @@
 """The callback contract (Keras' hook names) and the list that calls them in order."""
+from .. import distribution
 
 
 class Callback:
@@ -7,6 +8,9 @@ class Callback:
     Batch-level ``logs`` are read lazily: reading a value copies the running means from the device, so a
     callback that does not read them costs no synchronisation.
     """
+
+    #: Whether only rank 0 of a data-parallel job runs it (it writes files or prints); the others leave it out.
+    chief_only = False
 
     def __init__(self):
         self.model = None
@@ -80,6 +84,8 @@ class CallbackList:
                 raise TypeError(f"callbacks must be nnkit.callbacks.Callback objects. Received: {callback!r}")
             callback.set_model(model)
             callback.set_params(params)
+        if not distribution.is_chief():
+            self.callbacks = [callback for callback in self.callbacks if not callback.chief_only]
 
     def __getattr__(self, hook):
         if not hook.startswith("on_"):

@@ -17,6 +17,7 @@ class CSVLogger(Callback):
     Example:
         >>> model.fit(x, y, epochs=5, callbacks=[CSVLogger("training.csv")])
     """
+    chief_only = True  # rank 0 alone writes (prints) in a data-parallel job
 
     def __init__(self, filename, separator=",", append=False):
         super().__init__()

@@ -26,6 +26,7 @@ class ModelCheckpoint(Callback):
         >>> checkpoint = ModelCheckpoint("best.nnkit", monitor="val_accuracy", save_best_only=True)
         >>> model.fit(x, y, epochs=10, validation_split=0.1, callbacks=[checkpoint])
     """
+    chief_only = True  # rank 0 alone writes (prints) in a data-parallel job
 
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False, save_weights_only=False,
                  mode="auto", initial_value_threshold=None):

@@ -44,6 +44,7 @@ class ProgbarLogger(Callback):
     """Prints Keras' per-epoch progress to ``stream`` (default stdout): a redrawn bar with
     ``verbose=1``, one line per epoch with ``verbose=2``. ``fit(verbose=...)`` adds one.
     """
+    chief_only = True  # rank 0 alone writes (prints) in a data-parallel job
     def __init__(self, verbose=1, stream=None):
         super().__init__()
         self.verbose = verbose

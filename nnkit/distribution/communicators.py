@@ -4,6 +4,7 @@ small exchanges of processes started without MPI. nnkit imports mpi4py or CuPy's
 
 Every collective must be called by every process, in the same order, as MPI requires.
 """
+import atexit
 import os
 import pickle
 import sys
@@ -124,6 +125,17 @@ class StoreCommunicator(Communicator):
         super().__init__(environment.rank, environment.world_size)
         self._store = TCPStore(environment.master_addr, environment.master_port, environment.rank == 0, timeout)
         self._sequence = 0
+        atexit.register(self._leave)
+
+    def _leave(self):
+        """At exit: rank 0 keeps serving the rendezvous until every process has left it."""
+        try:
+            self._store.set(f"left/{self.rank}", b"")
+            if self.rank == 0:
+                for rank in range(1, self.size):
+                    self._store.get(f"left/{rank}")
+        except (OSError, TimeoutError):
+            pass  # a process that failed never leaves; the launcher stops the job
 
     def allgather_object(self, value):
         self._sequence += 1

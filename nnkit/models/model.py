@@ -8,7 +8,7 @@ import json
 
 import numpy
 
-from .. import backend
+from .. import backend, distribution
 from .._registry import snake_case
 from ..layers.base import Layer, layer_keys, tracked_layers, unique_name
 from ..layers.symbolic import flatten, is_symbolic
@@ -222,7 +222,8 @@ class Model(Trainer, Layer):
 
     def save_weights(self, filepath):
         """Write every weight to ``filepath`` as safetensors (names like ``"dense/kernel"``), atomically."""
-        saving.save_weights(self, filepath)
+        if distribution.is_chief():  # in a data-parallel job rank 0 writes; the others hold the same weights
+            saving.save_weights(self, filepath)
 
     def load_weights(self, filepath):
         """Load weights from an nnkit safetensors file (``save_weights`` or ``save``) or a Keras 3
@@ -232,7 +233,8 @@ class Model(Trainer, Layer):
     def save(self, filepath):
         """Write the architecture, the weights and the optimizer state to one file (``.nnkit`` by convention);
         ``nnkit.models.load_model(filepath)`` restores it, and ``fit`` resumes exactly."""
-        saving.save_model(self, filepath)
+        if distribution.is_chief():
+            saving.save_model(self, filepath)
 
     def get_config(self):
         """A subclassed model's constructor arguments (those it was made with, when JSON can hold them) and its

@@ -332,10 +332,10 @@ class Trainer:
                                          rng=rng, steps=steps_per_epoch, argument="steps_per_epoch",
                                          parallel=parallel)
         if parallel is not None:
-            parallel.start(self, {"model": [type(layer).__name__ for layer in self.leaf_layers()],
-                                  "weights": [tuple(w.shape) for w in self.weights], "epochs": epochs,
-                                  "initial_epoch": initial_epoch, "steps per epoch": train.steps,
-                                  "batch_size": batch_size, "samples": getattr(train, "count", None)})
+            parallel.start(self, {"batch_size": batch_size, "samples": getattr(train, "count", None),
+                                  "steps per epoch": train.steps, "epochs": epochs, "initial_epoch": initial_epoch,
+                                  "model": [type(layer).__name__ for layer in self.leaf_layers()],
+                                  "weights": [tuple(w.shape) for w in self.weights]})
 
         verbose = _resolve_verbose(verbose) if distribution.is_chief() else 0
         callbacks = list(_callbacks_list(callbacks))
