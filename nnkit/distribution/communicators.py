@@ -40,11 +40,14 @@ class Communicator:
         """Replace ``array`` by ``root``'s, in place."""
         if self.size == 1:
             return array
-        if not isinstance(array, numpy.ndarray) and self._device_channel() is not None:
+        if isinstance(array, numpy.ndarray):
+            self._host_broadcast(array, root)
+        elif self._device_channel() is not None:
             self._nccl.broadcast(array, root)
         else:
-            value = self.broadcast_object(backend.to_host(array) if self.rank == root else None, root)
-            array[...] = value if isinstance(array, numpy.ndarray) else backend.to_device(value)
+            host = backend.to_host(array)
+            self._host_broadcast(host, root)
+            array[...] = backend.to_device(host)
         return array
 
     def _device_channel(self):
@@ -69,6 +72,9 @@ class Communicator:
 
     def _host_allreduce(self, array):
         raise NotImplementedError
+
+    def _host_broadcast(self, array, root):
+        array[...] = self.broadcast_object(array if self.rank == root else None, root)
 
     def abort(self, message):
         """Stop every process of the job after printing ``message`` (this process's failure)."""
@@ -110,6 +116,11 @@ class MPICommunicator(Communicator):
         if not array.flags.c_contiguous:
             raise ValueError("allreduce_sum needs a contiguous array")
         self._comm.Allreduce(self._mpi.IN_PLACE, array, op=self._mpi.SUM)
+
+    def _host_broadcast(self, array, root):
+        if not array.flags.c_contiguous:
+            raise ValueError("broadcast needs a contiguous array")
+        self._comm.Bcast(array, root=root)
 
     def abort(self, message):
         print(message, file=sys.stderr, flush=True)
