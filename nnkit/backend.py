@@ -136,6 +136,19 @@ def to_device_staged(array):
     return cupy.asarray(pinned)
 
 
+def on_current_device(function):
+    """``function``, made to run on the calling thread's current GPU from any thread (CuPy's current device is per
+    thread, and a background thread would otherwise allocate on GPU 0)."""
+    if not is_gpu():
+        return function
+    device = cupy.cuda.Device().id
+
+    def run(*args, **kwargs):
+        with cupy.cuda.Device(device):
+            return function(*args, **kwargs)
+    return run
+
+
 def device_out_of_memory_errors():
     """The exception types an allocation on the active backend raises when memory runs out."""
     if cupy is not None and is_gpu():

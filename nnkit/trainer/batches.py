@@ -1,7 +1,13 @@
 """Where fit / evaluate / predict take their batches from: arrays sliced into batches, or the batches that a
 Python generator, another iterable or a ``nnkit.utils.PyDataset`` yields (each one checked by the trainer as it
 checks whole arrays). Both give ``steps`` (the batches per epoch, None when unknown) and ``epoch()``."""
-from . import data
+import weakref
+
+import numpy
+
+from . import data, prefetch
+
+_TAKEN_EARLY = weakref.WeakKeyDictionary()
 
 
 def is_source(x):
@@ -49,7 +55,11 @@ class SourceBatches:
     when it is not what the model expects). ``steps`` batches per epoch when given, else until the iterable is
     exhausted. A PyDataset-like object (``__len__`` and ``__getitem__``) is read by index and gets
     ``on_epoch_begin()`` / ``on_epoch_end()`` around each training epoch; another re-iterable object is iterated
-    anew each epoch; a one-shot iterator (a generator) is consumed across epochs, as in Keras."""
+    anew each epoch; a one-shot iterator (a generator) is consumed across epochs, as in Keras.
+
+    Batches are read and checked ahead on background threads (``prefetch``): a PyDataset's ``workers`` threads
+    call ``__getitem__`` (``use_multiprocessing`` also uses threads: nnkit never pickles the data set), at most
+    ``max_queue_size`` batches ahead; another iterable is read one batch ahead."""
 
     def __init__(self, source, check, what, steps=None, argument="steps", parallel=None):
         if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps <= 0):
@@ -59,9 +69,11 @@ class SourceBatches:
         self.indexed = hasattr(source, "__getitem__") and hasattr(source, "__len__")
         self.one_shot = not self.indexed and iter(source) is source
         self._iterator = source if self.one_shot else None
-        self._pending = []  # a one-shot iterator's batch taken early (to build the model), given back first
+        # A one-shot iterator's items taken early (to build the model, or read ahead and not used), given back first;
+        # kept per iterator, so the next fit on the same generator goes on where this one stopped.
+        self._pending = _taken_early(source) if self.one_shot else []
         self.given_steps = steps
-        self.steps = steps if steps is not None else (len(source) if hasattr(source, "__len__") else None)
+        self.steps = steps if steps is not None else _known_length(source)
 
     def first(self):
         """The first item, unchecked (to build the model from); a one-shot iterator's is kept for the epoch."""
@@ -86,13 +98,8 @@ class SourceBatches:
     def epoch(self):
         """This epoch's checked batches: ``steps`` of them, or all the source yields (an error when it runs out
         first, or yields none)."""
-        items, number = self._items(), 0
-        while self.given_steps is None or number < self.given_steps:  # no item is taken beyond the steps
-            try:
-                item = next(items)
-            except StopIteration:
-                break
-            batch = self.check(item, number)
+        number = 0
+        for item, batch in self._prefetched():
             yield batch if self.parallel is None else self.parallel.local_batch(batch)
             number += 1
         if self.given_steps is not None and number < self.given_steps:
@@ -106,6 +113,27 @@ class SourceBatches:
                     f"every epoch." if self.one_shot else "")
             raise ValueError(f"{self.what} yielded no batches.{hint}")
 
+    def _prefetched(self):
+        """``(item, checked batch)`` pairs of this epoch, read ahead on background threads; no item is taken
+        beyond the steps, and a generator's items read ahead but not used go back to it."""
+        if self.indexed:
+            count = len(self.source) if self.given_steps is None else min(self.given_steps, len(self.source))
+            workers = getattr(self.source, "workers", 1) or 1
+            depth = max(getattr(self.source, "max_queue_size", 2) or 2, workers)
+            return prefetch.prefetched(lambda number: (None, self.check(self.source[number], number)), count,
+                                       workers, depth)
+        items = self._items()
+
+        def fetch(number):
+            try:
+                item = next(items)
+            except StopIteration:
+                return prefetch.END
+            return item, self.check(item, number)
+
+        give_back = (lambda unused: self._pending.extend(item for item, _ in unused)) if self.one_shot else None
+        return prefetch.prefetched(fetch, self.given_steps, 1, 2, give_back)
+
     def begin_epoch(self):
         """Before a training epoch: a PyDataset's ``on_epoch_begin()``."""
         if self.indexed and hasattr(self.source, "on_epoch_begin"):
@@ -115,6 +143,29 @@ class SourceBatches:
         """After a training epoch: a PyDataset's ``on_epoch_end()`` (to reshuffle, say)."""
         if self.indexed and hasattr(self.source, "on_epoch_end"):
             self.source.on_epoch_end()
+
+
+def _taken_early(iterator):
+    """The list of ``iterator``'s items taken early, shared by every fit on it (a new one when the iterator cannot
+    be weakly referenced, as a list's cannot)."""
+    try:
+        return _TAKEN_EARLY.setdefault(iterator, [])
+    except TypeError:
+        return []
+
+
+def _known_length(source):
+    """The number of batches ``source`` yields when it says (``len``, or a ``tf.data.Dataset``'s non-negative
+    ``cardinality()``), else None. Found by duck typing: nnkit never imports TensorFlow or PyTorch."""
+    try:
+        return len(source)
+    except TypeError:  # no __len__, or an infinite / unknown-size dataset that refuses it
+        pass
+    cardinality = getattr(source, "cardinality", None)
+    if callable(cardinality):
+        count = int(numpy.asarray(cardinality()))
+        return count if count >= 0 else None  # tf.data: -1 infinite, -2 unknown
+    return None
 
 
 class _Resumed:

@@ -406,8 +406,8 @@ class Trainer:
         predicting = method == "predict"
 
         def check(item, number):
-            if not predicting and isinstance(item, list) and len(item) in (2, 3):
-                item = tuple(item)  # as Keras: a list batch is (x, y[, sample_weight])
+            if isinstance(item, list) and len(item) in (2, 3):
+                item = tuple(item)  # as Keras: a list batch (a DataLoader's [x, y]) is (x, y[, sample_weight])
             if predicting:
                 x, y, sample_weight = unpack_x_y_sample_weight(item)
             elif isinstance(item, tuple) and 1 <= len(item) <= 3:

@@ -5,8 +5,8 @@ class PyDataset:
     """Subclass it to feed ``fit`` / ``evaluate`` / ``predict`` batch by batch, as in Keras: ``__len__`` is the
     number of batches per epoch, ``__getitem__(index)`` returns batch ``index`` as ``(x, y)`` or
     ``(x, y, sample_weight)`` (``x`` alone for predict), and ``on_epoch_end()`` runs after every training epoch
-    (to reshuffle, say). ``workers``, ``use_multiprocessing`` and ``max_queue_size`` are accepted for Keras'
-    interface; nnkit reads the batches in the calling thread.
+    (to reshuffle, say). ``fit`` reads batches ahead on ``workers`` background threads, at most ``max_queue_size``
+    ahead; ``use_multiprocessing=True`` uses threads too (nnkit does not pickle the data set to other processes).
 
     Example:
         >>> import numpy
@@ -30,17 +30,17 @@ class PyDataset:
 
     @property
     def workers(self):
-        """The number of workers asked for (Keras' argument; nnkit reads batches in the calling thread)."""
+        """The number of threads that read batches ahead."""
         return self._workers
 
     @property
     def use_multiprocessing(self):
-        """Whether processes were asked for (Keras' argument; not used by nnkit)."""
+        """Whether processes were asked for (Keras' argument; nnkit reads with threads either way)."""
         return self._use_multiprocessing
 
     @property
     def max_queue_size(self):
-        """The queue size asked for (Keras' argument; not used by nnkit)."""
+        """The most batches read ahead."""
         return self._max_queue_size
 
     def __getitem__(self, index):
