@@ -6,3 +6,4 @@ from .misc import set_random_seed, to_categorical
 from .model_plot import plot_model
 from .plot import plot_history
 from .sequences import pad_sequences
+from .files import get_file
