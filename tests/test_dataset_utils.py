@@ -329,3 +329,23 @@ def test_batch_dataset_batches_reshuffles_after_each_epoch_and_takes():
         dataset.batch(0)
     with pytest.raises(ValueError, match=r"found lengths \[2, 3\]"):
         BatchDataset((numpy.arange(2), numpy.arange(3)))
+
+
+def test_split_of_a_batched_dataset_keeps_its_batch_size_and_order():
+    dataset = BatchDataset((numpy.arange(10), numpy.arange(10) + 100), batch_size=3, shuffle=True, seed=5)
+    dataset.on_epoch_end()  # a new order: the split follows it
+    order = numpy.random.default_rng(5).permutation(10)
+    left, right = split_dataset(dataset, left_size=6)
+    assert [x.tolist() for x, _ in left] == [order[:3].tolist(), order[3:6].tolist()]
+    assert [y.tolist() for _, y in right] == [(order[6:9] + 100).tolist(), (order[9:] + 100).tolist()]
+
+
+def test_fit_takes_timeseries_windows_and_split_parts():
+    series = numpy.sin(numpy.arange(60, dtype=numpy.float32) / 5)[:, None]
+    windows = timeseries_dataset_from_array(series[:-5], series[5:, 0], sequence_length=5, batch_size=8)
+    model = nnkit.Sequential([nnkit.Input((5, 1)), nnkit.layers.Flatten(), nnkit.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    train, validation = split_dataset(windows.unbatch(), left_size=0.75)
+    history = model.fit(train.batch(8), validation_data=validation.batch(8), epochs=2, verbose=0)
+    assert len(history.history["val_loss"]) == 2
+    assert model.predict(windows, verbose=0).shape == (51, 1)

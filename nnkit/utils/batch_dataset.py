@@ -79,22 +79,23 @@ class BatchDataset(PyDataset):
 
     def batch(self, batch_size):
         """The same samples, in the current order, in batches of ``batch_size`` (tf.data's ``batch``)."""
-        return self._derived(numpy.asarray(self._order), batch_size)
+        return self._derived(self._order, batch_size)
 
     def unbatch(self):
         """The same samples, in the current order, one at a time (tf.data's ``unbatch``)."""
-        return self._derived(numpy.asarray(self._order), None)
+        return self._derived(self._order, None)
 
     def take(self, count):
         """The first ``count`` elements (batches, or samples when unbatched), as tf.data's ``take``."""
         size = 1 if self.batch_size is None else self.batch_size
         return self._derived(self._order[:max(count, 0) * size], self.batch_size)
 
-    def select(self, rows):
-        """A dataset of the samples ``rows`` (indices into this dataset's samples), nothing copied."""
-        return self._derived(numpy.asarray(rows), self.batch_size)
+    def select(self, positions):
+        """A dataset of the samples at ``positions`` in the current order, batched alike; nothing is copied."""
+        return self._derived(self._order[numpy.asarray(positions, dtype=numpy.int64)], self.batch_size)
 
     def _derived(self, rows, batch_size):
+        """A dataset of the samples ``rows`` (indices into the columns), in that order."""
         file_paths = None if self.file_paths is None else [self.file_paths[i] for i in rows]
         if isinstance(self.columns, tuple):
             columns = tuple(Selected(column, rows) for column in self.columns)

@@ -52,7 +52,7 @@ def split_dataset(dataset, left_size=None, right_size=None, shuffle=False, seed=
 
 def _as_dataset(dataset):
     if isinstance(dataset, BatchDataset):
-        return dataset.unbatch().batch(dataset.batch_size) if dataset.batch_size else dataset
+        return dataset
     if isinstance(dataset, numpy.ndarray):
         return BatchDataset(dataset)
     if isinstance(dataset, (list, tuple)):
