@@ -164,8 +164,10 @@ def test_hidden_folders_are_no_class(pets):
 
 
 def test_shuffle_and_validation_split_are_kerass(pets):
-    train, validation = image_dataset_from_directory(pets, image_size=4, validation_split=0.4, subset="both",
-                                                     seed=3, batch_size=None, verbose=False)
+    both = image_dataset_from_directory(pets, image_size=4, validation_split=0.4, subset="both", seed=3,
+                                        batch_size=None, verbose=False)
+    assert isinstance(both, list)  # as Keras returns the pair
+    train, validation = both
     order = numpy.random.RandomState(3).permutation(6)  # Keras: RandomState(seed).shuffle of the sorted files
     assert [int(image[0, 0, 0]) for image, _ in train] == [RED[i] for i in order[:4]]
     assert [int(image[0, 0, 0]) for image, _ in validation] == [RED[i] for i in order[4:]]  # int(0.4 * 6) = 2

@@ -144,5 +144,5 @@ def datasets(directory, what, formats, files_column, file_paths, labels, label_m
         return BatchDataset(columns, batch_size, reshuffle, seed, class_names, paths)
 
     if subset == "both":
-        return dataset("training", shuffle), dataset("validation", False)
+        return [dataset("training", shuffle), dataset("validation", False)]  # a list, as Keras returns
     return dataset(subset, shuffle)
