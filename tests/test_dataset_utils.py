@@ -351,3 +351,44 @@ def test_fit_takes_timeseries_windows_and_split_parts():
     history = model.fit(train.batch(8), validation_data=validation.batch(8), epochs=2, verbose=0)
     assert len(history.history["val_loss"]) == 2
     assert model.predict(windows, verbose=0).shape == (51, 1)
+
+
+def test_map_cache_and_prefetch_as_tf_data():
+    dataset = BatchDataset((numpy.arange(6), numpy.arange(6) % 2), batch_size=4, shuffle=True, seed=2)
+    calls = []
+
+    def double(x, y):
+        calls.append(len(x))
+        return x * 2, y
+    mapped = dataset.map(double, num_parallel_calls=-1)
+    assert [x.tolist() for x, _ in mapped] == [[0, 2, 4, 6], [8, 10]] and calls == [4, 2]
+    assert [x.tolist() for x in mapped.map(lambda x, y: x + 1).take(1)] == [[1, 3, 5, 7]]
+    cached = mapped.cache().prefetch(buffer_size=10)
+    first = [x.tolist() for x, _ in cached]
+    cached.on_epoch_end()  # a cache repeats its first pass, order included
+    assert [x.tolist() for x, _ in cached] == first and calls == [4, 2, 4, 4, 2]
+    assert BatchDataset(numpy.arange(3)).map(lambda x: -x)[2] == -2
+    with pytest.raises(ValueError, match=r"batch\(\) after map\(\) is not supported.*Call batch\(\) first"):
+        mapped.batch(2)
+    with pytest.raises(ValueError, match="nnkit caches datasets in memory only"):
+        dataset.cache("cache_file")
+    with pytest.raises(TypeError, match="map expects a function"):
+        dataset.map("double")
+
+
+def test_keras_text_classification_pipeline(reviews):
+    # keras-io's text classification from scratch, on four reviews: adapt on the texts, map, cache, prefetch, fit
+    raw_train = text_dataset_from_directory(reviews, batch_size=2, validation_split=0.25, subset="training",
+                                            seed=1, verbose=False)
+    vectorizer = nnkit.layers.TextVectorization(max_tokens=20, output_mode="int", output_sequence_length=3)
+    vectorizer.adapt(raw_train.map(lambda text, label: text))
+    train = raw_train.map(lambda text, label: (vectorizer(text[:, None]), label)).cache().prefetch(buffer_size=10)
+    texts, _ = raw_train[0]
+    tokens, _ = train[0]
+    vocabulary = vectorizer.get_vocabulary()
+    assert [[vocabulary[t] for t in row if t] for row in tokens.tolist()] == [
+        text.lower().split()[:3] for text in texts.tolist()]
+    model = nnkit.Sequential([nnkit.Input((3,)), nnkit.layers.Embedding(20, 4),
+                              nnkit.layers.GlobalAveragePooling1D(), nnkit.layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    assert len(model.fit(train, epochs=2, verbose=0).history["accuracy"]) == 2

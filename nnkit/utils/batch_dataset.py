@@ -1,7 +1,7 @@
 """``BatchDataset``: what nnkit's data-set utilities return where Keras returns a ``tf.data.Dataset``.
 
 It is a ``PyDataset`` (so ``fit`` / ``evaluate`` / ``predict`` read it batch by batch) that also iterates, batches,
-unbatches and takes like a ``tf.data.Dataset``. Its samples sit in *columns*: one column, or a tuple of them for
+unbatches, takes, maps and caches like a ``tf.data.Dataset``. Its samples sit in *columns*: one column, or a tuple of them for
 ``(x, y)`` elements. A column is anything with a length that an array of sample indices selects rows of: a NumPy
 array, or a lazy column that reads image or text files, or cuts windows from a series, only for the samples asked.
 """
@@ -19,6 +19,10 @@ class BatchDataset(PyDataset):
     ``shuffle=True`` the first pass takes the samples in their given order (Keras' utilities shuffle the order
     with the seed first) and every ``on_epoch_end()`` (after each training epoch) draws a new order from ``seed``.
     This differs from tf.data, which reshuffles within a buffer of 8 batches on every pass.
+
+    ``map(function)`` applies a function to every element (batch, or sample when unbatched) as it is read;
+    ``cache()`` keeps each element once read, so later passes repeat the first one, order included (as tf.data's
+    ``shuffle().cache()``); ``prefetch`` returns the dataset as it is (nnkit's trainer reads ahead itself).
 
     Args:
         columns: one column or a tuple of columns, all of one length (see the module docstring).
@@ -51,6 +55,8 @@ class BatchDataset(PyDataset):
         self.class_names, self.file_paths = class_names, file_paths
         self._order = numpy.arange(self.count)
         self._rng = numpy.random.default_rng(seed) if shuffle else None
+        self._functions = ()  # map()'s functions, applied to each element in turn
+        self._cache = None  # cache()'s elements read so far, by index
 
     def __len__(self):
         return self.count if self.batch_size is None else math.ceil(self.count / self.batch_size)
@@ -59,6 +65,16 @@ class BatchDataset(PyDataset):
         if not -len(self) <= index < len(self):
             raise IndexError(f"batch {index} is out of range for a dataset of {len(self)} batches.")
         index %= len(self)
+        if self._cache is not None and index in self._cache:
+            return self._cache[index]
+        element = self._read(index)
+        for function in self._functions:
+            element = function(*element) if isinstance(element, tuple) else function(element)
+        if self._cache is not None:
+            self._cache[index] = element
+        return element
+
+    def _read(self, index):
         size = 1 if self.batch_size is None else self.batch_size
         rows = self._order[index * size:(index + 1) * size]
         if isinstance(self.columns, tuple):
@@ -73,35 +89,70 @@ class BatchDataset(PyDataset):
             yield self[index]
 
     def on_epoch_end(self):
-        """With ``shuffle``: a new sample order for the next epoch."""
-        if self._rng is not None:
+        """With ``shuffle``: a new sample order for the next epoch (not once cached: the cache keeps its order)."""
+        if self._rng is not None and self._cache is None:
             self._order = self._rng.permutation(self.count)
 
     def batch(self, batch_size):
         """The same samples, in the current order, in batches of ``batch_size`` (tf.data's ``batch``)."""
+        self._check_unmapped("batch")
         return self._derived(self._order, batch_size)
 
     def unbatch(self):
         """The same samples, in the current order, one at a time (tf.data's ``unbatch``)."""
+        self._check_unmapped("unbatch")
         return self._derived(self._order, None)
+
+    def map(self, map_func, num_parallel_calls=None, deterministic=None):
+        """A dataset whose elements are ``map_func(*element)`` (``map_func(element)`` for a single array), computed
+        when read, as tf.data's ``map``. ``num_parallel_calls`` and ``deterministic`` are accepted for its
+        signature; elements are mapped in the calling thread, in order."""
+        if not callable(map_func):
+            raise TypeError(f"map expects a function. Received: map_func of type {type(map_func).__name__}")
+        return self._derived(self._order, self.batch_size, self._functions + (map_func,))
+
+    def cache(self, filename=""):
+        """A dataset that keeps each element (after this dataset's maps) in memory once read, as tf.data's
+        ``cache()``; its later passes repeat the first in the same order. Only in memory: ``filename`` must be
+        ``""``."""
+        if filename != "":
+            raise ValueError(f"nnkit caches datasets in memory only; expected filename=''. Received: "
+                             f"filename={filename!r}")
+        cached = self._derived(self._order, self.batch_size, self._functions)
+        cached._cache = {}
+        return cached
+
+    def prefetch(self, buffer_size=None):
+        """This dataset, unchanged: tf.data's ``prefetch`` for pipelines written for Keras (``fit`` reads batches
+        ahead on its own)."""
+        return self
+
+    def _check_unmapped(self, method):
+        if self._functions:
+            raise ValueError(f"{method}() after map() is not supported: map() applies to the elements as they are "
+                             f"now. Call {method}() first, then map().")
 
     def take(self, count):
         """The first ``count`` elements (batches, or samples when unbatched), as tf.data's ``take``."""
         size = 1 if self.batch_size is None else self.batch_size
-        return self._derived(self._order[:max(count, 0) * size], self.batch_size)
+        return self._derived(self._order[:max(count, 0) * size], self.batch_size, self._functions)
 
     def select(self, positions):
-        """A dataset of the samples at ``positions`` in the current order, batched alike; nothing is copied."""
-        return self._derived(self._order[numpy.asarray(positions, dtype=numpy.int64)], self.batch_size)
+        """A dataset of the samples at ``positions`` in the current order, batched (and mapped) alike; nothing is
+        copied."""
+        rows = self._order[numpy.asarray(positions, dtype=numpy.int64)]
+        return self._derived(rows, self.batch_size, self._functions)
 
-    def _derived(self, rows, batch_size):
-        """A dataset of the samples ``rows`` (indices into the columns), in that order."""
+    def _derived(self, rows, batch_size, functions=()):
+        """A dataset of the samples ``rows`` (indices into the columns), in that order, mapped by ``functions``."""
         file_paths = None if self.file_paths is None else [self.file_paths[i] for i in rows]
         if isinstance(self.columns, tuple):
             columns = tuple(Selected(column, rows) for column in self.columns)
         else:
             columns = Selected(self.columns, rows)
-        return BatchDataset(columns, batch_size, self.shuffle, self.seed, self.class_names, file_paths)
+        derived = BatchDataset(columns, batch_size, self.shuffle, self.seed, self.class_names, file_paths)
+        derived._functions = functions
+        return derived
 
 
 class Selected:
