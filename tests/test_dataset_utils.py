@@ -2,6 +2,8 @@
 documented examples), split_dataset (Keras' sizes and its Python-random shuffle), image_dataset_from_directory and
 text_dataset_from_directory on folders the tests build (labels from subfolders, Keras' seeded file order and
 validation split, label modes, hand-computed pixels and resizes), and the BatchDataset they return fed to fit."""
+import sys
+
 import numpy
 import pytest
 from PIL import Image
@@ -392,3 +394,9 @@ def test_keras_text_classification_pipeline(reviews):
                               nnkit.layers.GlobalAveragePooling1D(), nnkit.layers.Dense(1, activation="sigmoid")])
     model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
     assert len(model.fit(train, epochs=2, verbose=0).history["accuracy"]) == 2
+
+
+def test_without_pillow_the_error_names_the_extra(pets, monkeypatch):
+    monkeypatch.setitem(sys.modules, "PIL", None)  # as if Pillow were not installed
+    with pytest.raises(ImportError, match=r"reads images with Pillow: `pip install nnkit\[image\]`"):
+        image_dataset_from_directory(pets)

@@ -112,6 +112,9 @@ def test_a_missing_file_is_downloaded_once_and_checked(tmp_path, monkeypatch):
     assert sorted(os.listdir(tmp_path / "data" / "boston_housing")) == ["boston_housing.npz"]
     boston_housing.load_data()
     assert len(requested) == 1  # there now: not fetched again
+    elsewhere = tmp_path / "mine" / "boston.npz"  # a path with a folder: downloaded right there
+    boston_housing.load_data(path=str(elsewhere))
+    assert elsewhere.is_file() and len(requested) == 2
 
 
 def test_a_download_with_the_wrong_hash_is_refused(tmp_path, monkeypatch):
