@@ -29,6 +29,7 @@ def tensor_digest(array):
 
 
 def text_digest(text):
+    """Hex SHA-256 of a metadata string, UTF-8 encoded."""
     return hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -51,7 +51,7 @@ def atomic_write(path, data):
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(descriptor, "wb") as stream:
-            _keep_mode_of(path, stream)
+            _keep_mode_of(path, temporary)
             stream.write(data)
             stream.flush()
             os.fsync(stream.fileno())
@@ -63,16 +63,14 @@ def atomic_write(path, data):
     _fsync_directory(directory)
 
 
-def _keep_mode_of(path, stream):
-    """Give the new file the permission bits of the one it replaces (a file the user made private stays so)."""
+def _keep_mode_of(path, temporary):
+    """Give ``temporary`` the permission bits of the file ``path`` it will replace, if there is one (a file the
+    user made private stays so); a new file keeps those the umask left (``os.open`` with 0o666)."""
     try:
         mode = stat.S_IMODE(os.stat(path).st_mode)
     except FileNotFoundError:
         return
-    if hasattr(os, "fchmod"):
-        os.fchmod(stream.fileno(), mode)
-    else:
-        os.chmod(stream.name, mode)
+    os.chmod(temporary, mode)
 
 
 def _fsync_directory(directory):
@@ -200,12 +198,12 @@ def _parse_header(path, data):
                                f"but the file holds only {len(data) - 8} after the length field.")
     try:
         header = json.loads(data[8:8 + header_size], object_pairs_hook=_refuse_duplicate_names)
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:
         raise WeightsFileError(f"'{path}' is not a safetensors file, or its header is damaged: the header is not "
                                f"valid JSON ({error}).") from None
     if not isinstance(header, dict):
-        raise WeightsFileError(f"'{path}' is not a safetensors file, or its header is damaged: the header is a "
-                               f"JSON {type(header).__name__}, not a table of tensors.")
+        raise WeightsFileError(f"'{path}' is not a safetensors file, or its header is damaged: the header is "
+                               f"{_shown(header)}, not a table of tensors.")
     return header_size, header
 
 
@@ -223,7 +221,7 @@ def _metadata(path, metadata):
         return {}
     if not isinstance(metadata, dict) or not all(isinstance(value, str) for value in metadata.values()):
         raise WeightsFileError(f"'{path}' has a damaged header: its __metadata__ must be a table of strings, "
-                               f"but it is {_describe(metadata)}.")
+                               f"but it is {_shown(metadata)}.")
     return metadata
 
 
@@ -258,7 +256,7 @@ def _check_entry(path, name, entry):
     """``(begin, end)`` of one tensor entry, after checking its keys, dtype, shape and byte range."""
     where = f"'{path}' has a damaged header: tensor '{name}'"
     if not isinstance(entry, dict):
-        raise WeightsFileError(f"{where} is described by {_describe(entry)}, not a table of dtype, shape and "
+        raise WeightsFileError(f"{where} is described by {_shown(entry)}, not a table of dtype, shape and "
                                f"data_offsets.")
     missing = [key for key in ("dtype", "shape", "data_offsets") if key not in entry]
     if missing:
@@ -285,6 +283,7 @@ def _is_list_of_naturals(value):
         isinstance(item, int) and not isinstance(item, bool) and item >= 0 for item in value)
 
 
-def _describe(value):
-    text = repr(value)
-    return f"a {type(value).__name__} ({text[:60] + '...' if len(text) > 60 else text})"
+def _shown(value):
+    """``value`` as JSON, cut to a length an error message can hold."""
+    text = json.dumps(value)
+    return text if len(text) <= 60 else text[:57] + "..."
