@@ -384,3 +384,33 @@ def test_a_name_that_appears_twice_in_the_header_is_refused(saved):
 def test_bytes_after_the_last_tensor_are_refused(saved):
     with pytest.raises(WeightsFileError, match="8 bytes after its last tensor"):
         read_safetensors("longer", saved.weights_file + bytes(8))
+
+
+# ---- configurations nnkit cannot rebuild -------------------------------------------------------------------
+def first_layer(config):
+    return config["model"]["config"]["layers"][0]["config"]
+
+
+CONFIG_EDITS = {
+    "no floatx": lambda config: config.pop("floatx"),
+    "floatx unknown": lambda config: config.update(floatx="float33"),
+    "unknown layer argument": lambda config: first_layer(config).update(unitz=3),
+    "unknown optimizer argument": lambda config: config["compile"]["optimizer"]["config"].update(betaa=0.5),
+    "no iterations": lambda config: config["compile"]["optimizer"].pop("iterations"),
+    "iterations a word": lambda config: config["compile"]["optimizer"].update(iterations="many"),
+    "model a list": lambda config: config.update(model=[1]),
+    "no compile entry": lambda config: config.pop("compile"),
+}
+
+
+@pytest.mark.parametrize("case", CONFIG_EDITS)
+def test_a_configuration_nnkit_cannot_rebuild_is_a_file_error_naming_the_file(tmp_path, case):
+    # Files from before digests: nothing caught the edit while reading, so building the model must.
+    header, body = split(open(os.path.join(DATA, "legacy.nnkit"), "rb").read())
+    config = json.loads(header["__metadata__"]["config"])
+    CONFIG_EDITS[case](config)
+    header["__metadata__"]["config"] = json.dumps(config)
+    path = tmp_path / "edited.nnkit"
+    path.write_bytes(joined(header, body))
+    with pytest.raises(WeightsFileError, match=re.escape(f"'{path}' holds a configuration nnkit cannot rebuild")):
+        load_model(path)
