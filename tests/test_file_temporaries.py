@@ -164,6 +164,20 @@ def test_only_nnkit_temporaries_of_that_path_from_this_machine_and_a_dead_proces
     assert sorted(os.listdir(tmp_path)) == sorted(kept + ["w.weights.safetensors"])
 
 
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file locks")
+def test_a_temporary_whose_writer_still_holds_its_lock_stays_though_its_pid_looks_dead(tmp_path):
+    # As for a writer in another pid namespace (a container) on a machine of the same name.
+    import fcntl
+    temporary = tmp_path / f".w.weights.safetensors.{dead_pid()}@{HOST}.0123abcd.nnkit-tmp"
+    temporary.write_bytes(b"partial")
+    with open(temporary, "rb") as writer:
+        fcntl.flock(writer, fcntl.LOCK_EX)
+        model().save_weights(tmp_path / "w.weights.safetensors")
+        assert temporary.exists()
+    model().save_weights(tmp_path / "w.weights.safetensors")
+    assert os.listdir(tmp_path) == ["w.weights.safetensors"]
+
+
 # ---- permissions -------------------------------------------------------------------------------------------
 @pytest.fixture
 def umask():

@@ -13,6 +13,11 @@ import secrets
 import socket
 import stat
 
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
+
 import numpy
 import safetensors
 import safetensors.numpy
@@ -51,6 +56,7 @@ def atomic_write(path, data):
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(descriptor, "wb") as stream:
+            _lock(stream.fileno())
             _keep_mode_of(path, temporary)
             stream.write(data)
             stream.flush()
@@ -106,8 +112,11 @@ def remove_stale_temporaries(path):
 
     Only nnkit's temporaries for ``path`` written on this machine by a process that no longer runs are removed:
     a concurrent save (in this process or another) keeps its file, and so does a temporary from another
-    machine sharing the directory, whose process cannot be looked up from here. Best effort: a file that cannot
-    be removed (read-only directory, removed meanwhile by another cleaner) is left as it is.
+    machine sharing the directory, whose process cannot be looked up from here. Two witnesses must agree that
+    the writer is gone: no process has the pid in the name, and the lock the writer holds on its file while
+    writing can be taken (the kernel drops it when the writer dies, even by SIGKILL), which also keeps the
+    file of a writer in another pid namespace (a container) that shares this machine's name. Best effort: a
+    file that cannot be checked or removed (read-only directory, removed meanwhile by another cleaner) stays.
     """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
@@ -119,9 +128,10 @@ def remove_stale_temporaries(path):
         return
     for name in names:
         match = pattern.fullmatch(name)
-        if match and not _process_is_running(int(match[1])):
+        temporary = os.path.join(directory, name)
+        if match and not _process_is_running(int(match[1])) and _unlocked(temporary):
             try:
-                os.remove(os.path.join(directory, name))
+                os.remove(temporary)
             except OSError:
                 pass
 
@@ -137,6 +147,34 @@ def _process_is_running(pid):
         return False
     except PermissionError:
         return True  # it runs, as another user
+    return True
+
+
+def _lock(descriptor):
+    """Hold an exclusive lock on the temporary while it is written (the sign of a live writer)."""
+    if fcntl is not None:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            pass  # a file system without locks: the pid in the name is the only witness left
+
+
+def _unlocked(temporary):
+    """Whether no process holds the lock of a writer on ``temporary`` (True where there are no locks to ask)."""
+    if fcntl is None:
+        return True
+    try:
+        descriptor = os.open(temporary, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False  # a live writer holds it
+    except OSError:
+        return True  # a file system without locks: the pid in the name is the only witness
+    finally:
+        os.close(descriptor)
     return True
 
 
