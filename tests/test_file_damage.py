@@ -339,6 +339,7 @@ HEADER_EDITS = {
     "config edited": (more_units, r"metadata entries \['config'\] " + DIGEST_MISMATCH),
     "format edited": (edit_metadata(format="nnkit.other"), r"\['format'\] " + DIGEST_MISMATCH),
     "version edited": (edit_metadata(nnkit_version="9.9"), r"\['nnkit_version'\] " + DIGEST_MISMATCH),
+    "format a lone surrogate": (edit_metadata(format="\ud800"), "not a valid safetensors file"),
     "metadata entry added": (edit_metadata(note="x"), r"\['note'\] are in the file but were not written with it"),
     "digest record garbled": (edit_metadata(nnkit_sha256="{not json"), "digest record .* is damaged"),
     "digest record a list": (edit_metadata(nnkit_sha256="[]"), "digest record .* is damaged"),
