@@ -209,8 +209,8 @@ def load_model(path, custom_objects=None, compile=True):
         raise WeightsFileError(f"'{path}': the stored architecture is not valid JSON ({error}).") from None
 
     previous_floatx = backend.floatx()
-    backend.set_floatx(config["floatx"])
     try:
+        backend.set_floatx(config["floatx"])
         entry = config["model"]
         if "class_name" not in entry:  # files written before models other than Sequential
             entry = {"class_name": "Sequential", "config": entry}
@@ -230,6 +230,14 @@ def load_model(path, custom_objects=None, compile=True):
                 layer.set_assets(config["assets"][str(index)])
         if config["compile"] and compile:
             _restore_optimizer_state(model, tensors, config["compile"]["optimizer"]["iterations"], path)
+    except WeightsFileError:
+        raise
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as error:
+        # Files with digests get here only when hand-edited (damage is refused on reading); older files also
+        # when damaged. Either way the configuration, not nnkit, is at fault: say so, naming the file.
+        raise WeightsFileError(f"'{path}' holds a configuration nnkit cannot rebuild the model from "
+                               f"({type(error).__name__}: {error}): the file was damaged or edited, or a custom "
+                               f"layer's from_config failed on it.") from error
     finally:
         backend.set_floatx(previous_floatx)
     return model
