@@ -1,4 +1,5 @@
 """Callbacks with Keras' names and hooks."""
+from .backup_and_restore import BackupAndRestore
 from .base import Callback, CallbackList
 from .csv_logger import CSVLogger
 from .early_stopping import EarlyStopping

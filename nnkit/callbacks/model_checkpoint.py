@@ -4,6 +4,7 @@ import string
 
 from .base import Callback
 from ._monitor import better, monitored_value, resolve_mode
+from ._saving import check_folder_can_be_made, check_save_freq
 
 WEIGHTS_SUFFIXES = (".weights.safetensors", ".weights.h5")  # nnkit's, then Keras 3's HDF5 layout
 MODEL_SUFFIXES = (".nnkit", ".keras")  # nnkit's safetensors model file, then Keras 3's archive
@@ -50,9 +51,7 @@ class ModelCheckpoint(Callback):
             what = "save_weights_only=True" if save_weights_only else "a whole-model checkpoint"
             raise ValueError(f"ModelCheckpoint: with {what} the filepath must end in "
                              f"{' or '.join(repr(s) for s in suffixes)}. Received: filepath={self.filepath!r}")
-        if save_freq != "epoch" and (isinstance(save_freq, bool) or not isinstance(save_freq, int) or save_freq <= 0):
-            raise ValueError(f"ModelCheckpoint: save_freq must be 'epoch' or a positive integer (a number of "
-                             f"batches). Received: save_freq={save_freq!r}")
+        check_save_freq(save_freq, "ModelCheckpoint")
         self._keys = pattern_keys(self.filepath, "ModelCheckpoint")
         self.monitor, self.verbose, self.save_freq = monitor, verbose, save_freq
         self.save_best_only, self.save_weights_only = save_best_only, save_weights_only
@@ -170,19 +169,3 @@ def pattern_keys(pattern, owner):
                              f"e.g. {{epoch:02d}}.")
         keys.append(key)
     return keys
-
-
-def check_folder_can_be_made(pattern, owner):
-    """A clear error when the folder of ``pattern`` (up to its first ``{key}``) cannot be created or written:
-    some part of it is a file, or the nearest existing folder is not writable."""
-    literal = next(iter(string.Formatter().parse(pattern)), ("", None, None, None))[0]
-    folder = os.path.abspath(os.path.dirname(literal) or ".")
-    existing = folder
-    while not os.path.exists(existing):
-        existing = os.path.dirname(existing)
-    if not os.path.isdir(existing):
-        raise NotADirectoryError(f"{owner}: the folder of filepath {pattern!r} cannot be created: {existing!r} is a "
-                                 f"file.")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise PermissionError(f"{owner}: the folder of filepath {pattern!r} cannot be written: {existing!r} is not "
-                              f"writable.")
