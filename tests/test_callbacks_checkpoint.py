@@ -1,6 +1,7 @@
 """ModelCheckpoint as Keras 3 runs it (saving by batch, Keras' file names and messages, best tracking) and its
 checks before the first epoch; the progress display of fit / evaluate / predict against Keras' own output."""
 import io
+import json
 import os
 
 import numpy
@@ -10,6 +11,8 @@ import nnkit
 from nnkit import layers
 from nnkit.callbacks import Callback, LambdaCallback, ModelCheckpoint, ProgbarLogger
 from nnkit.callbacks.progbar import format_value
+
+KERAS_CASES = json.load(open(os.path.join(os.path.dirname(__file__), "data", "keras_callbacks.json")))["cases"]
 
 
 class SavingModel:
@@ -26,16 +29,21 @@ class SavingModel:
         self.saved.append(("save_weights", path))
 
 
-def drive(checkpoint, epoch_logs, model=None):
-    """Call the hooks as fit calls them, epoch logs only; returns the model with its ``saved`` list."""
-    model = model or SavingModel()
+def drive(checkpoint, events):
+    """Call the hooks ``events`` (``[hook, epoch or batch, logs]``) as fit does; returns the model, whose ``saved``
+    lists what would have been written."""
+    model = SavingModel()
     checkpoint.set_model(model)
     checkpoint.on_train_begin({})
-    for epoch, logs in enumerate(epoch_logs):
-        checkpoint.on_epoch_begin(epoch, {})
-        checkpoint.on_epoch_end(epoch, dict(logs))
+    for hook, index, logs in events:
+        getattr(checkpoint, f"on_{hook}")(index, dict(logs))
     checkpoint.on_train_end({})
     return model
+
+
+def epochs(*logs):
+    """The hooks of epochs that end with these logs."""
+    return [event for epoch, log in enumerate(logs) for event in (["epoch_begin", epoch, {}], ["epoch_end", epoch, log])]
 
 
 def regression_data(count=64):
@@ -79,19 +87,12 @@ def test_an_integer_save_freq_saves_every_n_batches_across_epochs(tmp_path):
         numpy.testing.assert_array_equal(expected, actual)
 
 
-def test_batch_saves_fill_the_pattern_from_the_batch_logs():
-    checkpoint = ModelCheckpoint("m-{epoch:02d}-{batch:03d}-{loss:.2f}.nnkit", save_freq=2)
-    model = SavingModel()
-    checkpoint.set_model(model)
-    checkpoint.on_train_begin({})
-    for epoch in range(2):
-        checkpoint.on_epoch_begin(epoch, {})
-        for batch in range(3):
-            checkpoint.on_train_batch_end(batch, {"loss": 0.25 * (epoch * 3 + batch)})
-        checkpoint.on_epoch_end(epoch, {"loss": 1.0})
-    # batches 2, 4 and 6 (counted across epochs): epoch 1 batch 2, epoch 2 batches 1 and 3; none at epoch ends
-    assert model.saved == [("save", "m-01-002-0.25.nnkit"), ("save", "m-02-001-0.75.nnkit"),
-                           ("save", "m-02-003-1.25.nnkit")]
+@pytest.mark.parametrize("case", KERAS_CASES, ids=[case["arguments"]["filepath"] for case in KERAS_CASES])
+def test_the_saves_and_messages_of_keras_own_checkpoint(case, capsys):
+    """tests/data/make_keras_callbacks.py drove Keras 3's ModelCheckpoint with these hooks and logs."""
+    model = drive(ModelCheckpoint(**case["arguments"]), case["events"])
+    assert [list(saved) for saved in model.saved] == case["saved"]
+    assert capsys.readouterr().out == case["printed"]
 
 
 @pytest.mark.parametrize("save_freq", [0, -3, "batch", 2.0, True])
@@ -105,7 +106,7 @@ def test_save_freq_is_epoch_or_a_positive_integer(save_freq):
     ("c.weights.h5", True, "save_weights"), ("c.weights.safetensors", True, "save_weights"),
     ("c.keras", False, "save"), ("c.nnkit", False, "save")])
 def test_keras_and_nnkit_file_names_are_accepted_and_passed_on(path, weights_only, method):
-    model = drive(ModelCheckpoint(path, save_weights_only=weights_only), [{"val_loss": 1.0}])
+    model = drive(ModelCheckpoint(path, save_weights_only=weights_only), epochs({"val_loss": 1.0}))
     assert model.saved == [(method, path)]
 
 
@@ -120,40 +121,13 @@ def test_other_file_names_are_refused_at_construction(path, weights_only, expect
 def test_an_existing_directory_at_the_path_is_refused(tmp_path):
     (tmp_path / "taken.nnkit").mkdir()
     with pytest.raises(IsADirectoryError, match="non-directory filepath.*taken.nnkit"):
-        drive(ModelCheckpoint(str(tmp_path / "taken.nnkit")), [{"val_loss": 1.0}])
+        drive(ModelCheckpoint(str(tmp_path / "taken.nnkit")), epochs({"val_loss": 1.0}))
 
 
 # ---- best tracking and messages --------------------------------------------------------------------------
-def test_save_best_only_prints_keras_messages(capsys):
-    checkpoint = ModelCheckpoint("best.nnkit", save_best_only=True, verbose=1)
-    model = drive(checkpoint, [{"val_loss": v} for v in (0.5, 0.6, 0.25)])
-    assert model.saved == [("save", "best.nnkit")] * 2
-    assert capsys.readouterr().out == (
-        "\nEpoch 1: val_loss improved from None to 0.50000, saving model to best.nnkit\n"
-        "\nEpoch 1: finished saving model to best.nnkit\n"
-        "\nEpoch 2: val_loss did not improve from 0.50000\n"
-        "\nEpoch 3: val_loss improved from 0.50000 to 0.25000, saving model to best.nnkit\n"
-        "\nEpoch 3: finished saving model to best.nnkit\n")
-    assert checkpoint.best == 0.25
-
-
-def test_every_epoch_messages(capsys):
-    drive(ModelCheckpoint("e{epoch}.keras", verbose=1), [{"loss": 1.0}])
-    assert capsys.readouterr().out == ("\nEpoch 1: saving model to e1.keras\n"
-                                       "\nEpoch 1: finished saving model to e1.keras\n")
-
-
-def test_initial_value_threshold_must_be_beaten_and_max_mode(capsys):
-    checkpoint = ModelCheckpoint("best.nnkit", monitor="val_accuracy", save_best_only=True, verbose=1,
-                                 initial_value_threshold=0.7)
-    model = drive(checkpoint, [{"val_accuracy": a} for a in (0.6, 0.75, 0.7)])
-    assert model.saved == [("save", "best.nnkit")]
-    assert "Epoch 1: val_accuracy did not improve from 0.70000" in capsys.readouterr().out
-
-
 def test_save_best_only_without_the_monitored_key_warns_and_saves_as_keras():
     with pytest.warns(UserWarning, match="'val_loss', which is not in the logs"):
-        model = drive(ModelCheckpoint("m.nnkit", save_best_only=True), [{"loss": 1.0}])
+        model = drive(ModelCheckpoint("m.nnkit", save_best_only=True), epochs({"loss": 1.0}))
     assert model.saved == [("save", "m.nnkit")]
 
 
