@@ -43,7 +43,8 @@ def drive(checkpoint, events):
 
 def epochs(*logs):
     """The hooks of epochs that end with these logs."""
-    return [event for epoch, log in enumerate(logs) for event in (["epoch_begin", epoch, {}], ["epoch_end", epoch, log])]
+    return [event for epoch, log in enumerate(logs)
+            for event in (["epoch_begin", epoch, {}], ["epoch_end", epoch, log])]
 
 
 def regression_data(count=64):
@@ -112,7 +113,8 @@ def test_keras_and_nnkit_file_names_are_accepted_and_passed_on(path, weights_onl
 
 @pytest.mark.parametrize("path, weights_only, expected", [
     ("c.h5", False, "'.nnkit' or '.keras'"), ("c.weights.h5", False, "'.nnkit' or '.keras'"),
-    ("c.keras", True, "'.weights.safetensors' or '.weights.h5'"), ("c.safetensors", True, "'.weights.safetensors' or '.weights.h5'")])
+    ("c.keras", True, "'.weights.safetensors' or '.weights.h5'"),
+    ("c.safetensors", True, "'.weights.safetensors' or '.weights.h5'")])
 def test_other_file_names_are_refused_at_construction(path, weights_only, expected):
     with pytest.raises(ValueError, match=f"must end in {expected}. Received: filepath='{path}'"):
         ModelCheckpoint(path, save_weights_only=weights_only)
