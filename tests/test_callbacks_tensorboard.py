@@ -94,11 +94,24 @@ def test_weight_histograms_every_histogram_freq_epochs(trained):
 
 
 def test_the_model_config_is_written_for_the_graph_view(trained):
-    _, _, _, train, _ = trained
+    model, _, _, train, _ = trained
     [(step, text)] = train["keras"]
     config = json.loads(text.item())
     assert step == 0 and config["class_name"] == "Sequential"
     assert [layer["config"]["units"] for layer in config["config"]["layers"]] == [4, 1]
+    from tensorboard.plugins.graph.keras_util import keras_model_to_graph_def  # what TensorBoard draws it with
+    graph = keras_model_to_graph_def(config)
+    first, second = (f"{model.name}/{layer.name}" for layer in model.layers)
+    assert [(node.name, list(node.input)) for node in graph.node] == [(first, []), (second, [first])]
+
+
+def test_no_graph_is_written_for_a_functional_model(tmp_path):
+    pytest.importorskip("tensorboard")
+    inputs = nnkit.Input(shape=(3,))
+    model = nnkit.Model(inputs, layers.Dense(1)(layers.Dense(4)(inputs)))
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(*data(), epochs=1, verbose=0, callbacks=[TensorBoard(str(tmp_path))])
+    assert "keras" not in read(tmp_path / "train") and "epoch_loss" in read(tmp_path / "train")
 
 
 def test_evaluate_with_the_callback_logs_its_results(tmp_path):

@@ -29,7 +29,8 @@ class TensorBoard(Callback):
     Args:
         log_dir: the folder of the event files (not to be shared with other runs' callbacks).
         histogram_freq: every how many epochs to write weight histograms (0: never).
-        write_graph: write the model's config for TensorBoard's graph view (Sequential and functional models).
+        write_graph: write the model's config for TensorBoard's graph view. Sequential models only: TensorBoard
+            reads functional graphs from Keras' own config layout (``inbound_nodes``), which nnkit's differs from.
         write_images: not supported (Keras draws weights as images through TensorFlow's PNG encoder); True is a
             ValueError.
         write_steps_per_second: also log the training steps per second.
@@ -72,7 +73,7 @@ class TensorBoard(Callback):
     def set_model(self, model):
         super().set_model(model)
         self._close_writers()
-        if self.write_graph and type(model).__name__ in ("Sequential", "Functional"):
+        if self.write_graph and type(model).__name__ == "Sequential":
             self._write_model_config()
 
     # ---- training ----------------------------------------------------------------------------------------
