@@ -3,7 +3,7 @@ from .. import distribution
 
 
 class Callback:
-    """Override any hook. ``self.model`` and ``self.params`` (epochs, steps, verbose) are set by ``fit``.
+    """Override any hook. ``self.model`` and ``self.params`` (epochs, steps, verbose, metrics) are set by ``fit``.
 
     Batch-level ``logs`` are read lazily: reading a value copies the running means from the device, so a
     callback that does not read them costs no synchronisation.
@@ -21,7 +21,9 @@ class Callback:
         self.model = model
 
     def set_params(self, params):
-        """Called by ``fit`` with ``{"epochs": ..., "steps": ..., "verbose": ...}`` (steps per epoch)."""
+        """Called by ``fit`` with ``{"epochs": ..., "steps": ..., "verbose": ..., "metrics": ...}`` (steps per
+        epoch; ``metrics``: the keys the epoch logs will have, ``val_`` ones included, as in Keras 2, or None when
+        a custom ``train_step`` decides them), and by ``evaluate`` / ``predict`` with ``steps`` and ``verbose``."""
         self.params = params
 
     def on_train_begin(self, logs=None):

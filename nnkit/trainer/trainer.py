@@ -67,6 +67,8 @@ class Trainer:
         self._totals = None
         self._batch_losses = None
         self._loss_tracker = None
+        self._initial_epoch = None  # where fit resumes, set in on_train_begin by BackupAndRestore (Keras' name)
+        self._initial_step = 0  # and the step within that epoch (nnkit's, for a backup taken every N batches)
 
     # ---- compile -------------------------------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None):
@@ -345,12 +347,18 @@ class Trainer:
         if history is None:
             history = History()
             callbacks.append(history)
-        if verbose and not any(isinstance(c, ProgbarLogger) for c in callbacks):
-            callbacks.append(ProgbarLogger(verbose))
-        callback_list = CallbackList(callbacks, self, {"epochs": epochs, "steps": train.steps, "verbose": verbose})
+        callbacks = _with_progbar(callbacks, verbose)
+        # "metrics": the keys of the epoch logs (Keras 2's params entry), None when a custom train_step decides them
+        names = self.compiled.names if type(self).train_step is Trainer.train_step else None
+        log_names = None if names is None else names + [f"val_{name}" for name in names if validation is not None]
+        callback_list = CallbackList(callbacks, self, {"epochs": epochs, "steps": train.steps, "verbose": verbose,
+                                                       "metrics": log_names})
         self.stop_training = False
         self.history = history
+        self._initial_epoch, self._initial_step = None, 0
         callback_list.on_train_begin()
+        initial_epoch = self._initial_epoch or initial_epoch  # a BackupAndRestore resumes here, as in Keras
+        skipped_steps = self._initial_step
         logs = {}
         for epoch in range(initial_epoch, epochs):
             callback_list.on_epoch_begin(epoch)
@@ -358,6 +366,8 @@ class Trainer:
             self.reset_metrics()
             logs = {}
             for step, batch in enumerate(train.epoch()):
+                if step < skipped_steps:
+                    continue  # done before the interruption that BackupAndRestore resumes from
                 callback_list.on_train_batch_begin(step)
                 with _explain_out_of_memory("a training step", batch_size):
                     logs = self.train_step(batch)
@@ -367,6 +377,7 @@ class Trainer:
             train.end_epoch()
             if parallel is not None:
                 parallel.reduce_totals(self._totals)
+            skipped_steps = 0
             logs = self._totals.logs() if self._totals.count else {k: float(v) for k, v in dict(logs).items()}
             if not numpy.isfinite(logs.get("loss", 0.0)) and not self.stop_training:
                 callback_list.on_train_end(logs)  # callbacks close their files (CSVLogger) before fit raises
@@ -462,10 +473,9 @@ class Trainer:
             source = batches.ArrayBatches(lambda index: self._batch(xs, ys, weights, index), count, batch_size,
                                           steps=steps, parallel=distribution.data_parallel())
         verbose = _resolve_verbose(verbose) if distribution.is_chief() else 0
-        callback_list = CallbackList(_callbacks_list(callbacks), self, {"steps": source.steps, "verbose": verbose})
+        callback_list = CallbackList(_with_progbar(_callbacks_list(callbacks), verbose), self,
+                                     {"steps": source.steps, "verbose": verbose})
         logs = self._evaluate_batches(source, callback_list=callback_list)
-        if verbose:
-            print(" - ".join(f"{key}: {value:.4f}" for key, value in logs.items()))
         return self._returned(logs, return_dict)
 
     def _returned(self, logs, return_dict):
@@ -513,7 +523,8 @@ class Trainer:
                                           batch_size, steps=steps, parallel=parallel)
         per_output = [[] for _ in self.graph.flat_outputs]
         verbose = _resolve_verbose(verbose) if distribution.is_chief() else 0
-        hooks = CallbackList(_callbacks_list(callbacks), self, {"steps": source.steps, "verbose": verbose})
+        hooks = CallbackList(_with_progbar(_callbacks_list(callbacks), verbose), self,
+                             {"steps": source.steps, "verbose": verbose})
         hooks.on_predict_begin()
         for step, batch in enumerate(source.epoch()):
             hooks.on_predict_batch_begin(step)
@@ -564,7 +575,8 @@ class Trainer:
 
     def predict_on_batch(self, x):
         """The outputs for exactly this batch, as NumPy arrays."""
-        return self.predict(x, batch_size=max(data.num_samples(data.as_list(x, self.input_names, "x"), "x"), 1))
+        return self.predict(x, batch_size=max(data.num_samples(data.as_list(x, self.input_names, "x"), "x"), 1),
+                            verbose=0)
 
     # ---- data ------------------------------------------------------------------------------------------
     def _takes_text(self, tensor):
@@ -634,6 +646,13 @@ def _callbacks_list(callbacks):
         raise TypeError(f"callbacks must be a list of nnkit.callbacks.Callback objects. Received: {callbacks!r}; "
                         f"pass callbacks=[...] even for one.")
     return list(callbacks)
+
+
+def _with_progbar(callbacks, verbose):
+    """``callbacks`` with Keras' progress display appended when ``verbose`` (unless the user passed one)."""
+    if verbose and not any(isinstance(c, ProgbarLogger) for c in callbacks):
+        return callbacks + [ProgbarLogger(verbose)]
+    return callbacks
 
 
 def _per_output_weights(sample_weight, output_names):
