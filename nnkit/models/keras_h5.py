@@ -1,67 +1,167 @@
-"""Reading the weights of a Keras 3 ``.weights.h5`` file (``keras_model.save_weights(...)``) into nnkit.
+"""Keras' HDF5 weight layouts: the Keras 3 ``.weights.h5`` file (read and written; also the ``model.weights.h5``
+inside a ``.keras`` archive) and the ``model_weights`` group of a legacy Keras 2 ``.h5`` model file (read).
 
 Keras 3 writes one group per layer under ``layers/``, named like nnkit's stable layer keys (class name in
-snake case, numbered per class: ``layers/dense``, ``layers/dense_1``), with the layer's variables as
-datasets ``vars/0``, ``vars/1``... in the order of its ``get_weights()``. Recurrent layers keep theirs one
-level down (``layers/lstm/cell/vars/0``). nnkit's weight layouts are Keras', so the arrays load as they are.
+snake case, numbered per class: ``layers/dense``, ``layers/dense_1``), with the layer's variables as datasets
+``vars/0``, ``vars/1``... in the order of its ``get_weights()``; every layer (and the model itself, at the top)
+has a ``vars`` group whose ``name`` attribute is the layer's name. A nested model's layers are one level down
+(``layers/sequential/layers/dense/vars/0``); a layer's inner layers are named groups (``WEIGHT_GROUPS``:
+``layers/lstm/cell/vars/0``, ``layers/bidirectional/forward_layer/cell/vars/0``,
+``layers/multi_head_attention/query_dense/vars/0``). nnkit's weight layouts are Keras', so arrays pass as they are.
+
+A legacy ``.h5`` file lists its layers in the ``layer_names`` attribute of ``model_weights`` and each layer's
+datasets in its group's ``weight_names`` attribute; Keras matches them to the layers that have weights, in order.
 h5py is needed only here: ``pip install nnkit[h5]``.
 """
+import numpy
+
+from .. import backend
+from ..layers.rnn_base import Recurrent
 from .files import WeightsFileError
 from .model import Model
 
+#: Keras' group names for the inner layers nnkit routes weights to (``"<key>/<weight>"``), where they differ.
+WEIGHT_GROUPS = {("Bidirectional", "forward"): "forward_layer", ("Bidirectional", "backward"): "backward_layer"}
 
-def read_weights(model, path):
-    """The weights of ``model`` from the Keras file at ``path``, in ``model.get_weights()`` order."""
+
+def h5py_module():
+    """h5py, or an ImportError saying how to install it."""
     try:
         import h5py
     except ImportError:
-        raise ImportError("Reading a Keras .weights.h5 file needs h5py: pip install nnkit[h5] "
-                          "(or pip install h5py).") from None
-    with h5py.File(path, "r") as handle:
-        if "layers" not in handle:
-            raise WeightsFileError(f"'{path}' is an HDF5 file but not a Keras 3 weights file: it has no 'layers' "
-                                   f"group (top-level entries: {sorted(handle.keys())}). Keras 2 .h5 files are "
-                                   f"not supported; re-save the model with Keras 3.")
-        values, problems = [], []
-        _read_container(model, handle["layers"], values, problems, "")
-        if problems:
-            raise WeightsFileError(f"The Keras weights in '{path}' do not fit model '{model.name}': "
-                                   + "; ".join(problems) + ".")
+        raise ImportError("Reading or writing Keras' HDF5 files (.weights.h5, .keras, .h5) needs h5py: "
+                          "pip install nnkit[h5] (or pip install h5py).") from None
+    return h5py
+
+
+# ---- where each weight lives -------------------------------------------------------------------------------
+def layer_groups(model, prefix=""):
+    """``[(group path, layer, [(dataset path, weight name)])]`` for ``model`` and every layer in it, as Keras 3
+    lays them out (a nested model's layers under its own ``layers`` group)."""
+    groups = [(prefix, model, [])]
+    for key, layer in model.named_sublayers():
+        path = f"{prefix}layers/{key}"
+        if isinstance(layer, Model):
+            groups.extend(layer_groups(layer, path + "/"))
+        else:
+            groups.append((path, layer, [(f"{path}/{_weight_path(layer, spec.name)}", spec.name)
+                                         for spec in layer._weight_specs]))
+    return groups
+
+
+def _weight_path(layer, name):
+    """The path, inside ``layer``'s group, of its weight ``name`` (``"kernel"``, or ``"forward/kernel"`` for a
+    weight of an inner layer)."""
+    if "/" in name:
+        key = name.split("/", 1)[0]
+        inner, rest = layer._route(name)
+        return f"{WEIGHT_GROUPS.get((type(layer).__name__, key), key)}/{_weight_path(inner, rest)}"
+    own = [spec.name for spec in layer._weight_specs if "/" not in spec.name]
+    cell = "cell/" if isinstance(layer, Recurrent) else ""  # Keras keeps a recurrent layer's weights on its cell
+    return f"{cell}vars/{own.index(name)}"
+
+
+# ---- Keras 3 .weights.h5 -----------------------------------------------------------------------------------
+def write_weights(model, handle):
+    """Write every weight of ``model`` into the open h5py file ``handle`` in Keras 3's layout."""
+    for path, layer, weights in layer_groups(model):
+        handle.create_group(f"{path}vars" if not path else f"{path}/vars").attrs["name"] = layer.name
+        for dataset, name in weights:
+            handle.create_dataset(dataset, data=numpy.ascontiguousarray(backend.to_host(getattr(layer, name))))
+
+
+def read_weights(model, path, handle=None):
+    """The weights of ``model`` from the Keras 3 weights file at ``path`` (or the open h5py file ``handle``), in
+    ``model.get_weights()`` order; a WeightsFileError naming every layer that does not fit."""
+    if handle is None:
+        with h5py_module().File(path, "r") as handle:
+            return read_weights(model, path, handle)
+    if "layers" not in handle:
+        raise WeightsFileError(f"'{path}' is an HDF5 file but not a Keras 3 weights file: it has no 'layers' "
+                               f"group (top-level entries: {sorted(handle.keys())}). A legacy Keras .h5 model file "
+                               f"has a 'model_weights' group; name it '.h5' (not '.weights.h5') to read it.")
+    values, problems, groups = [], [], layer_groups(model)
+    for group, layer, weights in groups:
+        if not weights:
+            continue
+        found = [tuple(handle[dataset].shape) if dataset in handle else None for dataset, _ in weights]
+        expected = [tuple(getattr(layer, name).shape) for _, name in weights]
+        if all(shape is None for shape in found):
+            problems.append(f"layer '{_key(group)}' ({type(layer).__name__}) is not in the file")
+        elif found != expected:
+            problems.append(f"layer '{_key(group)}' ({type(layer).__name__}) has weights of shapes "
+                            f"{_listed(handle, group)} in the file, {expected} in the model")
+        else:
+            values.extend(handle[dataset][()] for dataset, _ in weights)
+    extra = sorted(set(_groups_with_weights(handle)) - {group for group, _, weights in groups if weights})
+    if extra:
+        problems.append(f"the file has weights for layers the model lacks: {', '.join(_key(e) for e in extra)}")
+    if problems:
+        raise WeightsFileError(f"The Keras weights in '{path}' do not fit model '{model.name}': "
+                               + "; ".join(problems) + ".")
     return values
 
 
-def _read_container(model, groups, values, problems, path):
-    """Append the weights of ``model``'s layers from ``groups`` (Keras' ``layers`` group of a model, one group per
-    layer; a nested model's layers one level down under its own ``layers``)."""
-    named = model.named_sublayers()
-    for key, layer in named:
-        if isinstance(layer, Model) and key in groups and "layers" in groups[key]:
-            _read_container(layer, groups[key]["layers"], values, problems, f"{path}{key}/")
-            continue
-        specs = layer._weight_specs
-        arrays = _layer_variables(groups[key]) if key in groups else []
-        expected = [tuple(getattr(layer, spec.name).shape) for spec in specs]
-        found = [tuple(array.shape) for array in arrays]
-        if specs and key not in groups:
-            problems.append(f"layer '{path}{key}' ({type(layer).__name__}) is not in the file")
-        elif found != expected:
-            problems.append(f"layer '{path}{key}' ({type(layer).__name__}) has weights of shapes {found} in the "
-                            f"file, {expected} in the model")
-        else:
-            values.extend(array[()] for array in arrays)
-    weighted_in_file = {name for name in groups if _layer_variables(groups[name])}
-    extra = sorted(weighted_in_file - {key for key, _ in named})
-    if extra:
-        problems.append(f"the file has weights for layers the model lacks: {', '.join(path + e for e in extra)}")
+def _key(group):
+    return group.replace("layers/", "")
 
 
-def _layer_variables(group):
-    """The datasets under ``group``'s ``vars`` (numeric order), then those of its sub-groups (name order)."""
+def _listed(handle, group):
+    """The shapes of every dataset under ``group`` (its own, then its inner layers'), for a message."""
+    shapes = []
+    handle[group].visititems(lambda name, item: shapes.append(tuple(item.shape)) if hasattr(item, "shape") else None)
+    return shapes
+
+
+def _groups_with_weights(handle, prefix=""):
+    """The layer groups (``layers/<key>``, nested ones too) that hold at least one dataset."""
     found = []
-    if "vars" in group:
-        variables = group["vars"]
-        found.extend(variables[name] for name in sorted(variables, key=int))
-    for name in sorted(group):
-        if name != "vars" and hasattr(group[name], "keys"):
-            found.extend(_layer_variables(group[name]))
+    layers = handle[f"{prefix}layers"] if f"{prefix}layers" in handle else {}
+    for key in layers:
+        path = f"{prefix}layers/{key}"
+        if "layers" in handle[path]:
+            found.extend(_groups_with_weights(handle, path + "/"))
+        else:
+            datasets = []
+            handle[path].visititems(lambda name, item: datasets.append(name) if hasattr(item, "shape") else None)
+            if datasets:
+                found.append(path)
     return found
+
+
+# ---- legacy Keras 2 .h5 model files ------------------------------------------------------------------------
+def read_legacy_weights(model, path, handle):
+    """The weights of ``model`` from a legacy ``.h5`` file (its ``model_weights`` group, or the file itself for
+    a Keras 2 ``save_weights("w.h5")``), matched to the model's layers with weights in order, as Keras does."""
+    group = handle["model_weights"] if "model_weights" in handle else handle
+    if "layer_names" not in group.attrs:
+        raise WeightsFileError(f"'{path}' is an HDF5 file but neither a Keras 3 weights file nor a legacy Keras model "
+                               f"or weights file (no 'layers' group, no 'layer_names' attribute).")
+    stored = []
+    for name in group.attrs["layer_names"]:
+        name = text(name)
+        weight_names = [text(n) for n in group[name].attrs.get("weight_names", [])]
+        if weight_names:
+            stored.append((name, [group[name][n][()] for n in weight_names]))
+    layers = [(key, layer) for key, layer in model.named_sublayers() if layer._weight_specs]
+    if len(stored) != len(layers):
+        raise WeightsFileError(f"'{path}' holds the weights of {len(stored)} layers "
+                               f"({', '.join(n for n, _ in stored)}), but model '{model.name}' has {len(layers)} layers "
+                               f"with weights ({', '.join(k for k, _ in layers)}).")
+    values, problems = [], []
+    for (name, arrays), (key, layer) in zip(stored, layers):
+        expected = [tuple(getattr(layer, spec.name).shape) for spec in layer._weight_specs]
+        found = [tuple(array.shape) for array in arrays]
+        if found != expected:
+            problems.append(f"layer '{name}' of the file has weights of shapes {found}, the model's layer '{key}' "
+                            f"({type(layer).__name__}) {expected}")
+        values.extend(arrays)
+    if problems:
+        raise WeightsFileError(f"The legacy Keras weights in '{path}' do not fit model '{model.name}': "
+                               + "; ".join(problems) + ".")
+    return values
+
+
+def text(value):
+    """An HDF5 string attribute (bytes or str) as str."""
+    return value.decode("utf8") if isinstance(value, bytes) else str(value)
