@@ -32,8 +32,13 @@ KERAS_ONLY_ARGUMENTS = {"sparse": False, "ragged": False, "optional": False, "sy
                         "renorm_momentum": 0.99, "use_ema": False, "ema_momentum": 0.99, "amsgrad": False,
                         "run_eagerly": False, "jit_compile": False, "steps_per_execution": 1, "seed": None,
                         "reduction": "sum_over_batch_size", "lora_alpha": None}
-#: Config keys nnkit writes that Keras' classes do not take.
+#: Config keys nnkit writes that Keras' classes do not take: for every layer, and for some classes.
 NNKIT_ONLY_ARGUMENTS = ("batch_input_shape",)
+NNKIT_ONLY_CLASS_ARGUMENTS = {"SpatialDropout1D": ("trainable",), "SpatialDropout2D": ("trainable",),
+                              "Discretization": ("trainable",)}
+#: Layers whose Keras ``call`` takes its named inputs as one list (``Attention()([query, value, key])``, masks as
+#: ``mask=[query_mask, value_mask]``); nnkit's ``bind_call`` names them.
+INPUT_LISTS = {"Attention": ("query", "value", "key"), "AdditiveAttention": ("query", "value", "key")}
 #: Keys Keras adds around an object that nnkit's configs do not have.
 WRAPPER_KEYS = ("module", "registered_name", "build_config", "compile_config", "shared_object_id")
 KERAS_TENSOR = "__keras_tensor__"
@@ -70,8 +75,8 @@ def layer_to_keras(layer, build_shape=None):
     if isinstance(layer, Model):
         entry = model_to_keras(layer)
     else:
-        config = {key: _value_to_keras(key, value) for key, value in layer.get_config().items()
-                  if key not in NNKIT_ONLY_ARGUMENTS}
+        dropped = NNKIT_ONLY_ARGUMENTS + NNKIT_ONLY_CLASS_ARGUMENTS.get(type(layer).__name__, ())
+        config = {key: _value_to_keras(key, value) for key, value in layer.get_config().items() if key not in dropped}
         config["dtype"] = _dtype_policy(layer)
         entry = {"module": KERAS_MODULES.get(type(layer).__name__, "keras.layers"),
                  "class_name": type(layer).__name__, "config": config, "registered_name": None}
@@ -104,15 +109,38 @@ def _input_layer_entry(tensor):
 
 
 def _build_shape(layer, graph):
-    """Keras' build_config of ``layer``: its first call's input shape (``shapes_dict`` for a call of several
-    named inputs, as Keras' ``get_build_config``), or None for a layer that is not called in ``graph``."""
+    """Keras' build_config of ``layer``: the input shapes of its first call, keyed as Keras' ``get_build_config``
+    keys them (``input_shape`` for a call of one tensor argument, else ``shapes_dict``), or None for a layer that
+    is not called in ``graph``."""
     node = next((node for node in layer.inbound_nodes if node in graph.nodes), None)
     if node is None or isinstance(layer, InputLayer):
         return None
-    if isinstance(node.inputs, dict):
-        return {"shapes_dict": {f"{key}_shape": list(tensor.shape) for key, tensor in node.inputs.items()}}
-    shapes = pack_like(node.inputs, [list(t.shape) for t in flatten(node.inputs)])
-    return {"input_shape": shapes}
+    positional, keywords = _keras_arguments(layer, node, lambda tensor: list(tensor.shape))
+    named = {**dict(positional), **{key: value for key, value in keywords.items()
+                                    if key != "mask" and not key.endswith("_mask")}}
+    if len(named) == 1:
+        return {"input_shape": next(iter(named.values()))}
+    return {"shapes_dict": {f"{key}_shape": value for key, value in named.items()}}
+
+
+def _keras_arguments(layer, node, convert):
+    """A call's tensors as Keras' layer takes them: ``([(name, value)] positional, {name: value} keywords)``, each
+    tensor through ``convert``. Named inputs (a dict) go positionally where ``bind_call`` has no default
+    (``MultiHeadAttention(query, value, key=...)``), or as one list for the layers of ``INPUT_LISTS``."""
+    inputs = node.inputs
+    if not isinstance(inputs, dict):
+        return [("inputs", _map(inputs, convert))], {}
+    listed = INPUT_LISTS.get(type(layer).__name__)
+    if listed:
+        masks = [inputs.get(f"{name}_mask") for name in listed[:2]]
+        keywords = {"mask": [None if m is None else convert(m) for m in masks]} if any(
+            m is not None for m in masks) else {}
+        return [("inputs", [convert(inputs[name]) for name in listed if name in inputs])], keywords
+    parameters = inspect.signature(layer.bind_call).parameters
+    required = [name for name, p in parameters.items() if p.default is inspect.Parameter.empty
+                and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    positional = [(name, _map(inputs[name], convert)) for name in required if name in inputs]
+    return positional, {name: _map(value, convert) for name, value in inputs.items() if name not in required}
 
 
 def _functional_to_keras(model):
@@ -143,21 +171,13 @@ def _functional_to_keras(model):
 
 
 def _keras_call(layer, node, keras_tensor):
-    """One call of ``layer`` as Keras records it: positional ``args`` and ``kwargs``. Named inputs (a dict, as
-    ``MultiHeadAttention(query, value, key=...)``) go positionally where ``bind_call`` has no default."""
-    kwargs = dict(node.options or {})
+    """One call of ``layer`` as Keras records it: positional ``args`` and ``kwargs`` (tensors as ``keras_tensor``
+    entries, then the call's options and ``training``)."""
+    positional, keywords = _keras_arguments(layer, node, keras_tensor)
+    kwargs = {**keywords, **(node.options or {})}
     if node.training is not None:
         kwargs["training"] = node.training
-    if isinstance(node.inputs, dict):
-        parameters = inspect.signature(layer.bind_call).parameters
-        required = [name for name, p in parameters.items() if p.default is inspect.Parameter.empty
-                    and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-        args = [keras_tensor(node.inputs[name]) for name in required if name in node.inputs]
-        kwargs.update({name: _map(tensor, keras_tensor) for name, tensor in node.inputs.items()
-                       if name not in required})
-    else:
-        args = [_map(node.inputs, keras_tensor)]
-    return {"args": args, "kwargs": kwargs}
+    return {"args": [value for _, value in positional], "kwargs": kwargs}
 
 
 def _map(structure, function):

@@ -67,7 +67,7 @@ def write_weights(model, handle):
     for path, layer, weights in layer_groups(model):
         handle.create_group(f"{path}vars" if not path else f"{path}/vars").attrs["name"] = layer.name
         for dataset, name in weights:
-            handle.create_dataset(dataset, data=numpy.ascontiguousarray(backend.to_host(getattr(layer, name))))
+            handle.create_dataset(dataset, data=numpy.require(backend.to_host(getattr(layer, name)), requirements="C"))
 
 
 def read_weights(model, path, handle=None):
