@@ -16,6 +16,7 @@ differs is the wrapping and a few tables below:
 import inspect
 
 from .. import backend, optimizers
+from .._registry import snake_case
 from ..layers.base import LAYER_CLASSES, Layer
 from ..layers.input_layer import InputLayer
 from ..layers.serialization import custom_object_scope
@@ -28,7 +29,7 @@ KERAS_MODULES = {"Sequential": "keras", "Functional": "keras.src.models.function
 OBJECT_FAMILIES = {"_initializer": "keras.initializers", "_regularizer": "keras.regularizers",
                    "_constraint": "keras.constraints"}
 #: Keras arguments nnkit's classes do not take, with the value at which they change nothing (None always does).
-KERAS_ONLY_ARGUMENTS = {"sparse": False, "ragged": False, "optional": False, "synchronized": False, "renorm": False,
+KERAS_ONLY_ARGUMENTS = {"data_format": "channels_last", "rms_scaling": False, "use_gate": False, "sparse": False, "ragged": False, "optional": False, "synchronized": False, "renorm": False,
                         "renorm_momentum": 0.99, "use_ema": False, "ema_momentum": 0.99, "amsgrad": False,
                         "run_eagerly": False, "jit_compile": False, "steps_per_execution": 1, "seed": None,
                         "reduction": "sum_over_batch_size", "lora_alpha": None}
@@ -233,16 +234,41 @@ def _layer_from_keras(entry):
         return _sequential_from_keras(entry["config"])
     if class_name in ("Functional", "Model"):
         return _functional_from_keras(entry["config"])
+    if _is_operation(entry):
+        return _operation_from_keras(entry)
+    cls = _layer_class(entry)
+    name = entry["config"].get("name", class_name)
+    config = _arguments_from_keras(cls, entry["config"], f"layer '{name}' ({class_name})")
+    return cls.from_config(config)
+
+
+def _layer_class(entry):
     from ..layers.serialization import _custom_objects
+    class_name = entry["class_name"]
     cls = _custom_objects[-1].get(class_name) or LAYER_CLASSES.get(class_name)
     if not (isinstance(cls, type) and issubclass(cls, Layer)):
         raise KerasConfigError(f"The Keras model uses the layer class '{class_name}' "
                                f"(module {entry.get('module')!r}), which nnkit does not have. Pass your own as "
                                f"custom_objects={{'{class_name}': ...}}; nnkit's layers are "
                                f"{', '.join(sorted(LAYER_CLASSES))}.")
-    name = entry["config"].get("name", class_name)
-    config = _arguments_from_keras(cls, entry["config"], f"layer '{name}' ({class_name})")
-    return cls.from_config(config)
+    return cls
+
+
+def _is_operation(entry):
+    """Whether ``entry`` is a Keras op used in a functional graph (``keras.ops.add``... recorded as an Operation
+    of module ``keras.src.ops.*``), rather than a layer."""
+    return str(entry.get("module") or "").startswith("keras.src.ops")
+
+
+def _operation_from_keras(entry):
+    """A Keras op node as the ``nnkit.ops`` function of the same name, with the op's arguments bound."""
+    from .. import ops
+    function = getattr(ops, snake_case(entry["class_name"]), None)
+    if function is None:
+        raise KerasConfigError(f"The Keras model calls the op '{entry['class_name']}' ({entry.get('name')}), which "
+                               f"nnkit.ops does not have.")
+    arguments = {key: value for key, value in entry["config"].items() if key != "name"}
+    return lambda *args, **kwargs: function(*args, **arguments, **kwargs)
 
 
 def _arguments_from_keras(cls, config, what):
@@ -312,35 +338,76 @@ def _sequential_from_keras(config):
 
 
 def _functional_from_keras(config):
-    """Rebuild a Keras functional graph: make every layer, then call each on the tensors its recorded calls name,
-    as soon as those exist (a layer's calls in order)."""
+    """Rebuild a Keras functional graph: each layer is made, then called on the tensors its recorded calls name, in
+    an order where those exist. Only the calls the outputs depend on are made: Keras 3 records the masks it passes
+    (``mask=``) as op nodes (``NotEqual``, ``Any``), while nnkit carries masks with the tensors (``Embedding
+    (mask_zero=True)``, ``Masking``), so a ``mask`` argument computed by ops (or one the layer does not take) is
+    dropped, and the nodes that only computed it are never made. A recorded ``training`` argument is dropped too:
+    Keras 3 replaces it with the flag the model is called with (``predict``: False)."""
     from .functional import Functional
-    outputs = {}  # (layer name, call index) -> that call's output tensors
-    pending = []
-    for entry in config["layers"]:
-        layer = _layer_from_keras(entry)
-        if isinstance(layer, InputLayer):
-            outputs[(entry["name"], 0)] = layer.inbound_nodes[0].outputs
-        pending.extend((layer, entry["name"], index, call) for index, call in enumerate(entry["inbound_nodes"]))
-    while pending:
-        ready = [item for item in pending if all((h[0], h[1]) in outputs for h in _histories(item[3]))]
-        if not ready:
-            names = sorted({name for _, name, _, _ in pending})
-            raise KerasConfigError(f"The Keras graph cannot be rebuilt: the inputs of layers {names} are never made.")
-        for item in ready:
-            pending.remove(item)
-            layer, name, index, call = item
-            tensor = lambda history: outputs[(history[0], history[1])][history[2]]  # noqa: E731
-            args = [_resolve(arg, tensor) for arg in call.get("args", [])]
-            kwargs = {key: _resolve(value, tensor) for key, value in (call.get("kwargs") or {}).items()
-                      if value is not None}
-            outputs[(name, index)] = flatten(layer(*args, **kwargs))
+    entries = {entry["name"]: entry for entry in config["layers"]}
+    calls = {(entry["name"], index): _keras_node(call)
+             for entry in config["layers"] for index, call in enumerate(entry["inbound_nodes"])}
+    for (name, _), call in calls.items():
+        call["kwargs"].pop("training", None)  # Keras 3 overrides it with the model call's own flag
+        mask = call["kwargs"].get("mask")
+        if mask is not None and (not _takes_mask(entries[name]) or all(
+                _is_operation(entries[h[0]]) for h in _histories(mask))):
+            del call["kwargs"]["mask"]
+    needed = _needed_calls(entries, calls, _histories([config["input_layers"], config["output_layers"]]))
+    made, outputs = {}, {}  # layer name -> layer (or op); (layer name, call index) -> that call's output tensors
+    for name in dict.fromkeys(name for name, _ in needed):
+        made[name] = _layer_from_keras(entries[name])
+        if isinstance(made[name], InputLayer):
+            outputs[(name, 0)] = made[name].inbound_nodes[0].outputs
 
-    def reference(history):
+    def tensor(history):
         return outputs[(history[0], history[1])][history[2]]
-    return Functional(_resolve_references(config["input_layers"], reference),
-                      _resolve_references(config["output_layers"], reference),
+    pending = [key for key in needed if key not in outputs]
+    while pending:
+        ready = [key for key in pending if all((h[0], h[1]) in outputs for h in _histories(calls[key]))]
+        if not ready:
+            raise KerasConfigError(f"The Keras graph cannot be rebuilt: the inputs of layers "
+                                   f"{sorted({name for name, _ in pending})} are never made.")
+        for key in ready:
+            pending.remove(key)
+            args = [_resolve(arg, tensor) for arg in calls[key]["args"]]
+            kwargs = {k: _resolve(v, tensor) for k, v in calls[key]["kwargs"].items() if v is not None}
+            outputs[key] = flatten(made[key[0]](*args, **kwargs))
+    return Functional(_resolve_references(config["input_layers"], tensor),
+                      _resolve_references(config["output_layers"], tensor),
                       name=config.get("name"), trainable=config.get("trainable", True))
+
+
+def _keras_node(call):
+    """A recorded call as ``{"args", "kwargs"}``: Keras 3's form, or Keras 2's list of ``[layer, call, output,
+    kwargs]`` entries (a file of ``tf.keras``)."""
+    if isinstance(call, dict):
+        return {"args": list(call.get("args", [])), "kwargs": dict(call.get("kwargs") or {})}
+    tensors = [entry[:3] for entry in call]
+    kwargs = next((entry[3] for entry in call if len(entry) > 3 and entry[3]), {})
+    return {"args": [tensors[0] if len(tensors) == 1 else tensors], "kwargs": dict(kwargs)}
+
+
+def _takes_mask(entry):
+    if entry["class_name"] in ("Sequential", "Functional", "Model") or _is_operation(entry):
+        return False
+    return "mask" in inspect.signature(_layer_class(entry).bind_call).parameters
+
+
+def _needed_calls(entries, calls, roots):
+    """The ``(layer name, call index)`` of every call the ``roots`` (histories) depend on, inputs first."""
+    needed, stack = {}, [(h[0], h[1]) for h in roots]
+    while stack:
+        key = stack.pop()
+        if key in needed:
+            continue
+        if key[0] not in entries:
+            raise KerasConfigError(f"The Keras graph refers to a layer '{key[0]}' it does not define.")
+        needed[key] = None
+        if key in calls:
+            stack.extend((h[0], h[1]) for h in _histories(calls[key]))
+    return list(needed)
 
 
 def _resolve(value, tensor):

@@ -1,0 +1,65 @@
+"""Writes the Keras-made files of tests/test_keras_files.py into tests/data/keras_files/. Run it where Keras 3 is
+installed (nnkit does not depend on Keras; only the files are committed):
+
+    pip install keras torch h5py
+    KERAS_BACKEND=torch python tests/data/make_keras_files.py [model names]
+
+For every model of keras_file_models.py (each seeded on its own, so writing one leaves the others' files as they
+were) Keras builds it, shifts its weights (``perturbed``) and writes:
+
+* ``<name>.keras.gz``: ``model.save("<name>.keras")`` (a Keras 3 archive; compiled models keep their compile
+  config; its ``model.weights.h5`` is what ``model.save_weights`` writes), gzip-compressed: HDF5 files are mostly
+  padding, and the compressed copies are a few KB each;
+* ``<name>.h5.gz``: ``model.save("<name>.h5")``, the legacy HDF5 model format, for ``dense_stack`` and ``merges``;
+* ``<name>.npz``: the inputs ``x_0``, ``x_1``... and Keras' predictions ``y_0``, ``y_1``... (dict outputs in
+  sorted key order), with ``keras_version``.
+"""
+import gzip
+import os
+import shutil
+import sys
+import tempfile
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import keras  # noqa: E402
+import numpy  # noqa: E402
+
+import keras_file_models as models  # noqa: E402
+
+OUT = os.path.join(HERE, "keras_files")
+LEGACY = ("dense_stack", "merges")
+
+
+def write(name, seed):
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(seed)
+    rng = numpy.random.default_rng(seed)
+    model = models.MODELS[name](keras)
+    model.set_weights(models.perturbed(model.get_weights(), rng))
+    x = models.inputs(name, rng)
+    y = models.outputs(model.predict(x, verbose=0))
+    with tempfile.TemporaryDirectory() as directory:
+        files = [f"{name}.keras"] + ([f"{name}.h5"] if name in LEGACY else [])
+        for file in files:
+            model.save(os.path.join(directory, file))
+            with open(os.path.join(directory, file), "rb") as source, \
+                    gzip.GzipFile(os.path.join(OUT, file + ".gz"), "wb", mtime=0) as target:
+                shutil.copyfileobj(source, target)
+    arrays = {f"x_{i}": value for i, value in enumerate(x if isinstance(x, list) else [x])}
+    arrays.update({f"y_{i}": value for i, value in enumerate(y)})
+    numpy.savez(os.path.join(OUT, name + ".npz"), keras_version=keras.__version__, **arrays)
+    print(f"wrote {name}: {', '.join(f + '.gz' for f in files)} and {name}.npz with Keras "
+          f"{keras.__version__} ({keras.backend.backend()})")
+
+
+if __name__ == "__main__":
+    chosen = sys.argv[1:] or list(models.MODELS)
+    unknown = [c for c in chosen if c not in models.MODELS]
+    if unknown:
+        sys.exit(f"unknown model(s) {unknown}; choose from {list(models.MODELS)}")
+    os.makedirs(OUT, exist_ok=True)
+    for name in chosen:
+        write(name, seed=list(models.MODELS).index(name))
