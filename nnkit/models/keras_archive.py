@@ -2,13 +2,14 @@
 its ``compile_config``), ``metadata.json`` and ``model.weights.h5`` (Keras 3's weights layout), as
 ``keras.saving.save_model`` writes it, so ``keras.saving.load_model`` loads what nnkit writes and the reverse.
 
+The optimizer's state travels too (``keras_h5.write_optimizer``): Keras' ``optimizer/vars`` (``iteration``,
+``learning_rate``, then the slots in Keras' order), for SGD, Adam, AdamW, RMSprop and Adagrad.
+
 Where nnkit differs on purpose:
-    * The optimizer's state (its moments, ``iterations``) is not written or read: Keras' optimizer variables are
-      named by its own variable paths, and a model loaded from a ``.keras`` file starts a fresh optimizer (Keras
-      too rebuilds it when the counts differ). ``.nnkit`` files keep the state for exact resumption.
     * Layers that keep assets (an adapted ``TextVectorization`` vocabulary) are refused on writing: Keras keeps
       them in the archive's ``assets/`` folder in its own layout. Save those models as ``.nnkit``.
 """
+import contextlib
 import datetime
 import io
 import json
@@ -57,7 +58,7 @@ def _open(path):
     try:
         return zipfile.ZipFile(path)
     except zipfile.BadZipFile as error:
-        raise WeightsFileError(f"'{path}' is not a readable .keras archive (a zip file): {error}.") from None
+        raise WeightsFileError(f"'{path}' is not a readable zip archive (a Keras .keras file): {error}.") from None
 
 
 def _member(archive, path, name):
@@ -67,29 +68,39 @@ def _member(archive, path, name):
     return archive.read(name)
 
 
-def read_archive_weights(model, path):
-    """The weights of ``model`` from the ``model.weights.h5`` inside the ``.keras`` archive at ``path``."""
+@contextlib.contextmanager
+def _weights_file(path):
+    """The open h5py file of the ``model.weights.h5`` inside the archive at ``path``."""
     with _open(path) as archive:
         data = _member(archive, path, WEIGHTS_FILE)
     with keras_h5.h5py_module().File(io.BytesIO(data), "r") as handle:
+        yield handle
+
+
+def read_archive_weights(model, path):
+    """The weights of ``model`` from the ``model.weights.h5`` inside the ``.keras`` archive at ``path``."""
+    with _weights_file(path) as handle:
         return keras_h5.read_weights(model, f"{path}:{WEIGHTS_FILE}", handle)
 
 
 def load_archive(path, custom_objects=None, compile=True):
     """The model in the Keras 3 ``.keras`` archive at ``path``, with its weights, compiled as its
-    ``compile_config`` says when ``compile`` (and the file has one)."""
+    ``compile_config`` says (with the optimizer's state) when ``compile`` and the file has one."""
     with _open(path) as archive:
         try:
             config = json.loads(_member(archive, path, CONFIG_FILE))
         except ValueError as error:
             raise WeightsFileError(f"'{path}': its {CONFIG_FILE} is not valid JSON ({error}).") from None
-    return build_model(config, config.get("compile_config") if compile else None, path, custom_objects,
-                       lambda model: read_archive_weights(model, path))
+    name = f"{path}:{WEIGHTS_FILE}"
+    with _weights_file(path) as handle:
+        return build_model(config, config.get("compile_config") if compile else None, path, custom_objects,
+                           lambda model: keras_h5.read_weights(model, name, handle),
+                           lambda model: keras_h5.read_optimizer(model, name, handle))
 
 
-def build_model(config, compile_config, path, custom_objects, read_weights):
+def build_model(config, compile_config, path, custom_objects, read_weights, read_optimizer=None):
     """A model from a Keras serialized ``config``, its weights from ``read_weights(model)``, compiled when
-    ``compile_config`` is given; errors name the file."""
+    ``compile_config`` is given (then ``read_optimizer(model)`` restores the optimizer); errors name the file."""
     dtype = _float_dtype(config)
     previous = backend.floatx()
     backend.set_floatx(dtype)
@@ -104,6 +115,8 @@ def build_model(config, compile_config, path, custom_objects, read_weights):
                 keras_config.compile_from_keras(model, compile_config)
             except keras_config.KerasConfigError as error:
                 raise WeightsFileError(f"'{path}': {error} Load it with compile=False to skip compiling.") from None
+            if read_optimizer is not None:
+                read_optimizer(model)
     finally:
         backend.set_floatx(previous)
     return model

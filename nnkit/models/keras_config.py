@@ -27,7 +27,7 @@ from ..trainer.compiled import deserialize as deserialize_compiled
 KERAS_MODULES = {"Sequential": "keras", "Functional": "keras.src.models.functional"}
 #: The Keras module of the objects kept under config keys ending in these suffixes.
 OBJECT_FAMILIES = {"_initializer": "keras.initializers", "_regularizer": "keras.regularizers",
-                   "_constraint": "keras.constraints"}
+                   "_constraint": "keras.constraints", "learning_rate": "keras.optimizers.schedules"}
 #: Keras arguments nnkit's classes do not take, with the value at which they change nothing (None always does).
 KERAS_ONLY_ARGUMENTS = {"data_format": "channels_last", "rms_scaling": False, "use_gate": False, "sparse": False, "ragged": False, "optional": False, "synchronized": False, "renorm": False,
                         "renorm_momentum": 0.99, "use_ema": False, "ema_momentum": 0.99, "amsgrad": False,
@@ -36,7 +36,13 @@ KERAS_ONLY_ARGUMENTS = {"data_format": "channels_last", "rms_scaling": False, "u
 #: Config keys nnkit writes that Keras' classes do not take: for every layer, and for some classes.
 NNKIT_ONLY_ARGUMENTS = ("batch_input_shape",)
 NNKIT_ONLY_CLASS_ARGUMENTS = {"SpatialDropout1D": ("trainable",), "SpatialDropout2D": ("trainable",),
-                              "Discretization": ("trainable",)}
+                              "Discretization": ("trainable",), "CategoryEncoding": ("sparse",)}
+#: Keras layers built when made (``_build_at_init``): Keras writes no build_config for them.
+KERAS_BUILT_AT_INIT = {"Activation", "ActivityRegularization", "AlphaDropout", "Dropout", "ELU", "GaussianDropout",
+                       "GaussianNoise", "Identity", "LeakyReLU", "Masking", "ReLU", "Softmax", "UnitNormalization",
+                       "SpatialDropout1D", "SpatialDropout2D", "Reshape", "MaxPooling1D", "MaxPooling2D",
+                       "AveragePooling1D", "AveragePooling2D", "GlobalMaxPooling1D", "GlobalMaxPooling2D",
+                       "GlobalAveragePooling1D", "GlobalAveragePooling2D"}
 #: Layers whose Keras ``call`` takes its named inputs as one list (``Attention()([query, value, key])``, masks as
 #: ``mask=[query_mask, value_mask]``); nnkit's ``bind_call`` names them.
 INPUT_LISTS = {"Attention": ("query", "value", "key"), "AdditiveAttention": ("query", "value", "key")}
@@ -81,7 +87,7 @@ def layer_to_keras(layer, build_shape=None):
         config["dtype"] = _dtype_policy(layer)
         entry = {"module": KERAS_MODULES.get(type(layer).__name__, "keras.layers"),
                  "class_name": type(layer).__name__, "config": config, "registered_name": None}
-    if build_shape is not None:
+    if build_shape is not None and type(layer).__name__ not in KERAS_BUILT_AT_INIT:
         entry["build_config"] = build_shape
     return entry
 
@@ -175,7 +181,10 @@ def _keras_call(layer, node, keras_tensor):
     """One call of ``layer`` as Keras records it: positional ``args`` and ``kwargs`` (tensors as ``keras_tensor``
     entries, then the call's options and ``training``)."""
     positional, keywords = _keras_arguments(layer, node, keras_tensor)
-    kwargs = {**keywords, **(node.options or {})}
+    parameters = inspect.signature(layer.bind_call).parameters
+    options = {key: value for key, value in (node.options or {}).items()
+               if key not in parameters or parameters[key].default != value}  # Keras records what the call gave
+    kwargs = {**keywords, **options}
     if node.training is not None:
         kwargs["training"] = node.training
     return {"args": [value for _, value in positional], "kwargs": kwargs}
@@ -203,6 +212,7 @@ def compile_to_keras(model):
     optimizer_config = optimizer.get_config()
     if callable(optimizer_config["learning_rate"]):
         raise TypeError(f"Model '{model.name}' cannot be saved with its optimizer: its learning rate is a callable.")
+    optimizer_config = {key: _value_to_keras(key, value) for key, value in optimizer_config.items()}
     return {"optimizer": {"module": "keras.optimizers", "class_name": type(optimizer).__name__,
                           "config": optimizer_config, "registered_name": None},
             "loss": _objects_to_keras(compiled["loss"], "keras.losses"),
@@ -455,9 +465,6 @@ def compile_from_keras(model, config):
         raise KerasConfigError(f"The Keras model was compiled with the optimizer '{optimizer['class_name']}', "
                                f"which nnkit.optimizers does not have.")
     arguments = _arguments_from_keras(cls, optimizer.get("config") or {}, f"optimizer {optimizer['class_name']}")
-    if isinstance(arguments.get("learning_rate"), dict):
-        raise KerasConfigError("The Keras optimizer's learning rate is a schedule "
-                               f"({arguments['learning_rate'].get('class_name')}); load with compile=False.")
     try:
         model.compile(optimizer=cls(**arguments),
                       loss=deserialize_compiled(_strip_objects(config.get("loss")), "loss"),

@@ -13,15 +13,25 @@ A legacy ``.h5`` file lists its layers in the ``layer_names`` attribute of ``mod
 datasets in its group's ``weight_names`` attribute; Keras matches them to the layers that have weights, in order.
 h5py is needed only here: ``pip install nnkit[h5]``.
 """
+import math
+import warnings
+
 import numpy
 
 from .. import backend
+from .._registry import snake_case
 from ..layers.rnn_base import Recurrent
 from .files import WeightsFileError
 from .model import Model
 
 #: Keras' group names for the inner layers nnkit routes weights to (``"<key>/<weight>"``), where they differ.
 WEIGHT_GROUPS = {("Bidirectional", "forward"): "forward_layer", ("Bidirectional", "backward"): "backward_layer"}
+#: Keras' optimizer variables after ``iteration`` and ``learning_rate``, as nnkit's slot names: groups of slots,
+#: each group interleaved over the trainable weights (Keras' ``add_optimizer_variables``), the groups in turn.
+KERAS_OPTIMIZER_SLOTS = {"SGD": (("momentum",),), "Adam": (("m", "v"),), "AdamW": (("m", "v"),),
+                         "RMSprop": (("velocity",), ("momentum",), ("average_gradient",)),
+                         "Adagrad": (("accumulator",),)}
+OPTIMIZER_GROUP = "optimizer/vars"
 
 
 def h5py_module():
@@ -63,11 +73,93 @@ def _weight_path(layer, name):
 
 # ---- Keras 3 .weights.h5 -----------------------------------------------------------------------------------
 def write_weights(model, handle):
-    """Write every weight of ``model`` into the open h5py file ``handle`` in Keras 3's layout."""
+    """Write every weight of ``model`` into the open h5py file ``handle`` in Keras 3's layout, and the optimizer's
+    state when the model is compiled (``write_optimizer``)."""
     for path, layer, weights in layer_groups(model):
         handle.create_group(f"{path}vars" if not path else f"{path}/vars").attrs["name"] = layer.name
         for dataset, name in weights:
+            _name_inner_groups(handle, path, dataset, layer)
             handle.create_dataset(dataset, data=numpy.require(backend.to_host(getattr(layer, name)), requirements="C"))
+    if model.compiled is not None:
+        write_optimizer(model, handle)
+
+
+def _name_inner_groups(handle, path, dataset, layer):
+    """Give the groups between a layer's group and a weight of an inner layer (a recurrent cell, a wrapped layer)
+    a ``vars`` group named after that inner layer, as Keras does."""
+    inner = dataset[len(path) + 1:].split("/")[:-2]  # e.g. ["forward_layer", "cell"]
+    for depth in range(1, len(inner) + 1):
+        group = "/".join([path] + inner[:depth]) + "/vars"
+        if group not in handle:
+            owner = inner[depth - 1]
+            handle.create_group(group).attrs["name"] = f"{snake_case(type(layer).__name__)}_cell" if owner == "cell" \
+                else f"{owner}_{layer.name}"
+
+
+# ---- the optimizer's state ---------------------------------------------------------------------------------
+def optimizer_slots(model):
+    """``[(slot name, offset, shape)]`` of ``model``'s optimizer state in the order of Keras' optimizer variables
+    after ``iteration`` and ``learning_rate``; None where nnkit does not know Keras' order for the optimizer, or a
+    weight is frozen (Keras keeps no state for those)."""
+    groups = KERAS_OPTIMIZER_SLOTS.get(type(model.optimizer).__name__)
+    store = model._ensure_store()
+    if model.optimizer.slot_names and not model.optimizer.slots:
+        model.optimizer.build(store)  # never stepped: Keras' freshly built optimizer holds zeros too
+    if groups is None or not all(layer.trainable for layer, _, _, _ in store.entries):
+        return None
+    from .saving import store_layout
+    layout = store_layout(model, store)
+    return [(slot, offset, shape) for group in groups for _, offset, shape in layout for slot in group
+            if slot in model.optimizer.slot_names]
+
+
+def _has_learning_rate_variable(optimizer):
+    return not callable(optimizer.learning_rate)  # Keras keeps a schedule as an object, a number as a variable
+
+
+def write_optimizer(model, handle):
+    """The optimizer's ``iteration``, ``learning_rate`` and slots as Keras' ``optimizer/vars/<i>`` datasets (slots of
+    zeros when it has not taken a step: Keras builds its optimizer when it loads a compiled model)."""
+    optimizer, slots = model.optimizer, optimizer_slots(model)
+    group = handle.create_group(OPTIMIZER_GROUP)
+    group.attrs["name"] = optimizer.name
+    values = [numpy.asarray(optimizer.iterations, dtype="int64")]
+    if _has_learning_rate_variable(optimizer):
+        values.append(numpy.asarray(optimizer.learning_rate, dtype="float32"))
+    flats = dict(zip(optimizer.slot_names, optimizer.variables()))
+    for slot, offset, shape in slots or []:
+        values.append(backend.to_host(flats[slot][offset:offset + math.prod(shape)]).reshape(shape))
+    for index, value in enumerate(values):
+        group.create_dataset(str(index), data=numpy.require(value, requirements="C"))
+
+
+def read_optimizer(model, path, handle):
+    """Restore the compiled ``model``'s optimizer state from Keras' ``optimizer/vars`` in ``handle``; where the file
+    holds another count of variables than this optimizer has, it is left fresh with a warning (as Keras does)."""
+    if OPTIMIZER_GROUP not in handle:
+        return
+    stored = handle[OPTIMIZER_GROUP]
+    optimizer, slots = model.optimizer, optimizer_slots(model)
+    first = 2 if _has_learning_rate_variable(optimizer) else 1
+    expected = first + len(slots or [])
+    if len(stored) == first:  # Keras' optimizer had not taken a step (nor been built): nothing but its counters
+        slots, expected = [], first
+    if slots is None or len(stored) != expected:
+        warnings.warn(f"'{path}': the optimizer state was not loaded: the file holds {len(stored)} optimizer variables, "
+                      f"this {type(optimizer).__name__} has {expected}. Training starts with a fresh optimizer.")
+        return
+    values = [stored[str(index)][()] for index in range(expected)]
+    flats = dict(zip(optimizer.slot_names, optimizer.variables()))
+    for (slot, offset, shape), value in zip(slots, values[first:]):
+        if tuple(value.shape) != tuple(shape):
+            raise WeightsFileError(f"'{path}': the optimizer variable for slot '{slot}' has shape {value.shape}, "
+                                   f"the model's weight {shape}.")
+    for (slot, offset, shape), value in zip(slots, values[first:]):
+        view = flats[slot][offset:offset + math.prod(shape)]
+        view[...] = backend.get_array_module(view).asarray(value.reshape(-1), dtype=view.dtype)
+    optimizer.iterations = int(values[0])
+    if first == 2:
+        optimizer.learning_rate = float(values[1])  # Keras keeps the rate as a variable (callbacks may change it)
 
 
 def read_weights(model, path, handle=None):
@@ -135,8 +227,8 @@ def read_legacy_weights(model, path, handle):
     a Keras 2 ``save_weights("w.h5")``), matched to the model's layers with weights in order, as Keras does."""
     group = handle["model_weights"] if "model_weights" in handle else handle
     if "layer_names" not in group.attrs:
-        raise WeightsFileError(f"'{path}' is an HDF5 file but neither a Keras 3 weights file nor a legacy Keras model "
-                               f"or weights file (no 'layers' group, no 'layer_names' attribute).")
+        raise WeightsFileError(f"'{path}' is an HDF5 file but not a Keras 3 weights file (it has no 'layers' group) "
+                               f"nor a legacy Keras model or weights file (no 'layer_names' attribute).")
     stored = []
     for name in group.attrs["layer_names"]:
         name = text(name)

@@ -189,13 +189,13 @@ def _optimizer_tensors(model):
     store = model._ensure_store()
     tensors = {}
     for slot, flat in zip(model.optimizer.slot_names, model.optimizer.variables()):
-        for name, start, shape in _store_layout(model, store):
+        for name, start, shape in store_layout(model, store):
             tensors[f"{OPTIMIZER_PREFIX}{slot}/{name}"] = numpy.ascontiguousarray(
                 backend.to_host(flat[start:start + math.prod(shape)]).reshape(shape))
     return tensors
 
 
-def _store_layout(model, store):
+def store_layout(model, store):
     """``(tensor name, offset, shape)`` of each trainable weight in the flat parameter buffer."""
     names = {}
     for name, _, _ in weight_entries(model):
@@ -302,7 +302,7 @@ def _restore_compile(model, compile_config):
 
 def _restore_optimizer_state(model, tensors, iterations, path):
     optimizer, store = model.optimizer, model.store
-    layout = _store_layout(model, store)
+    layout = store_layout(model, store)
     expected = {f"{OPTIMIZER_PREFIX}{slot}/{name}": shape for slot in optimizer.slot_names for name, _, shape in layout}
     found = {name: tuple(value.shape) for name, value in tensors.items() if name.startswith(OPTIMIZER_PREFIX)}
     if expected != found:

@@ -153,9 +153,21 @@ def preprocessing(lib):
     return lib.Model([numbers, image], L.Dense(2)(features), name="preprocessing")
 
 
+def regression(lib):
+    """A small Sequential compiled with Adam: no random layers, so a training step is the same in both libraries."""
+    L = lib.layers
+    model = lib.Sequential([lib.Input(shape=(5,)), L.Dense(4, activation="relu"), L.BatchNormalization(),
+                            L.Dense(1)], name="regression")
+    model.compile(optimizer=lib.optimizers.Adam(learning_rate=0.01), loss="mse")
+    return model
+
+
+#: Compiled models without random layers, saved by Keras after one training step (their optimizer state is set).
+TRAINED = ("regression", "merges")
+
 MODELS = {"dense_stack": dense_stack, "convolutions": convolutions, "sequences": sequences,
           "masked_sequences": masked_sequences, "merges": merges, "attention": attention,
-          "preprocessing": preprocessing}
+          "preprocessing": preprocessing, "regression": regression}
 
 
 def inputs(name, rng):
@@ -172,6 +184,8 @@ def inputs(name, rng):
     if name in ("merges", "attention"):
         shapes = {"merges": [(3, 6), (3, 6)], "attention": [(3, 4, 6), (3, 5, 6)]}[name]
         return [normal(*shape) for shape in shapes]
+    if name == "regression":
+        return normal(6, 5)
     if name == "preprocessing":
         return [normal(3, 3) * 2, rng.uniform(size=(3, 6, 6, 1)).astype("float32")]
     return normal(3, *{"dense_stack": (6,), "convolutions": (8, 8, 2)}[name])
@@ -182,6 +196,13 @@ def perturbed(weights, rng):
     weight loaded into the wrong place shows in the outputs."""
     return [w + numpy.abs(rng.normal(scale=0.1, size=w.shape)).astype(w.dtype) if w.dtype.kind == "f" else w
             for w in weights]
+
+
+def targets(name, rng):
+    """Training targets for the models of ``TRAINED``."""
+    if name == "merges":
+        return {"label": rng.integers(0, 3, size=(3,)).astype("int32"), "value": rng.normal(size=(3, 1)).astype("float32")}
+    return rng.normal(size=(6, 1)).astype("float32")
 
 
 def outputs(predictions):
