@@ -1,6 +1,7 @@
 """Check that Keras 3 reads what nnkit writes: for every model of keras_file_models.py, nnkit saves a ``.keras``
 archive and a ``.weights.h5`` file; Keras loads the archive with ``keras.saving.load_model`` and the weights into
-its own twin of the model, and both must predict what nnkit predicts. Not run by pytest (the test suite never
+its own twin of the model, and both must predict what nnkit predicts. For the compiled models of ``TRAINED``,
+Keras also resumes training from an archive nnkit saved after a step, and must reach nnkit's next weights. Not run by pytest (the test suite never
 imports Keras); run it where Keras 3, a backend and nnkit's dependencies are installed:
 
     pip install keras torch h5py safetensors
@@ -64,6 +65,27 @@ def check(name, directory):
     return not failed
 
 
+def check_resume(name, directory):
+    """nnkit takes a training step and saves; Keras loads the archive and takes the next step, which must give the
+    weights nnkit's own next step gives (the optimizer's state moved over)."""
+    rng = numpy.random.default_rng(1)
+    model = models.MODELS[name](nnkit)
+    model.set_weights(models.perturbed(model.get_weights(), rng))
+    x, y = models.inputs(name, rng), models.targets(name, rng)
+    model.train_on_batch(x, y)
+    archive = os.path.join(directory, f"{name}_trained.keras")
+    model.save(archive)
+    model.train_on_batch(x, y)
+    loaded = keras.saving.load_model(archive)
+    loaded.train_on_batch(x, y)
+    got, expected = [numpy.asarray(w) for w in loaded.get_weights()], model.get_weights()
+    ok = all(numpy.allclose(g, e, **TOLERANCE) for g, e in zip(got, expected))
+    difference = max(float(numpy.max(numpy.abs(g - e))) for g, e in zip(got, expected))
+    print(f"{'ok  ' if ok else 'FAIL'} {name:18s} Keras resumes training from nnkit's .keras: weights after the next "
+          f"step, max |difference| {difference:.2e}")
+    return ok
+
+
 def main(names):
     print(f"Keras {keras.__version__} ({keras.backend.backend()}), nnkit {nnkit.__version__}")
     passed = True
@@ -71,6 +93,8 @@ def main(names):
         for name in names:
             try:
                 passed &= check(name, directory)
+                if name in models.TRAINED:
+                    passed &= check_resume(name, directory)
             except Exception as error:  # report every model, then fail
                 print(f"FAIL {name:18s} {type(error).__name__}: {error}")
                 passed = False
