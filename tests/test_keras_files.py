@@ -96,6 +96,64 @@ def test_a_legacy_h5_model_file_loads_and_predicts_as_keras(name, tmp_path):
     assert_same(predictions(twin, x), expected)
 
 
+def write_keras2_file(path, config, weights):
+    """A legacy ``.h5`` model file as Keras 2 (``tf.keras``) writes it: ``model_config`` JSON, and per layer with
+    weights a group listing them in ``weight_names`` (``"dense/kernel:0"``), the datasets at those paths."""
+    with h5py.File(path, "w") as handle:
+        handle.attrs["model_config"] = json.dumps(config)
+        handle.attrs["keras_version"] = "2.12.0"
+        group = handle.create_group("model_weights")
+        group.attrs["layer_names"] = [name.encode() for name in weights]
+        for name, arrays in weights.items():
+            layer = group.create_group(name)
+            names = [f"{name}/{weight}:0" for weight in arrays]
+            layer.attrs["weight_names"] = [n.encode() for n in names] if names else numpy.zeros(0)
+            for weight_name, array in zip(names, arrays.values()):
+                layer[weight_name] = array
+
+
+def keras2_dense(name, units, activation):
+    return {"class_name": "Dense", "config": {
+        "name": name, "trainable": True, "dtype": "float32", "units": units, "activation": activation,
+        "use_bias": True, "kernel_initializer": {"class_name": "GlorotUniform", "config": {"seed": None}},
+        "bias_initializer": {"class_name": "Zeros", "config": {}}, "kernel_regularizer": None,
+        "bias_regularizer": None, "activity_regularizer": None, "kernel_constraint": None, "bias_constraint": None}}
+
+
+def test_a_keras_2_legacy_sequential_file_loads(tmp_path, rng):
+    w1, b1 = rng.normal(size=(4, 3)), rng.normal(size=3)
+    w2, b2 = rng.normal(size=(3, 2)), rng.normal(size=2)
+    config = {"class_name": "Sequential", "config": {"name": "sequential", "layers": [
+        {"class_name": "InputLayer", "config": {"batch_input_shape": [None, 4], "dtype": "float32", "sparse": False,
+                                                "ragged": False, "name": "dense_input"}},
+        keras2_dense("dense", 3, "relu"), keras2_dense("dense_1", 2, "linear")]}}
+    path = tmp_path / "keras2.h5"
+    write_keras2_file(path, config, {"dense": {"kernel": w1, "bias": b1}, "dense_1": {"kernel": w2, "bias": b2}})
+    x = rng.normal(size=(5, 4))
+    expected = numpy.maximum(x @ w1 + b1, 0) @ w2 + b2
+    model = load_model(path)
+    numpy.testing.assert_allclose(model.predict(x.astype("float32"), verbose=0), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_a_keras_2_legacy_functional_file_loads(tmp_path, rng):
+    w, b = rng.normal(size=(4, 1)), rng.normal(size=1)
+    config = {"class_name": "Functional", "config": {"name": "model", "layers": [
+        {"class_name": "InputLayer", "name": "a", "inbound_nodes": [],
+         "config": {"batch_input_shape": [None, 4], "dtype": "float32", "sparse": False, "ragged": False, "name": "a"}},
+        {"class_name": "InputLayer", "name": "b", "inbound_nodes": [],
+         "config": {"batch_input_shape": [None, 4], "dtype": "float32", "sparse": False, "ragged": False, "name": "b"}},
+        {"class_name": "Add", "name": "add", "config": {"name": "add", "trainable": True, "dtype": "float32"},
+         "inbound_nodes": [[["a", 0, 0, {}], ["b", 0, 0, {}]]]},
+        {**keras2_dense("out", 1, "linear"), "name": "out", "inbound_nodes": [[["add", 0, 0, {}]]]}],
+        "input_layers": [["a", 0, 0], ["b", 0, 0]], "output_layers": [["out", 0, 0]]}}
+    path = tmp_path / "keras2_functional.h5"
+    write_keras2_file(path, config, {"a": {}, "b": {}, "add": {}, "out": {"kernel": w, "bias": b}})
+    xa, xb = rng.normal(size=(3, 4)), rng.normal(size=(3, 4))
+    model = load_model(path)
+    got = model.predict([xa.astype("float32"), xb.astype("float32")], verbose=0)
+    numpy.testing.assert_allclose(got, (xa + xb) @ w + b, rtol=1e-5, atol=1e-5)
+
+
 def test_the_compile_config_of_a_keras_archive_is_restored(tmp_path):
     model = load_model(keras_file("dense_stack", ".keras", tmp_path))
     assert isinstance(model.optimizer, nnkit.optimizers.Adam)

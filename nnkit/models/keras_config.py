@@ -33,6 +33,8 @@ KERAS_ONLY_ARGUMENTS = {"data_format": "channels_last", "rms_scaling": False, "u
                         "renorm_momentum": 0.99, "use_ema": False, "ema_momentum": 0.99, "amsgrad": False,
                         "run_eagerly": False, "jit_compile": False, "steps_per_execution": 1, "seed": None,
                         "reduction": "sum_over_batch_size", "lora_alpha": None}
+#: Keras arguments nnkit's classes take under another name (Keras 2's InputLayer in legacy .h5 files).
+RENAMED_ARGUMENTS = {("InputLayer", "batch_input_shape"): "batch_shape"}
 #: Config keys nnkit writes that Keras' classes do not take: for every layer, and for some classes.
 NNKIT_ONLY_ARGUMENTS = ("batch_input_shape",)
 NNKIT_ONLY_CLASS_ARGUMENTS = {"SpatialDropout1D": ("trainable",), "SpatialDropout2D": ("trainable",),
@@ -286,6 +288,7 @@ def _arguments_from_keras(cls, config, what):
     accepted = _accepted_arguments(cls)
     arguments = {}
     for key, value in config.items():
+        key = RENAMED_ARGUMENTS.get((cls.__name__, key), key)
         if key == "dtype":
             value = _dtype_from_keras(value, what)
         elif isinstance(value, dict) and "class_name" in value:
@@ -384,8 +387,10 @@ def _functional_from_keras(config):
             args = [_resolve(arg, tensor) for arg in calls[key]["args"]]
             kwargs = {k: _resolve(v, tensor) for k, v in calls[key]["kwargs"].items() if v is not None}
             outputs[key] = flatten(made[key[0]](*args, **kwargs))
-    return Functional(_resolve_references(config["input_layers"], tensor),
-                      _resolve_references(config["output_layers"], tensor),
+    model_outputs = _resolve_references(config["output_layers"], tensor)
+    if isinstance(model_outputs, list) and len(model_outputs) == 1:
+        model_outputs = model_outputs[0]  # Keras 3 predicts one array for a one-element output list
+    return Functional(_resolve_references(config["input_layers"], tensor), model_outputs,
                       name=config.get("name"), trainable=config.get("trainable", True))
 
 
