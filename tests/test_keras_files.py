@@ -173,6 +173,16 @@ def test_the_compile_config_of_a_keras_archive_is_restored(tmp_path):
     assert {"loss", "label_loss", "value_loss", "label_accuracy"} <= set(logs)
 
 
+def test_loss_and_metric_objects_of_a_keras_archive_are_restored(tmp_path):
+    model = load_model(keras_file("regression", ".keras", tmp_path))
+    config = model.compiled.config()
+    assert config["loss"]["class_name"] == "MeanSquaredError"
+    assert [metric["class_name"] for metric in config["metrics"]] == ["MeanAbsoluteError"]
+    x, _ = keras_io("regression")
+    logs = model.evaluate(x, numpy.zeros((len(x), 1)), verbose=0, return_dict=True)
+    assert set(logs) == {"loss", "mean_absolute_error"}
+
+
 def test_a_legacy_h5_file_restores_its_training_config(tmp_path):
     model = load_model(keras_file("dense_stack", ".h5", tmp_path))
     assert isinstance(model.optimizer, nnkit.optimizers.Adam)

@@ -11,7 +11,7 @@ differs is the wrapping and a few tables below:
   entries (``keras_history``: layer name, call index, output index); reading one calls nnkit's layer with the
   same arguments, so each layer's own ``bind_call`` sorts them.
 * Keras arguments nnkit does not have are dropped when they hold the value that changes nothing
-  (``KERAS_ONLY_ARGUMENTS``); any other value is a ValueError naming the layer, the argument and the value.
+  (``KERAS_ONLY_ARGUMENTS``); any other value is a KerasConfigError naming the layer, the argument and the value.
 """
 import inspect
 
@@ -29,16 +29,20 @@ KERAS_MODULES = {"Sequential": "keras", "Functional": "keras.src.models.function
 OBJECT_FAMILIES = {"_initializer": "keras.initializers", "_regularizer": "keras.regularizers",
                    "_constraint": "keras.constraints", "learning_rate": "keras.optimizers.schedules"}
 #: Keras arguments nnkit's classes do not take, with the value at which they change nothing (None always does).
-KERAS_ONLY_ARGUMENTS = {"data_format": "channels_last", "rms_scaling": False, "use_gate": False, "sparse": False, "ragged": False, "optional": False, "synchronized": False, "renorm": False,
+KERAS_ONLY_ARGUMENTS = {"data_format": "channels_last", "rms_scaling": False, "use_gate": False, "sparse": False,
+                        "ragged": False, "optional": False, "synchronized": False, "renorm": False,
                         "renorm_momentum": 0.99, "use_ema": False, "ema_momentum": 0.99, "amsgrad": False,
                         "run_eagerly": False, "jit_compile": False, "steps_per_execution": 1, "seed": None,
-                        "reduction": "sum_over_batch_size", "lora_alpha": None}
+                        "reduction": "sum_over_batch_size"}
 #: Keras arguments nnkit's classes take under another name (Keras 2's InputLayer in legacy .h5 files).
 RENAMED_ARGUMENTS = {("InputLayer", "batch_input_shape"): "batch_shape"}
 #: Config keys nnkit writes that Keras' classes do not take: for every layer, and for some classes.
 NNKIT_ONLY_ARGUMENTS = ("batch_input_shape",)
 NNKIT_ONLY_CLASS_ARGUMENTS = {"SpatialDropout1D": ("trainable",), "SpatialDropout2D": ("trainable",),
                               "Discretization": ("trainable",), "CategoryEncoding": ("sparse",)}
+#: Keras' losses that take ``from_logits``; nnkit's other losses carry it too (always False), Keras' do not.
+KERAS_LOSSES_WITH_LOGITS = {"BinaryCrossentropy", "BinaryFocalCrossentropy", "CategoricalCrossentropy",
+                            "CategoricalFocalCrossentropy", "SparseCategoricalCrossentropy"}
 #: Keras layers built when made (``_build_at_init``): Keras writes no build_config for them.
 KERAS_BUILT_AT_INIT = {"Activation", "ActivityRegularization", "AlphaDropout", "Dropout", "ELU", "GaussianDropout",
                        "GaussianNoise", "Identity", "LeakyReLU", "Masking", "ReLU", "Softmax", "UnitNormalization",
@@ -48,8 +52,6 @@ KERAS_BUILT_AT_INIT = {"Activation", "ActivityRegularization", "AlphaDropout", "
 #: Layers whose Keras ``call`` takes its named inputs as one list (``Attention()([query, value, key])``, masks as
 #: ``mask=[query_mask, value_mask]``); nnkit's ``bind_call`` names them.
 INPUT_LISTS = {"Attention": ("query", "value", "key"), "AdditiveAttention": ("query", "value", "key")}
-#: Keys Keras adds around an object that nnkit's configs do not have.
-WRAPPER_KEYS = ("module", "registered_name", "build_config", "compile_config", "shared_object_id")
 KERAS_TENSOR = "__keras_tensor__"
 
 
@@ -67,15 +69,14 @@ def model_to_keras(model):
         layers += [layer_to_keras(layer, _build_shape(layer, model.graph)) for layer in model.layers]
         config = {"name": model.name, "trainable": model.trainable, "dtype": _dtype_policy(model),
                   "layers": layers, "build_input_shape": list(model.input_shape)}
-    elif isinstance(model, Functional):
-        config = _functional_to_keras(model)
-    else:
-        raise TypeError(f"Model '{model.name}' is a subclassed model ({type(model).__name__}), which Keras can only "
-                        f"rebuild from its Python class. Save it as .nnkit, or its weights as .weights.h5.")
-    return {"module": KERAS_MODULES[type(model).__name__ if isinstance(model, Sequential) else "Functional"],
-            "class_name": "Sequential" if isinstance(model, Sequential) else "Functional", "config": config,
-            "registered_name": None if isinstance(model, Sequential) else "Functional",
-            "build_config": {"input_shape": _json(model.input_shape) if isinstance(model, Sequential) else None}}
+        return {"module": KERAS_MODULES["Sequential"], "class_name": "Sequential", "config": config,
+                "registered_name": None, "build_config": {"input_shape": list(model.input_shape)}}
+    if isinstance(model, Functional):
+        return {"module": KERAS_MODULES["Functional"], "class_name": "Functional",
+                "config": _functional_to_keras(model), "registered_name": "Functional",
+                "build_config": {"input_shape": None}}
+    raise TypeError(f"Model '{model.name}' is a subclassed model ({type(model).__name__}), which Keras can only "
+                    f"rebuild from its Python class. Save it as .nnkit, or its weights as .weights.h5.")
 
 
 def layer_to_keras(layer, build_shape=None):
@@ -200,14 +201,6 @@ def _map(structure, function):
     return function(structure)
 
 
-def _json(shape):
-    if isinstance(shape, dict):
-        return {key: list(value) for key, value in shape.items()}
-    if isinstance(shape, list):
-        return [list(value) for value in shape]
-    return None if shape is None else list(shape)
-
-
 def compile_to_keras(model):
     """Keras' ``compile_config`` of a compiled nnkit model (loss, metrics, optimizer with its arguments)."""
     compiled, optimizer = model.compiled.config(), model.optimizer
@@ -224,8 +217,14 @@ def compile_to_keras(model):
 
 
 def _objects_to_keras(value, module):
+    """Losses or metrics (one, a list, or a dict per output) as Keras serializes them."""
     if isinstance(value, dict) and "class_name" in value:
-        return {"module": module, **value, "registered_name": None}
+        config = dict(value["config"])
+        if module == "keras.losses" and value["class_name"] not in KERAS_LOSSES_WITH_LOGITS:
+            if config.pop("from_logits", False):
+                raise TypeError(f"The loss {value['class_name']} has from_logits=True, which Keras' class does not "
+                                f"take.")
+        return {"module": module, "class_name": value["class_name"], "config": config, "registered_name": None}
     if isinstance(value, dict):
         return {key: _objects_to_keras(item, module) for key, item in value.items()}
     if isinstance(value, list):

@@ -154,11 +154,13 @@ def preprocessing(lib):
 
 
 def regression(lib):
-    """A small Sequential compiled with Adam: no random layers, so a training step is the same in both libraries."""
+    """A small Sequential compiled with Adam and loss and metric objects: no random layers, so a training step is
+    the same in both libraries."""
     L = lib.layers
     model = lib.Sequential([lib.Input(shape=(5,)), L.Dense(4, activation="relu"), L.BatchNormalization(),
                             L.Dense(1)], name="regression")
-    model.compile(optimizer=lib.optimizers.Adam(learning_rate=0.01), loss="mse")
+    model.compile(optimizer=lib.optimizers.Adam(learning_rate=0.01), loss=lib.losses.MeanSquaredError(),
+                  metrics=[lib.metrics.MeanAbsoluteError()])
     return model
 
 
