@@ -214,6 +214,7 @@ def test_an_nnkit_model_round_trips_through_keras_formats(name, tmp_path, rng):
     expected = predictions(model, x)
     model.save(tmp_path / "m.keras")
     model.save_weights(tmp_path / "m.weights.h5")
+    assert zipfile.is_zipfile(tmp_path / "m.keras") and h5py.is_hdf5(tmp_path / "m.weights.h5")
     restored = load_model(tmp_path / "m.keras")
     assert_same(predictions(restored, x), expected, rtol=1e-6, atol=0)
     assert (restored.compiled is None) == (model.compiled is None)
@@ -330,22 +331,17 @@ def _without_masks(nodes):
     """Keras' recorded calls without the ``mask`` (computed by op nodes) and ``training`` arguments Keras adds
     (and without tensor dtypes, see ``_renamed``)."""
     return _renamed([{"args": node["args"], "kwargs": {key: value for key, value in node["kwargs"].items()
-                                                       if key not in ("mask", "training")}} for node in nodes],
-                    _Identity())
+                                                       if key not in ("mask", "training")}} for node in nodes])
 
 
-class _Identity(dict):
-    def __getitem__(self, key):
-        return key
-
-
-def _renamed(value, names):
-    """nnkit's recorded calls with its layer names replaced by Keras' (auto-names count differently per process),
-    and tensor dtypes as Keras records them: nnkit's symbolic tensors are all floatx, but Keras does not read the
-    dtype back (it finds each tensor by its ``keras_history``)."""
+def _renamed(value, names=None):
+    """Recorded calls with nnkit's layer names replaced by Keras' (``names``; auto-names count differently per
+    process) and without tensor dtypes: nnkit's symbolic tensors are all floatx, and Keras does not read the dtype
+    back (it finds each tensor by its ``keras_history``)."""
     if isinstance(value, dict) and "keras_history" in value:
         history = value["keras_history"]
-        return {**value, "keras_history": [names[history[0]]] + history[1:], "dtype": None}
+        name = history[0] if names is None else names[history[0]]
+        return {**value, "keras_history": [name] + history[1:], "dtype": None}
     if isinstance(value, dict):
         return {key: _renamed(item, names) for key, item in value.items()}
     if isinstance(value, list):
