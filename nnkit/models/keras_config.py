@@ -83,13 +83,12 @@ def layer_to_keras(layer, build_shape=None):
     """One layer as Keras serializes it; ``build_shape`` (its first call's input shape) becomes its build_config."""
     from .model import Model
     if isinstance(layer, Model):
-        entry = model_to_keras(layer)
-    else:
-        dropped = NNKIT_ONLY_ARGUMENTS + NNKIT_ONLY_CLASS_ARGUMENTS.get(type(layer).__name__, ())
-        config = {key: _value_to_keras(key, value) for key, value in layer.get_config().items() if key not in dropped}
-        config["dtype"] = _dtype_policy(layer)
-        entry = {"module": KERAS_MODULES.get(type(layer).__name__, "keras.layers"),
-                 "class_name": type(layer).__name__, "config": config, "registered_name": None}
+        return model_to_keras(layer)  # with a model's own build_config
+    dropped = NNKIT_ONLY_ARGUMENTS + NNKIT_ONLY_CLASS_ARGUMENTS.get(type(layer).__name__, ())
+    config = {key: _value_to_keras(key, value) for key, value in layer.get_config().items() if key not in dropped}
+    config["dtype"] = _dtype_policy(layer)
+    entry = {"module": KERAS_MODULES.get(type(layer).__name__, "keras.layers"),
+             "class_name": type(layer).__name__, "config": config, "registered_name": None}
     if build_shape is not None and type(layer).__name__ not in KERAS_BUILT_AT_INIT:
         entry["build_config"] = build_shape
     return entry

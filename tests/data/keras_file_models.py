@@ -153,6 +153,16 @@ def preprocessing(lib):
     return lib.Model([numbers, image], L.Dense(2)(features), name="preprocessing")
 
 
+def nested_functional(lib):
+    """A functional model called twice inside another (a shared encoder of two inputs)."""
+    L = lib.layers
+    inner_input = lib.Input(shape=(4,))
+    encoder = lib.Model(inner_input, L.Dense(3, activation="relu")(L.Dense(5)(inner_input)), name="encoder")
+    a = lib.Input(shape=(4,), name="left")
+    b = lib.Input(shape=(4,), name="right")
+    return lib.Model([a, b], L.Subtract()([encoder(a), encoder(b)]), name="nested_functional")
+
+
 def regression(lib):
     """A small Sequential compiled with Adam and loss and metric objects: no random layers, so a training step is
     the same in both libraries."""
@@ -169,7 +179,7 @@ TRAINED = ("regression", "merges")
 
 MODELS = {"dense_stack": dense_stack, "convolutions": convolutions, "sequences": sequences,
           "masked_sequences": masked_sequences, "merges": merges, "attention": attention,
-          "preprocessing": preprocessing, "regression": regression}
+          "preprocessing": preprocessing, "regression": regression, "nested_functional": nested_functional}
 
 
 def inputs(name, rng):
@@ -183,8 +193,9 @@ def inputs(name, rng):
         values = normal(3, 7, 3)
         values[2, 5:] = 0.0
         return [tokens, values]
-    if name in ("merges", "attention"):
-        shapes = {"merges": [(3, 6), (3, 6)], "attention": [(3, 4, 6), (3, 5, 6)]}[name]
+    if name in ("merges", "attention", "nested_functional"):
+        shapes = {"merges": [(3, 6), (3, 6)], "attention": [(3, 4, 6), (3, 5, 6)],
+                  "nested_functional": [(3, 4), (3, 4)]}[name]
         return [normal(*shape) for shape in shapes]
     if name == "regression":
         return normal(6, 5)
