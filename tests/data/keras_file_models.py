@@ -81,6 +81,7 @@ def sequences(lib):
         L.TimeDistributed(L.Dense(4)),
         L.Permute((2, 1)),
         L.Reshape((10, 4)),
+        L.GlobalMaxPooling1D(keepdims=True),
         L.GlobalAveragePooling1D(),
         L.RepeatVector(3),
         L.Bidirectional(L.GRU(2)),
