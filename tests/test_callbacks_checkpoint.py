@@ -112,9 +112,9 @@ def test_keras_and_nnkit_file_names_are_accepted_and_passed_on(path, weights_onl
 
 
 @pytest.mark.parametrize("path, weights_only, expected", [
-    ("c.h5", False, "'.nnkit' or '.keras'"), ("c.weights.h5", False, "'.nnkit' or '.keras'"),
-    ("c.keras", True, "'.weights.safetensors' or '.weights.h5'"),
-    ("c.safetensors", True, "'.weights.safetensors' or '.weights.h5'")])
+    ("c.h5", False, "'.keras' or '.nnkit'"), ("c.weights.h5", False, "'.keras' or '.nnkit'"),
+    ("c.keras", True, "'.weights.h5' or '.safetensors'"),
+    ("c.bin", True, "'.weights.h5' or '.safetensors'")])
 def test_other_file_names_are_refused_at_construction(path, weights_only, expected):
     with pytest.raises(ValueError, match=f"must end in {expected}. Received: filepath='{path}'"):
         ModelCheckpoint(path, save_weights_only=weights_only)

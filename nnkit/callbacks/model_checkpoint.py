@@ -6,8 +6,6 @@ from .base import Callback
 from ._monitor import better, monitored_value, resolve_mode
 from ._saving import check_folder_can_be_made, check_save_freq
 
-WEIGHTS_SUFFIXES = (".weights.safetensors", ".weights.h5")  # nnkit's, then Keras 3's HDF5 layout
-MODEL_SUFFIXES = (".nnkit", ".keras")  # nnkit's safetensors model file, then Keras 3's archive
 KEYS_ADDED_BY_CALLBACKS = ("learning_rate",)  # ReduceLROnPlateau and LearningRateScheduler log it
 
 
@@ -47,7 +45,8 @@ class ModelCheckpoint(Callback):
                  mode="auto", save_freq="epoch", initial_value_threshold=None):
         super().__init__()
         self.filepath = os.fspath(filepath)
-        suffixes = WEIGHTS_SUFFIXES if save_weights_only else MODEL_SUFFIXES
+        from ..models import saving  # the suffixes that choose a format live there (models sit above callbacks)
+        suffixes = tuple(saving.WEIGHTS_SUFFIXES if save_weights_only else saving.MODEL_SUFFIXES)
         if not self.filepath.endswith(suffixes):
             what = "save_weights_only=True" if save_weights_only else "a whole-model checkpoint"
             raise ValueError(f"ModelCheckpoint: with {what} the filepath must end in "

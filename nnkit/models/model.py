@@ -221,18 +221,29 @@ class Model(Trainer, Layer):
             (print_fn or print)(line)
 
     def save_weights(self, filepath):
-        """Write every weight to ``filepath`` as safetensors (names like ``"dense/kernel"``), atomically."""
+        """Write every weight to ``filepath``, atomically, in the format its name asks for.
+
+        Args:
+            filepath: ``"....weights.h5"`` for Keras 3's layout (Keras' ``load_weights`` reads it), or
+                ``"....weights.safetensors"`` (any ``.safetensors``) for nnkit's (names like ``"dense/kernel"``).
+                Any other name is a ValueError listing these.
+        """
         if distribution.is_chief():  # in a data-parallel job rank 0 writes; the others hold the same weights
             saving.save_weights(self, filepath)
 
     def load_weights(self, filepath):
-        """Load weights from an nnkit safetensors file (``save_weights`` or ``save``) or a Keras 3
-        ``.weights.h5`` file of the same architecture; every shape is checked before anything is written."""
+        """Load weights from an nnkit safetensors file (``save_weights`` or ``save``) or a Keras file (``.weights.h5``,
+        ``.keras``, legacy ``.h5``) of the same architecture; every shape is checked before anything is written."""
         saving.load_weights(self, filepath)
 
     def save(self, filepath):
-        """Write the architecture, the weights and the optimizer state to one file (``.nnkit`` by convention);
-        ``nnkit.models.load_model(filepath)`` restores it, and ``fit`` resumes exactly."""
+        """Write the architecture, the weights and the compile arguments to one file, in the format its name asks for.
+
+        Args:
+            filepath: ``"....nnkit"`` for nnkit's file, with the optimizer state (``fit`` resumes exactly), or
+                ``"....keras"`` for Keras 3's archive (``keras.saving.load_model`` reads it; the optimizer
+                starts afresh). Any other name is a ValueError listing these.
+        """
         if distribution.is_chief():
             saving.save_model(self, filepath)
 

@@ -19,9 +19,15 @@ Files:
 
 Both are ordinary safetensors files: ``safetensors.numpy.load_file(path)`` (or ``safetensors.torch``)
 reads them. Every write is atomic (see ``files.atomic_write``).
+
+The file name chooses the format written (``WEIGHTS_SUFFIXES``, ``MODEL_SUFFIXES``): ``.weights.h5`` and ``.keras``
+are Keras 3's (``keras_h5``, ``keras_archive``), ``.weights.safetensors`` (any ``.safetensors``) and ``.nnkit``
+nnkit's; any other name is a ValueError listing these. Reading goes by the file's content (HDF5, zip or
+safetensors), so a legacy Keras ``.h5`` model file is read too (``keras_legacy``).
 """
 import json
 import math
+import os
 
 import numpy
 
@@ -34,6 +40,9 @@ from .files import WeightsFileError
 WEIGHTS_FORMAT = "nnkit.weights"
 MODEL_FORMAT = "nnkit.model"
 OPTIMIZER_PREFIX = "optimizer/"
+#: What ``save_weights`` writes for each file-name suffix, and what ``save`` writes.
+WEIGHTS_SUFFIXES = {".weights.h5": "Keras 3 weights (HDF5)", ".safetensors": "nnkit weights (safetensors)"}
+MODEL_SUFFIXES = {".keras": "Keras 3 archive", ".nnkit": "nnkit model (safetensors)"}
 
 
 def weight_entries(model):
@@ -54,9 +63,25 @@ def _require_built(model, action):
 
 
 # ---- weights ---------------------------------------------------------------------------------------------
+def file_format(path, suffixes, action, other=""):
+    """The suffix of ``suffixes`` that ``path`` ends with, or a ValueError naming them (raised before writing)."""
+    name = os.fspath(path)
+    for suffix in suffixes:
+        if name.endswith(suffix):
+            return suffix
+    listed = ", ".join(f"'{suffix}' ({what})" for suffix, what in suffixes.items())
+    raise ValueError(f"{action} chooses the format by the file name, which must end in one of: {listed}.{other} "
+                     f"Received: filepath={name!r}")
+
+
 def save_weights(model, path):
-    """Write every weight of ``model`` to ``path`` as safetensors (atomically)."""
+    """Write every weight of ``model`` to ``path`` (atomically): Keras 3's ``.weights.h5`` or safetensors."""
+    suffix = file_format(path, WEIGHTS_SUFFIXES, "save_weights")
     _require_built(model, "save")
+    if suffix == ".weights.h5":
+        from .keras_archive import weights_bytes
+        files.atomic_write(path, weights_bytes(model))
+        return
     tensors = _weight_tensors(model)
     files.write_safetensors(path, tensors, {"format": WEIGHTS_FORMAT, "nnkit_version": _version()})
 
@@ -67,7 +92,8 @@ def _weight_tensors(model):
 
 
 def load_weights(model, path):
-    """Load weights written by ``save_weights`` or ``save`` (safetensors), or by Keras 3 (``.weights.h5``).
+    """Load weights written by ``save_weights`` or ``save`` (safetensors), or by Keras (a Keras 3 ``.weights.h5``
+    or ``.keras`` file, a legacy ``.h5`` model or weights file), recognised by the file's content.
 
     Every name and shape is checked before any weight is written, so a file that does not fit leaves the
     model untouched and raises a WeightsFileError listing the differences.
@@ -76,10 +102,13 @@ def load_weights(model, path):
     data = files.read_bytes(path)
     if data.startswith(files.HDF5_SIGNATURE):
         from . import keras_h5
-        values = keras_h5.read_weights(model, path)
+        with keras_h5.h5py_module().File(path, "r") as handle:
+            legacy = "layers" not in handle and ("model_weights" in handle or "layer_names" in handle.attrs)
+            values = (keras_h5.read_legacy_weights(model, path, handle) if legacy
+                      else keras_h5.read_weights(model, path, handle))
     elif data.startswith(files.ZIP_SIGNATURE):
-        raise WeightsFileError(f"'{path}' is a zip archive (a Keras .keras file?). nnkit reads Keras weights from "
-                               f"a .weights.h5 file: in Keras, model.save_weights('model.weights.h5').")
+        from .keras_archive import read_archive_weights
+        values = read_archive_weights(model, path)
     else:
         tensors, _ = files.read_safetensors(path, data)
         weights = {name: value for name, value in tensors.items() if not name.startswith(OPTIMIZER_PREFIX)}
@@ -110,8 +139,15 @@ def _match(model, tensors, path):
 
 # ---- whole models ----------------------------------------------------------------------------------------
 def save_model(model, path):
-    """Write the architecture, the weights and (when compiled) the optimizer state to one file, atomically."""
+    """Write the architecture, the weights and (when compiled) the optimizer state to one file, atomically: an
+    nnkit model file (``.nnkit``) or a Keras 3 archive (``.keras``, without the optimizer state)."""
+    suffix = file_format(path, MODEL_SUFFIXES, "save", _LEGACY_HINT if os.fspath(path).endswith((".h5", ".hdf5"))
+                         else "")
     _require_built(model, "save")
+    if suffix == ".keras":
+        from .keras_archive import save_archive
+        save_archive(model, path)
+        return
     config = {"model": serialize(model), "build_input_shape": _json_shape(model.input_shape),
               "floatx": str(backend.floatx()), "compile": None, "assets": _assets(model)}
     tensors = _weight_tensors(model)
@@ -125,6 +161,10 @@ def save_model(model, path):
                         f"({error}). Layers, losses and optimizers must describe themselves with plain numbers, "
                         f"strings, lists and dicts in get_config().") from None
     files.write_safetensors(path, tensors, {"format": MODEL_FORMAT, "nnkit_version": _version(), "config": text})
+
+
+_LEGACY_HINT = (" nnkit reads legacy Keras .h5 model files but does not write them (Keras 3 calls the format legacy): "
+                "use '.keras', or save_weights('....weights.h5') for the weights alone.")
 
 
 def _assets(model):
@@ -149,13 +189,13 @@ def _optimizer_tensors(model):
     store = model._ensure_store()
     tensors = {}
     for slot, flat in zip(model.optimizer.slot_names, model.optimizer.variables()):
-        for name, start, shape in _store_layout(model, store):
+        for name, start, shape in store_layout(model, store):
             tensors[f"{OPTIMIZER_PREFIX}{slot}/{name}"] = numpy.ascontiguousarray(
                 backend.to_host(flat[start:start + math.prod(shape)]).reshape(shape))
     return tensors
 
 
-def _store_layout(model, store):
+def store_layout(model, store):
     """``(tensor name, offset, shape)`` of each trainable weight in the flat parameter buffer."""
     names = {}
     for name, _, _ in weight_entries(model):
@@ -184,18 +224,28 @@ def _owner(layer, name):
 
 def load_model(path, custom_objects=None, compile=True):
     """A model saved with ``model.save(path)``: architecture, weights and, when it was compiled, the loss,
-    metrics and optimizer with its state, so ``fit`` continues exactly where it stopped.
+    metrics and optimizer with its state, so ``fit`` continues exactly where it stopped. Keras' files load too:
+    a Keras 3 ``.keras`` archive and a legacy ``.h5`` model file (architecture, weights, compile arguments; the
+    optimizer starts afresh), recognised by the file's content.
 
     Args:
-        path: the file written by ``model.save``.
+        path: the file written by ``model.save`` (nnkit's or Keras').
         custom_objects: ``{"ClassName": class}`` for layers that are not in ``nnkit.layers``.
         compile: False to skip the loss and optimizer (for inference only).
 
     Example:
         >>> model.save("model.nnkit")
         >>> restored = nnkit.models.load_model("model.nnkit")
+        >>> from_keras = nnkit.models.load_model("keras_model.keras")
     """
-    tensors, metadata = files.read_safetensors(path)
+    data = files.read_bytes(path)
+    if data.startswith(files.ZIP_SIGNATURE):
+        from .keras_archive import load_archive
+        return load_archive(path, custom_objects, compile)
+    if data.startswith(files.HDF5_SIGNATURE):
+        from .keras_legacy import load_legacy_model
+        return load_legacy_model(path, custom_objects, compile)
+    tensors, metadata = files.read_safetensors(path, data)
     file_format = metadata.get("format")
     if file_format == WEIGHTS_FORMAT:
         raise WeightsFileError(f"'{path}' holds only weights (written by save_weights), not an architecture. Build "
@@ -260,7 +310,7 @@ def _restore_compile(model, compile_config):
 
 def _restore_optimizer_state(model, tensors, iterations, path):
     optimizer, store = model.optimizer, model.store
-    layout = _store_layout(model, store)
+    layout = store_layout(model, store)
     expected = {f"{OPTIMIZER_PREFIX}{slot}/{name}": shape for slot in optimizer.slot_names for name, _, shape in layout}
     found = {name: tuple(value.shape) for name, value in tensors.items() if name.startswith(OPTIMIZER_PREFIX)}
     if expected != found:
