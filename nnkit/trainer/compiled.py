@@ -27,6 +27,10 @@ class CompiledOutputs:
                                  f"trains on one number per batch: use "
                                  f"reduction='sum_over_batch_size' (the default), 'sum', 'mean' or "
                                  f"'mean_with_sample_weight'.")
+        if metrics is not None and not isinstance(metrics, (list, tuple, dict)):
+            example = repr(metrics) if isinstance(metrics, str) else type(metrics).__name__ + "()"
+            raise TypeError(f"compile(metrics=...) expects a list (or a dict per output), e.g. metrics=[{example}]. "
+                            f"Received {metrics!r} of type {type(metrics).__name__}.")
         for identifier in _leaves(metrics):
             metrics_module.get(identifier)
         self.graph = None  # the graph resolved for
@@ -78,9 +82,6 @@ def _metrics_per_output(metrics, count):
     """A flat list of metrics applies to every output (Keras accepts that for a single output)."""
     if metrics is None or isinstance(metrics, dict):
         return metrics
-    if isinstance(metrics, str):
-        raise TypeError(f"compile(metrics=...) expects a list (or a dict per output), e.g. metrics=[{metrics!r}]. "
-                        f"Received the string {metrics!r}.")
     metrics = list(metrics)
     if count > 1 and any(isinstance(m, (list, tuple)) or m is None for m in metrics):
         return metrics
