@@ -31,6 +31,8 @@ class ParameterStore:
         self.values = xp.empty(total, dtype=dtype)
         self.grads = xp.zeros(total, dtype=dtype)
         self.entries = []
+        #: A weak reference to the GradientTape that last recorded a call of the model owning this store (or None).
+        self.recorded_on = None
         offset = 0
         for layer, name, current in owned:
             size = math.prod(current.shape)
@@ -68,6 +70,10 @@ class ParameterStore:
         """Whether this store's layout is that of the trainable weights of ``layers`` (same layers, same weights)."""
         current = [(layer, name) for layer, name, _, _ in self.entries]
         return current == [(layer, spec.name) for layer in layers for spec in layer._own_specs if spec.trainable]
+
+    def is_bound(self):
+        """Whether every weight still reads this store's views (a model sharing the layers binds them to its own)."""
+        return all(getattr(layer, name) is value for layer, name, value, _ in self.entries)
 
     def reclaim(self):
         """Bind every weight to this store's views again, copying in its current value where another model that
