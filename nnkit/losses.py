@@ -170,8 +170,11 @@ class Loss:
     def _check_target_shape(self, y_true, output_shape):
         per_sample, expected = tuple(y_true.shape[1:]), tuple(output_shape[1:])
         if not shape_fits(per_sample, expected) and not (expected[-1:] == (1,) and shape_fits(per_sample, expected[:-1])):
+            labels = self.target_domain is targets.DISTRIBUTIONS and shape_fits(per_sample, expected[:-1])
+            hint = (" Integer class labels go with sparse_categorical_crossentropy (or one-hot encode them with "
+                    "nnkit.utils.to_categorical).") if labels else ""
             raise ValueError(f"{self.name}: targets of shape {tuple(y_true.shape)} do not match the model output "
-                             f"of shape {format_shape(output_shape)}.")
+                             f"of shape {format_shape(output_shape)}.{hint}")
 
     def with_logits(self):
         """The same loss (same arguments: label smoothing, reduction...) taking logits, for the fused output path."""

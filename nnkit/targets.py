@@ -126,5 +126,6 @@ def _check_class_indices(y_true, num_classes, who, what):
         label = int(value)
         bounds = "" if num_classes is None else \
             f"; the model has {num_classes} outputs, so labels must lie in [0, {num_classes - 1}]"
+        hint = " For 0/1 labels and one sigmoid unit use binary_crossentropy." if num_classes == 1 else ""
         raise ValueError(f"The {who}: label {label} is out of range{bounds} ({what} holds {label} at sample "
-                         f"{sample}).")
+                         f"{sample}).{hint}")

@@ -142,3 +142,35 @@ def test_fit_without_y_names_the_output():
     model = _regression_model()
     with pytest.raises(ValueError, match=r"y is missing: output '.*' has a loss"):
         model.fit(numpy.zeros((3, 4)), verbose=0)
+
+
+@pytest.mark.parametrize("argument, value, message", [
+    ("initial_epoch", "1", r"initial_epoch must be a non-negative integer. Received: initial_epoch='1'"),
+    ("initial_epoch", -1, r"initial_epoch must be a non-negative integer"),
+    ("validation_split", "0.2", r"validation_split must be in \[0, 1\). Received: validation_split='0.2'"),
+])
+def test_fit_arguments_of_the_wrong_type_are_named(argument, value, message, data):
+    x, y = data
+    with pytest.raises(ValueError, match=message):
+        _regression_model().fit(x, y, verbose=0, **{argument: value})
+
+
+@pytest.mark.parametrize("loss_weights", ["a", [float("nan")], {"dense": "heavy"}])
+def test_loss_weights_that_are_not_finite_numbers_fail_at_compile(loss_weights):
+    model = nnkit.Sequential([Input(shape=(4,)), Dense(1, name="dense")])
+    with pytest.raises(ValueError, match=r"compile\(loss_weights=...\) must hold finite numbers"):
+        model.compile(optimizer="sgd", loss="mse", loss_weights=loss_weights)
+
+
+def test_the_usual_label_slips_get_a_hint(data):
+    x, _ = data
+    labels = numpy.arange(10) % 3
+    model = nnkit.Sequential([Input(shape=(4,)), Dense(3, activation="softmax")])
+    model.compile(optimizer="sgd", loss="categorical_crossentropy")
+    with pytest.raises(ValueError, match=r"do not match.*Integer class labels go with sparse_categorical_crossentropy"):
+        model.fit(x, labels, verbose=0)
+    model = nnkit.Sequential([Input(shape=(4,)), Dense(1, activation="sigmoid")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    with pytest.raises(ValueError, match=r"label 1 is out of range.*For 0/1 labels and one sigmoid unit use "
+                                         r"binary_crossentropy"):
+        model.fit(x, labels % 2, verbose=0)

@@ -5,6 +5,8 @@ Keras. The log names are Keras': ``loss``; with several outputs ``<output>_loss`
 a metric ``<metric>`` (one output) or ``<output>_<metric>``.
 """
 import copy
+import math
+import numbers
 
 from .. import losses as losses_module, metrics as metrics_module
 
@@ -33,6 +35,10 @@ class CompiledOutputs:
                             f"Received {metrics!r} of type {type(metrics).__name__}.")
         for identifier in _leaves(metrics):
             metrics_module.get(identifier)
+        for weight in _leaves(loss_weights):
+            if isinstance(weight, bool) or not isinstance(weight, numbers.Real) or not math.isfinite(weight):
+                raise ValueError(f"compile(loss_weights=...) must hold finite numbers (a list with one per output, or a "
+                                 f"dict keyed by output name). Received: loss_weights={loss_weights!r}")
         self.graph = None  # the graph resolved for
 
     def resolve(self, output_names, output_shapes, graph):

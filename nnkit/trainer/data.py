@@ -116,7 +116,7 @@ def check_finite(array, what, given=None):
 def split_validation(arrays, fraction):
     """Keras' ``validation_split``: the last ``fraction`` of the samples of each array (None stays None), taken
     before any shuffling. Returns ``(training arrays, validation arrays)``."""
-    if not 0 <= fraction < 1:
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float, numpy.number)) or not 0 <= fraction < 1:
         raise ValueError(f"validation_split must be in [0, 1). Received: validation_split={fraction!r}")
     count = len(next(a for a in arrays if a is not None))
     split = int(count * (1 - fraction))

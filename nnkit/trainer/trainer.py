@@ -266,6 +266,8 @@ class Trainer:
         """
         self._require_compiled("fit")
         _positive("epochs", epochs)
+        if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, (int, numpy.integer)) or initial_epoch < 0:
+            raise ValueError(f"initial_epoch must be a non-negative integer. Received: initial_epoch={initial_epoch!r}")
         if batches.is_source(x):
             _only_arrays_take("fit", "x", batch_size=batch_size, y=y, sample_weight=sample_weight,
                               validation_split=validation_split or None)
