@@ -3,6 +3,7 @@ metric, the offending value and its sample, and says "validation" for validation
 by hand at known samples, so every expected message is known in advance."""
 import numpy
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 import nnkit
 from nnkit import losses, metrics, targets
@@ -176,3 +177,45 @@ def test_each_loss_declares_its_domain():
         is targets.SIGNS
     assert losses.Poisson.target_domain is targets.NON_NEGATIVE
     assert losses.MeanSquaredError.target_domain is targets.REAL
+
+
+# ---- the checker against a plain-Python predicate, on drawn data --------------------------------------------
+def _allowed(domain, rows, num_classes):
+    """Whether ``rows`` (lists of floats) lie in ``domain``, and the sample of the first value that does not: the
+    rule of each domain written out element by element."""
+    values = [(sample, v) for sample, row in enumerate(rows) for v in row]
+    if domain.class_indices:  # fractions are reported before labels out of range
+        bad = [s for s, v in values if v != int(v)] or [s for s, v in values if not 0 <= v < num_classes]
+        return not bad, bad[0] if bad else None
+    bad = [s for s, v in values if not domain.low <= v <= domain.high]
+    if bad:
+        return False, bad[0]
+    if domain.codings:
+        fits = [all(v in coding for _, v in values) for coding in domain.codings]
+        return any(fits), None
+    if domain.distributions:
+        sums = [sum(row) for row in rows]
+        bad = [s for s, total in enumerate(sums) if total != 0 and abs(total - 1) > targets.DISTRIBUTION_TOLERANCE]
+        return not bad, bad[0] if bad else None
+    return True, None
+
+
+_VALUE = st.sampled_from([-2.0, -1.0, -0.5, 0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(domain=st.sampled_from([targets.PROBABILITIES, targets.NON_NEGATIVE, targets.SIGNS, targets.DISTRIBUTIONS,
+                               targets.CLASS_INDICES]),
+       rows=st.integers(1, 3).flatmap(lambda k: st.lists(st.lists(_VALUE, min_size=k, max_size=k), min_size=1,
+                                                           max_size=6)))
+def test_the_checker_refuses_exactly_what_the_domain_excludes(domain, rows):
+    num_classes = len(rows[0]) + 1  # so that a distribution over the last axis has more than one class
+    array = numpy.array([row + [0.0] for row in rows])
+    allowed, sample = _allowed(domain, array.tolist(), num_classes)
+    if allowed:
+        targets.check_targets(domain, array, num_classes, "loss 'probe'")
+        return
+    with pytest.raises(ValueError, match=r"'probe'") as error:
+        targets.check_targets(domain, array, num_classes, "loss 'probe'")
+    if sample is not None:
+        assert f"at sample {sample}" in str(error.value)
