@@ -219,3 +219,18 @@ def test_the_checker_refuses_exactly_what_the_domain_excludes(domain, rows):
         targets.check_targets(domain, array, num_classes, "loss 'probe'")
     if sample is not None:
         assert f"at sample {sample}" in str(error.value)
+
+
+@pytest.mark.parametrize("domain, good, bad", [
+    (targets.PROBABILITIES, [0.0, 1.0], [0.0, 1.5]),
+    (targets.NON_NEGATIVE, [0.0, 7.0], [-1.0, 2.0]),
+    (targets.SIGNS, [-1.0, 1.0], [-1.0, 0.0]),
+    (targets.DISTRIBUTIONS, [0.25, 0.75], [0.5, 0.25]),
+    (targets.CLASS_INDICES, [0, 1], [0, 2]),
+], ids=lambda v: v.expected.split()[0] if isinstance(v, targets.TargetDomain) else None)
+def test_the_checks_run_where_the_targets_are(domain, good, bad, xp):
+    rows = [good, good, bad, good]
+    y = xp.asarray(rows, dtype="int64" if domain.class_indices else "float32")
+    with pytest.raises(ValueError, match=r"at sample 2"):
+        targets.check_targets(domain, y, 2, "loss 'probe'")
+    targets.check_targets(domain, y[:2], 2, "loss 'probe'")
