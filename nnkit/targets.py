@@ -55,7 +55,6 @@ def check_targets(domain, y_true, num_classes, who, what="y"):
     if domain.class_indices:
         _check_class_indices(y_true, num_classes, who, what)
         return
-    xp = backend.get_array_module(y_true)
     if y_true.dtype.kind not in "iubf":
         raise ValueError(f"The {who} expects {domain.expected}, but {what} holds dtype {y_true.dtype}.")
     outside = (y_true < domain.low) | (y_true > domain.high)

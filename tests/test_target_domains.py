@@ -163,7 +163,8 @@ def test_generator_batches_are_checked_one_by_one(x):
 def test_array_targets_are_checked_once_per_data_set_not_per_batch(x, monkeypatch):
     calls = []
     check = targets.check_targets
-    monkeypatch.setattr(targets, "check_targets", lambda *args, **kwargs: calls.append(args[4]) or check(*args, **kwargs))
+    monkeypatch.setattr(targets, "check_targets",
+                        lambda *args, **kwargs: calls.append(args[4]) or check(*args, **kwargs))
     model = _model(1, "sigmoid", "binary_crossentropy", ["accuracy"])
     model.fit(x, numpy.zeros(10), batch_size=2, epochs=3, validation_data=(x, numpy.ones(10)), verbose=0)
     assert sorted(calls) == ["validation y", "y"]  # binary_accuracy shares the loss's domain: checked once

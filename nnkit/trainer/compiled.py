@@ -37,8 +37,8 @@ class CompiledOutputs:
             metrics_module.get(identifier)
         for weight in _leaves(loss_weights):
             if isinstance(weight, bool) or not isinstance(weight, numbers.Real) or not math.isfinite(weight):
-                raise ValueError(f"compile(loss_weights=...) must hold finite numbers (a list with one per output, or a "
-                                 f"dict keyed by output name). Received: loss_weights={loss_weights!r}")
+                raise ValueError(f"compile(loss_weights=...) must hold finite numbers (a list with one per output, or "
+                                 f"a dict keyed by output name). Received: loss_weights={loss_weights!r}")
         self.graph = None  # the graph resolved for
 
     def resolve(self, output_names, output_shapes, graph):
