@@ -77,11 +77,12 @@ def test_embedding_indices_above_2_to_the_24_stay_exact(input_dtype):
     assert model.evaluate(indices, numpy.array([[1.0], [0.0]]), verbose=0) == 0.0
 
 
-def test_integers_for_a_layer_that_is_not_an_index_layer_become_floats(rng):
-    inputs = Input(shape=(3,))
+@pytest.mark.parametrize("input_dtype", [None, "int32"])
+def test_integers_for_a_layer_that_is_not_an_index_layer_become_floats(input_dtype):
+    inputs = Input(shape=(3,), dtype=input_dtype)
     model = nnkit.Model(inputs, Dense(1, kernel_initializer="ones")(inputs))
-    x = numpy.array([[BIG_INDEX, 0, 0]])
-    assert model.predict(x, verbose=0).dtype == numpy.float32  # computed in floatx, as Keras does
+    x = numpy.array([[BIG_INDEX, 0, 0]], dtype="int32")
+    assert model.predict(x, verbose=0).dtype == numpy.float32  # computed in floatx, as Keras' Dense casts to
 
 
 # ---- empty data -------------------------------------------------------------------------------------------------

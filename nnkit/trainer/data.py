@@ -23,8 +23,8 @@ def as_input_array(x, input_shape, what="x", on_device=True, takes_text=False, t
     """``x`` in floatx, checked against the model's input shape (batch axis None) and, once converted, for NaN,
     Inf and values beyond floatx's range; on the backend's device, or kept on the host (``on_device=False``) for
     batch-by-batch copies. Strings, where the input ``takes_text``, stay on the host as they are; integers, where it
-    ``takes_indices`` (an Embedding's), keep their integer dtype, so indices above 2^24 stay exact in float32
-    models (Keras casts them to float32 first)."""
+    ``takes_indices`` (it is read only by index layers such as Embedding), keep their integer dtype, so indices above
+    2^24 stay exact in float32 models (Keras casts them to float32 first, unless the Input's dtype is an integer)."""
     if x is None:
         raise ValueError(f"{what} is None: expected an array of shape {input_shape}.")
     array = _as_array(x, what)

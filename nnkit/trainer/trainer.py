@@ -541,11 +541,11 @@ class Trainer:
                                                if any(t is tensor for t in node.flat_inputs))
 
     def _takes_indices(self, tensor):
-        """Whether integer data for the input ``tensor`` stay integers: an integer ``Input(dtype=...)``, or an input
-        read only by layers that take indices (``accepts_indices``: Embedding, IntegerLookup, ...)."""
+        """Whether integer data for the input ``tensor`` stay integers: it is read only by layers that take indices
+        (``accepts_indices``: Embedding, IntegerLookup, ...). Other layers get floatx (they do not cast, as Keras'
+        do, so integers would turn their float32 math into float64), whatever the ``Input``'s dtype."""
         readers = [node.layer for node in self.graph.nodes if any(t is tensor for t in node.flat_inputs)]
-        return str(tensor.dtype).startswith(("int", "uint")) or (
-            bool(readers) and all(getattr(layer, "accepts_indices", False) for layer in readers))
+        return bool(readers) and all(getattr(layer, "accepts_indices", False) for layer in readers)
 
     def _input_label(self, index, prefix=""):
         return prefix + ("x" if len(self.input_names) == 1 else f"x['{self.input_names[index]}']")
