@@ -265,9 +265,9 @@ class Trainer:
         ``validation_data`` may be such an iterable too (``validation_steps`` batches, default one pass).
         """
         self._require_compiled("fit")
-        _positive("epochs", epochs)
         if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, (int, numpy.integer)) or initial_epoch < 0:
             raise ValueError(f"initial_epoch must be a non-negative integer. Received: initial_epoch={initial_epoch!r}")
+        _positive("epochs", epochs)
         if batches.is_source(x):
             _only_arrays_take("fit", "x", batch_size=batch_size, y=y, sample_weight=sample_weight,
                               validation_split=validation_split or None)
