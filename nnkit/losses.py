@@ -7,7 +7,7 @@ calling it, ``loss(y_true, y_pred)``, returns the value as a float as Keras does
 """
 import numpy
 
-from . import backend, primitives
+from . import backend, primitives, targets
 from .primitives import cross_entropy
 from ._registry import Registry
 from ._shapes import format_shape
@@ -39,6 +39,8 @@ class Loss:
     """
     #: The output activation this loss can absorb into a fused from-logits kernel (or None).
     fusable_activation = None
+    #: The values its targets may hold (``nnkit.targets``), checked once per data set before training.
+    target_domain = targets.REAL
 
     def __init__(self, from_logits=False, name=None, reduction="sum_over_batch_size"):
         self.from_logits = from_logits
@@ -55,7 +57,7 @@ class Loss:
         y_pred = backend.to_device(tape_module.unwrap(y_pred))
         xp = backend.get_array_module(y_pred)
         y_true = xp.asarray(tape_module.unwrap(y_true))
-        self.validate_targets(y_true, y_pred.shape)
+        self.validate_targets(y_true, y_pred.shape, what="y_true")
         weights = None if sample_weight is None else xp.asarray(tape_module.unwrap(sample_weight))
         if getattr(self, "reduction", "sum_over_batch_size") in (None, "none"):
             return self._unreduced(y_true, y_pred, weights, tracked, tape_module)
@@ -159,12 +161,20 @@ class Loss:
         grad *= sample_weight.reshape((-1,) + (1,) * (grad.ndim - 1)).astype(grad.dtype, copy=False)
         return (self.per_sample(y_true, y_pred) * sample_weight).mean(), grad
 
-    def validate_targets(self, y_true, output_shape):
-        """Raise a clear error when targets cannot go with outputs of ``output_shape`` (batch axis ignored)."""
+    def validate_targets(self, y_true, output_shape, what="y"):
+        """Raise a clear error when targets cannot go with outputs of ``output_shape`` (batch axis ignored): a shape
+        that does not fit, or a value outside ``target_domain`` (naming the value and its sample in ``what``)."""
+        self._check_target_shape(y_true, output_shape)
+        targets.check_targets(self.target_domain, y_true, output_shape[-1], f"loss '{self.name}'", what)
+
+    def _check_target_shape(self, y_true, output_shape):
         per_sample, expected = tuple(y_true.shape[1:]), tuple(output_shape[1:])
         if not shape_fits(per_sample, expected) and not (expected[-1:] == (1,) and shape_fits(per_sample, expected[:-1])):
+            labels = self.target_domain is targets.DISTRIBUTIONS and shape_fits(per_sample, expected[:-1])
+            hint = (" Integer class labels go with sparse_categorical_crossentropy (or one-hot encode them with "
+                    "nnkit.utils.to_categorical).") if labels else ""
             raise ValueError(f"{self.name}: targets of shape {tuple(y_true.shape)} do not match the model output "
-                             f"of shape {format_shape(output_shape)}.")
+                             f"of shape {format_shape(output_shape)}.{hint}")
 
     def with_logits(self):
         """The same loss (same arguments: label smoothing, reduction...) taking logits, for the fused output path."""
@@ -229,8 +239,10 @@ class BinaryCrossentropy(Loss):
     ``p = y_pred`` clipped to ``[1e-7, 1 - 1e-7]`` (no gradient outside that range), or with
     ``from_logits=True`` ``p = sigmoid(y_pred)``, computed in the stable form of the fused kernel.
     ``label_smoothing`` in ``[0, 1]`` makes the targets ``t * (1 - label_smoothing) + 0.5 * label_smoothing``.
+    Targets must lie in [0, 1] (Keras computes any, e.g. a negative loss for labels coded 1/2).
     """
     fusable_activation = "sigmoid"
+    target_domain = targets.PROBABILITIES
 
     def __init__(self, from_logits=False, label_smoothing=0.0, name=None, reduction="sum_over_batch_size"):
         super().__init__(from_logits=from_logits, name=name, reduction=reduction)
@@ -264,9 +276,11 @@ class CategoricalCrossentropy(Loss):
     Targets are one-hot or soft distributions of the outputs' shape. Probabilities are renormalised to sum
     to 1 over the last axis and clipped to ``[1e-7, 1 - 1e-7]``, as Keras does; with ``from_logits=True``
     ``q = softmax(y_pred)`` (fused, stable). ``label_smoothing`` in ``[0, 1]`` makes the targets
-    ``t * (1 - label_smoothing) + label_smoothing / K`` (K classes).
+    ``t * (1 - label_smoothing) + label_smoothing / K`` (K classes). Each target row must sum to 1 (or be all zeros,
+    padding that adds nothing to the loss); Keras computes with any targets.
     """
     fusable_activation = "softmax"
+    target_domain = targets.DISTRIBUTIONS
 
     def __init__(self, from_logits=False, label_smoothing=0.0, name=None, reduction="sum_over_batch_size"):
         super().__init__(from_logits=from_logits, name=name, reduction=reduction)
@@ -299,6 +313,7 @@ class SparseCategoricalCrossentropy(Loss):
     the last axis (or with a trailing 1), and every label must lie in ``[0, K)``.
     """
     fusable_activation = "softmax"
+    target_domain = targets.CLASS_INDICES
 
     def forward_backward(self, y_true, y_pred):
         labels = y_true.reshape(-1).astype(numpy.int64, copy=False)
@@ -318,13 +333,12 @@ class SparseCategoricalCrossentropy(Loss):
         targets = (labels == xp.arange(y_pred.shape[-1])).astype(y_pred.dtype)
         return _categorical_per_sample(targets, y_pred, self.from_logits)
 
-    def validate_targets(self, y_true, output_shape):
+    def _check_target_shape(self, y_true, output_shape):
         per_sample, expected = tuple(y_true.shape[1:]), tuple(output_shape[1:-1])
         if not (shape_fits(per_sample, expected) or shape_fits(per_sample, expected + (1,))):
             raise ValueError(f"{self.name}: expected integer labels of shape {format_shape(output_shape[:-1])} for a "
                              f"model output of shape {format_shape(output_shape)}, but received labels of shape "
                              f"{tuple(y_true.shape)}. (One-hot targets go with categorical_crossentropy.)")
-        check_labels(y_true, output_shape[-1], self.name)
 
 
 def _check_label_smoothing(label_smoothing):
@@ -394,7 +408,9 @@ class LogCosh(_FormulaLoss):
 @registry.register("kl_divergence", "kld", "kullback_leibler_divergence")
 class KLDivergence(_FormulaLoss):
     """``sum_k t_k * log(t_k / p_k)`` over the last axis with ``t`` and ``p`` clipped to ``[1e-7, 1]`` (no
-    gradient outside), averaged over samples and positions."""
+    gradient outside), averaged over samples and positions. Targets must lie in [0, 1] (Keras clips them there
+    silently)."""
+    target_domain = targets.PROBABILITIES
 
     def _terms(self, t, p):
         xp = backend.get_array_module(p)
@@ -406,7 +422,9 @@ class KLDivergence(_FormulaLoss):
 
 @registry.register("poisson")
 class Poisson(_FormulaLoss):
-    """``y_pred - y_true * log(y_pred + 1e-7)`` averaged over every element."""
+    """``y_pred - y_true * log(y_pred + 1e-7)`` averaged over every element; targets (counts, rates) must not be
+    negative."""
+    target_domain = targets.NON_NEGATIVE
 
     def _terms(self, t, p):
         xp = backend.get_array_module(p)
@@ -422,7 +440,9 @@ def _hinge_labels(t):
 @registry.register("hinge")
 class Hinge(_FormulaLoss):
     """``max(1 - t * y_pred, 0)`` averaged over every element; targets are -1 / 1 (0 / 1 labels are mapped to
-    them when every target of the batch is 0 or 1)."""
+    them when every target of the batch is 0 or 1). Other values, or a data set mixing the two codings, are refused
+    (Keras computes with them)."""
+    target_domain = targets.SIGNS
 
     def _terms(self, t, p):
         xp = backend.get_array_module(p)
@@ -434,6 +454,7 @@ class Hinge(_FormulaLoss):
 @registry.register("squared_hinge")
 class SquaredHinge(_FormulaLoss):
     """``max(1 - t * y_pred, 0) ** 2`` averaged over every element; targets as Hinge's."""
+    target_domain = targets.SIGNS
 
     def _terms(self, t, p):
         xp = backend.get_array_module(p)
@@ -445,7 +466,8 @@ class SquaredHinge(_FormulaLoss):
 @registry.register("categorical_hinge")
 class CategoricalHinge(_FormulaLoss):
     """``max(max_k((1 - t_k) * p_k) - sum_k t_k * p_k + 1, 0)`` over the last axis, averaged over samples and
-    positions."""
+    positions. Targets are one-hot, coded 0/1 or -1/1 (Keras' documented values; it computes with any)."""
+    target_domain = targets.SIGNS
 
     def _terms(self, t, p):
         xp = backend.get_array_module(p)
@@ -490,7 +512,8 @@ class CosineSimilarity(_FormulaLoss):
 
 @registry.register("mean_squared_logarithmic_error", "msle")
 class MeanSquaredLogarithmicError(_FormulaLoss):
-    """``(log(max(y_pred, 1e-7) + 1) - log(max(y_true, 1e-7) + 1)) ** 2`` averaged over every element."""
+    """``(log(max(y_pred, 1e-7) + 1) - log(max(y_true, 1e-7) + 1)) ** 2`` averaged over every element (a target
+    below 1e-7, negative ones included, counts as 1e-7, as Keras documents)."""
 
     def _terms(self, t, p):
         xp = backend.get_array_module(p)
@@ -512,22 +535,6 @@ class MeanAbsolutePercentageError(_FormulaLoss):
 def shape_fits(shape, expected):
     """Whether ``shape`` matches ``expected``, whose None entries (steps of any length) match any size."""
     return len(shape) == len(expected) and all(e is None or s == e for s, e in zip(shape, expected))
-
-
-def check_labels(labels, num_classes, what):
-    """Integer class labels in ``[0, num_classes)``, or a ValueError naming the offending value."""
-    xp = backend.get_array_module(labels)
-    if labels.dtype.kind == "f":
-        if not bool(xp.all(labels == xp.floor(labels))):
-            raise ValueError(f"{what}: labels must be integers; received non-integer values (dtype {labels.dtype}).")
-    elif labels.dtype.kind not in "iub":
-        raise ValueError(f"{what}: labels must be integers; received dtype {labels.dtype}.")
-    if labels.size:
-        low, high = int(labels.min()), int(labels.max())
-        if low < 0 or high >= num_classes:
-            bad = low if low < 0 else high
-            raise ValueError(f"{what}: label {bad} is out of range; the model has {num_classes} outputs, "
-                             f"so labels must lie in [0, {num_classes - 1}].")
 
 
 def _cross_entropy_of_probabilities(targets, probabilities):
@@ -572,8 +579,11 @@ class LossFunctionWrapper(Loss):
 
 def get(identifier):
     """A Loss from a name (``"mse"``, ``"categorical_crossentropy"``, ...), a ``{"class_name", "config"}``
-    dict, a Loss instance, or a function ``fn(y_true, y_pred)`` written with ``nnkit.ops``.
+    dict, a Loss instance (or a Loss class: its default instance, as in Keras), or a function ``fn(y_true, y_pred)``
+    written with ``nnkit.ops``.
     """
+    if isinstance(identifier, type) and issubclass(identifier, Loss):
+        return identifier()
     if callable(identifier) and not isinstance(identifier, (Loss, type)):
         return LossFunctionWrapper(identifier)
     loss = registry.get(identifier)

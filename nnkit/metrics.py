@@ -8,7 +8,7 @@ a subclass may write those instead of ``batch_total`` (Keras' way), and ``Mean``
 """
 import math
 
-from . import backend
+from . import backend, targets
 from ._registry import Registry, snake_case
 from .variables import Variable
 
@@ -21,6 +21,8 @@ class Metric:
     """
     #: Whether ``batch_total`` can take logits (``from_logits=True``) in place of the model's outputs.
     accepts_logits = True
+    #: The values its targets may hold (``nnkit.targets``): fit checks them once per data set, ``__call__`` each time.
+    target_domain = targets.REAL
 
     def __init__(self, name=None, dtype=None):
         self.name = name or getattr(self, "default_name", None) or snake_case(type(self).__name__)
@@ -85,15 +87,21 @@ class Metric:
             variable.reset()
 
     def __call__(self, y_true, y_pred, sample_weight=None):
-        """Keras' one-batch value: update, then the result."""
+        """Keras' one-batch value: update, then the result (targets outside ``target_domain`` are refused first)."""
+        y_pred_array = backend.to_device(getattr(y_pred, "value", y_pred))
+        y_true_array = backend.get_array_module(y_pred_array).asarray(getattr(y_true, "value", y_true))
+        num_classes = y_pred_array.shape[-1] if y_pred_array.ndim else None
+        targets.check_targets(self.target_domain, y_true_array, num_classes, f"metric '{self.name}'", "y_true")
         self.update_state(y_true, y_pred, sample_weight)
         return self.result()
 
 
 @registry.register("binary_accuracy")
 class BinaryAccuracy(Metric):
-    """Fraction of outputs on the same side of ``threshold`` as the targets (for logits, the threshold's logit)."""
+    """Fraction of outputs on the same side of ``threshold`` as the targets (for logits, the threshold's logit);
+    targets must lie in [0, 1] (Keras compares any target with the 0/1 prediction)."""
     default_name = "binary_accuracy"
+    target_domain = targets.PROBABILITIES
 
     def __init__(self, name=None, dtype=None, threshold=0.5):
         super().__init__(name=name, dtype=dtype)
@@ -125,6 +133,7 @@ class CategoricalAccuracy(Metric):
 class SparseCategoricalAccuracy(Metric):
     """Fraction of samples whose largest output is at the integer label."""
     default_name = "sparse_categorical_accuracy"
+    target_domain = targets.CLASS_INDICES
 
     def batch_total(self, y_true, y_pred, from_logits=False):
         return _sum_of_sample_means(y_pred.argmax(axis=-1) == y_true.reshape(y_pred.shape[:-1]))
@@ -208,9 +217,11 @@ class MeanMetricWrapper(Metric):
 def get(identifier, loss=None, output_shape=None):
     """A Metric. ``"accuracy"``/``"acc"`` becomes binary, categorical or sparse accuracy by the loss (and
     else by the output shape), as Keras decides; the metric keeps the name it was asked by. A function of
-    ``(y_true, y_pred)`` becomes a ``MeanMetricWrapper``."""
+    ``(y_true, y_pred)`` becomes a ``MeanMetricWrapper``; a Metric class, its default instance (as in Keras)."""
     if isinstance(identifier, Metric):
         return identifier
+    if isinstance(identifier, type) and issubclass(identifier, Metric):
+        return identifier()  # as Keras: a class stands for its default instance
     if callable(identifier) and not isinstance(identifier, type):
         return MeanMetricWrapper(identifier)
     if isinstance(identifier, str) and identifier.lower() in ("accuracy", "acc"):
@@ -223,7 +234,7 @@ def get(identifier, loss=None, output_shape=None):
 
 def _accuracy_for(loss, output_shape):
     loss_name = getattr(loss, "name", "")
-    if "sparse" in loss_name:
+    if getattr(loss, "target_domain", None) is targets.CLASS_INDICES:
         return SparseCategoricalAccuracy
     if loss_name == "binary_crossentropy" or (output_shape is not None and output_shape[-1] == 1):
         return BinaryAccuracy

@@ -11,7 +11,7 @@ import math
 
 import numpy
 
-from . import backend
+from . import backend, targets
 from .metrics import Metric, registry
 
 #: Keras' ``backend.epsilon()``.
@@ -88,6 +88,7 @@ class TopKCategoricalAccuracy(_SampleMeanMetric):
 class SparseTopKCategoricalAccuracy(_SampleMeanMetric):
     """How often the integer label is among the ``k`` largest predictions."""
     default_name = "sparse_top_k_categorical_accuracy"
+    target_domain = targets.CLASS_INDICES
 
     def __init__(self, k=5, name=None, dtype=None):
         super().__init__(name=name, dtype=dtype)
@@ -275,8 +276,9 @@ def _confusion_counts(y_true, y_pred, thresholds, wanted, top_k=None, class_id=N
 
 
 class _ConfusionMatrixConditionCount(Metric):
-    """One count of the confusion matrix for each threshold."""
+    """One count of the confusion matrix for each threshold; targets are 0/1 labels (or probabilities)."""
     condition = None
+    target_domain = targets.PROBABILITIES
 
     def __init__(self, thresholds=None, name=None, dtype=None):
         super().__init__(name=name, dtype=dtype)
@@ -319,8 +321,10 @@ class FalseNegatives(_ConfusionMatrixConditionCount):
 
 
 class _PrecisionRecall(Metric):
-    """``tp / (tp + other)`` per threshold, optionally over the ``top_k`` predictions or one ``class_id``."""
+    """``tp / (tp + other)`` per threshold, optionally over the ``top_k`` predictions or one ``class_id``; targets
+    are 0/1 labels (or probabilities)."""
     other = None
+    target_domain = targets.PROBABILITIES
 
     def __init__(self, thresholds=None, top_k=None, class_id=None, name=None, dtype=None):
         super().__init__(name=name, dtype=dtype)
@@ -433,6 +437,7 @@ class FBetaScore(Metric):
     (``"macro"``) or their mean weighted by each class's (weighted) count of positive targets (``"weighted"``). A
     prediction is positive above ``threshold``, or, when it is None, where it is its row's largest (and not 0)."""
     default_name = "fbeta_score"
+    target_domain = targets.PROBABILITIES
 
     def __init__(self, average=None, beta=1.0, threshold=None, name=None, dtype=None):
         super().__init__(name=name, dtype=dtype)
@@ -537,6 +542,7 @@ class AUC(Metric):
     2-D ``(batch, labels)`` data and averages their areas (weighted by ``label_weights``); otherwise every element
     counts on one curve, weighted by ``label_weights`` along the last axis. ``from_logits`` applies a sigmoid."""
     default_name = "auc"
+    target_domain = targets.PROBABILITIES
 
     def __init__(self, num_thresholds=200, curve="ROC", summation_method="interpolation", name=None, dtype=None,
                  thresholds=None, multi_label=False, num_labels=None, label_weights=None, from_logits=False):

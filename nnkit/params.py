@@ -19,6 +19,9 @@ class ParameterStore:
         entries: ``(layer, weight_name, value_view, grad_view)`` in model order.
     """
 
+    #: How many times any store has bound weights to its views; a store that made the latest binding is still bound.
+    bindings = 0
+
     def __init__(self, layers):
         owned = [(layer, spec.name, getattr(layer, spec.name)) for layer in layers for spec in layer._own_specs
                  if spec.trainable]
@@ -31,6 +34,8 @@ class ParameterStore:
         self.values = xp.empty(total, dtype=dtype)
         self.grads = xp.zeros(total, dtype=dtype)
         self.entries = []
+        #: A weak reference to the GradientTape that last recorded a call of the model owning this store (or None).
+        self.recorded_on = None
         offset = 0
         for layer, name, current in owned:
             size = math.prod(current.shape)
@@ -40,6 +45,7 @@ class ParameterStore:
             layer.bind_weight(name, value_view, grad_view)
             self.entries.append((layer, name, value_view, grad_view))
             offset += size
+        self._binding = self._count_binding()
         self.refresh_trainable()
         from .ops import tape
         tape.register_store(self)  # its weights are values a GradientTape tracks
@@ -69,12 +75,31 @@ class ParameterStore:
         current = [(layer, name) for layer, name, _, _ in self.entries]
         return current == [(layer, spec.name) for layer in layers for spec in layer._own_specs if spec.trainable]
 
+    @staticmethod
+    def _count_binding():
+        ParameterStore.bindings += 1
+        return ParameterStore.bindings
+
+    def is_bound(self):
+        """Whether every weight still reads this store's views (a model sharing the layers binds them to its own).
+        Checked once per binding made since (by any store), so that a training step asks at no cost."""
+        if self._binding == ParameterStore.bindings:
+            return True
+        if not all(getattr(layer, name) is value for layer, name, value, _ in self.entries):
+            return False
+        self._binding = ParameterStore.bindings
+        return True
+
     def reclaim(self):
         """Bind every weight to this store's views again, copying in its current value where another model that
         shares the layers bound it elsewhere; the optimizer's slots stay. Then read the ``trainable`` flags."""
+        rebound = False
         for layer, name, value, grad in self.entries:
             current = getattr(layer, name)
             if current is not value:
                 value[...] = current
                 layer.bind_weight(name, value, grad)
+                rebound = True
+        if rebound:
+            self._binding = self._count_binding()
         self.refresh_trainable()

@@ -99,6 +99,8 @@ class CategoryEncoding(_CategoricalLayer):
                [0., 0., 0., 2.]], dtype=float32)
     """
 
+    accepts_indices = True  # integer data for it keep their dtype in fit / predict (nnkit.trainer)
+
     def __init__(self, num_tokens=None, output_mode="multi_hot", sparse=False, **kwargs):
         super().__init__(**kwargs)
         if num_tokens is None:
@@ -261,6 +263,7 @@ def _as_bytes(value):
 class _TextInputLayer(_CategoricalLayer):
     """A categorical layer that also takes strings, which stay on the host (no backend holds them)."""
     accepts_text = True
+    accepts_indices = True  # integer data for it keep their dtype in fit / predict (nnkit.trainer)
 
     def __call__(self, inputs, training=None):
         """As ``Layer.__call__``; string arrays (and lists of strings) stay on the host."""

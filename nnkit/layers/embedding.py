@@ -24,6 +24,8 @@ class Embedding(Layer):
         (1, 3, 64)
     """
 
+    accepts_indices = True  # integer data for it keep their dtype in fit / predict (nnkit.trainer)
+
     def __init__(self, input_dim, output_dim, embeddings_initializer="random_uniform", embeddings_regularizer=None,
                  mask_zero=False, input_length=None, **kwargs):
         if input_length is not None and "input_shape" not in kwargs and "batch_input_shape" not in kwargs:

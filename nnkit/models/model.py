@@ -5,6 +5,7 @@ Every model runs on one graph (``nnkit.layers.graph``) and trains through one en
 """
 import inspect
 import json
+import weakref
 
 import numpy
 
@@ -146,8 +147,10 @@ class Model(Trainer, Layer):
     def _forward(self, inputs, training, logits=False, needs_input_gradient=False, keep_states=False):
         if self.graph is None:
             self.build_for_data(inputs)
-        if training and self.store is None:
-            self._ensure_store()  # the weight gradients go to the flat buffer the optimizer reads
+        if training and (self.store is None or not self.store.is_bound()):
+            # The weight gradients go to the flat buffer this model's optimizer reads: bind the weights to it (again,
+            # when another model sharing layers, such as a GAN's combined model, has bound them to its own since).
+            self._ensure_store()
         dtype = self.store.values.dtype if self.store is not None else backend.floatx()
         given = [inputs] if data.is_array(inputs) and len(self.graph.flat_inputs) == 1 \
             else data.as_list(inputs, self.graph.input_names, "x")
@@ -173,8 +176,10 @@ class Model(Trainer, Layer):
             plain if isinstance(inputs, (list, tuple)) else plain[0]
         if self.graph is None:
             self.build_for_data(structured)
-        if self.store is None:
+        if self.store is None or not self.store.is_bound():
+            self._refuse_layers_bound_to_another_call_on(tape)
             self._ensure_store()
+        self.store.recorded_on = weakref.ref(tape)
         needs_input_gradient = any(t is not None for t in tracked)
         # Each call keeps its own run record (every layer's state in it): a model may be called more than once on
         # one tape (a GAN's discriminator on real and on generated data).
@@ -187,6 +192,20 @@ class Model(Trainer, Layer):
             grads = flatten(dx) if needs_input_gradient else []
             return [grad for grad, t in zip(grads, tracked) if t is not None]
         return tape_module.record(outputs, [t for t in tracked if t is not None], backward)
+
+    def _refuse_layers_bound_to_another_call_on(self, tape):
+        """A ValueError when a layer of this model shares its weights with another model already called on ``tape``:
+        binding them to this model's buffers would send that call's weight gradients to the wrong buffer."""
+        for layer in self.leaf_layers():
+            for spec in layer._own_specs:
+                entry = tape_module.weight_entry(getattr(layer, spec.name)) if spec.trainable else None
+                other = None if entry is None or entry[0] is self.store else entry[0]
+                if other is not None and other.recorded_on is not None and other.recorded_on() is tape:
+                    raise ValueError(
+                        f"Layer '{layer.name}' belongs to model '{self.name}' and to another model already called on "
+                        f"this GradientTape. nnkit cannot yet add up a layer's gradients over two separately built "
+                        f"models on one tape: build one model in which the layer is called twice (a functional "
+                        f"model), or take each model's gradients on its own tape.")
 
     def reset_states(self):
         """Zero the carried states of every stateful layer inside (``stateful=True`` recurrent layers, in nested

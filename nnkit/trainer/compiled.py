@@ -5,6 +5,8 @@ Keras. The log names are Keras': ``loss``; with several outputs ``<output>_loss`
 a metric ``<metric>`` (one output) or ``<output>_<metric>``.
 """
 import copy
+import math
+import numbers
 
 from .. import losses as losses_module, metrics as metrics_module
 
@@ -27,8 +29,16 @@ class CompiledOutputs:
                                  f"trains on one number per batch: use "
                                  f"reduction='sum_over_batch_size' (the default), 'sum', 'mean' or "
                                  f"'mean_with_sample_weight'.")
+        if metrics is not None and not isinstance(metrics, (list, tuple, dict)):
+            example = repr(metrics) if isinstance(metrics, str) else type(metrics).__name__ + "()"
+            raise TypeError(f"compile(metrics=...) expects a list (or a dict per output), e.g. metrics=[{example}]. "
+                            f"Received {metrics!r} of type {type(metrics).__name__}.")
         for identifier in _leaves(metrics):
             metrics_module.get(identifier)
+        for weight in _leaves(loss_weights):
+            if isinstance(weight, bool) or not isinstance(weight, numbers.Real) or not math.isfinite(weight):
+                raise ValueError(f"compile(loss_weights=...) must hold finite numbers (a list with one per output, or "
+                                 f"a dict keyed by output name). Received: loss_weights={loss_weights!r}")
         self.graph = None  # the graph resolved for
 
     def resolve(self, output_names, output_shapes, graph):
@@ -78,9 +88,6 @@ def _metrics_per_output(metrics, count):
     """A flat list of metrics applies to every output (Keras accepts that for a single output)."""
     if metrics is None or isinstance(metrics, dict):
         return metrics
-    if isinstance(metrics, str):
-        raise TypeError(f"compile(metrics=...) expects a list (or a dict per output), e.g. metrics=[{metrics!r}]. "
-                        f"Received the string {metrics!r}.")
     metrics = list(metrics)
     if count > 1 and any(isinstance(m, (list, tuple)) or m is None for m in metrics):
         return metrics

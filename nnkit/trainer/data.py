@@ -1,7 +1,7 @@
 """Checking and moving the arrays handed to fit / evaluate / predict."""
 import numpy
 
-from .. import backend
+from .. import backend, targets
 from .._shapes import format_shape
 
 
@@ -19,13 +19,15 @@ def fits_on_device(*arrays):
     return needed <= DEVICE_FRACTION * free
 
 
-def as_input_array(x, input_shape, what="x", on_device=True, takes_text=False):
-    """``x`` in floatx, checked against the model's input shape (batch axis None); on the backend's device,
-    or kept on the host (``on_device=False``) for batch-by-batch copies. Strings, where the input ``takes_text``,
-    stay on the host as they are."""
+def as_input_array(x, input_shape, what="x", on_device=True, takes_text=False, takes_indices=False):
+    """``x`` in floatx, checked against the model's input shape (batch axis None) and, once converted, for NaN,
+    Inf and values beyond floatx's range; on the backend's device, or kept on the host (``on_device=False``) for
+    batch-by-batch copies. Strings, where the input ``takes_text``, stay on the host as they are; integers, where it
+    ``takes_indices`` (it is read only by index layers such as Embedding), keep their integer dtype, so indices above
+    2^24 stay exact in float32 models (Keras casts them to float32 first, unless the Input's dtype is an integer)."""
     if x is None:
         raise ValueError(f"{what} is None: expected an array of shape {input_shape}.")
-    array = x if backend.is_device_array(x) else numpy.asarray(x)
+    array = _as_array(x, what)
     text = takes_text and array.dtype.kind in "USO"
     if array.dtype.kind not in "biuf" and not text:
         hint = (" Strings need an input read by a layer that takes text (TextVectorization, StringLookup, Hashing)."
@@ -39,45 +41,82 @@ def as_input_array(x, input_shape, what="x", on_device=True, takes_text=False):
                              f"{tuple(array.shape)}.")
     if text:
         return array
-    check_finite(array, what)
-    if on_device:
-        return backend.to_device(array, dtype=backend.floatx())
-    return backend.to_host(array).astype(backend.floatx(), copy=False)
+    converted = _placed(array, None if takes_indices and array.dtype.kind in "iu" else backend.floatx(), on_device)
+    check_finite(converted, what, given=array)
+    return converted
 
 
-def as_target_array(y, loss, output_shape, num_samples, what="y", on_device=True):
-    """``y`` checked against the loss and the number of samples; on the device unless ``on_device=False``."""
-    array = y if backend.is_device_array(y) else numpy.asarray(y)
+def as_target_array(y, loss, output_shape, num_samples, what="y", on_device=True, metrics=()):
+    """``y`` checked against the number of samples, the loss (None: an output without one) and ``metrics`` once
+    converted (floatx, or integers for class labels); on the device unless ``on_device=False``."""
+    array = _as_array(y, what)
     if array.ndim == 0 or len(array) != num_samples:
         received = "a scalar" if array.ndim == 0 else f"{len(array)} samples"
         raise ValueError(f"x and {what} must have the same number of samples: x has {num_samples}, "
                          f"{what} has {received}.")
     if array.dtype.kind not in "biuf":
         raise TypeError(f"{what} must hold numbers; received dtype {array.dtype}.")
-    check_finite(array, what)
-    placed = backend.to_device(array) if on_device else backend.to_host(array)
-    loss.validate_targets(placed, output_shape)
-    if "sparse" not in loss.name:
-        placed = placed.astype(backend.floatx(), copy=False)
+    domain = targets.REAL if loss is None else loss.target_domain
+    labels = domain.class_indices and array.dtype.kind in "iu"
+    placed = _placed(array, None if labels else backend.floatx(), on_device)
+    check_finite(placed, what, given=array)
+    if loss is not None:
+        loss.validate_targets(placed, output_shape, what)
+    for metric in metrics:
+        if metric.target_domain is not domain:  # the loss's own domain was just checked
+            targets.check_targets(metric.target_domain, placed, output_shape[-1], f"metric '{metric.name}'", what)
     return placed
 
 
-def check_finite(array, what):
-    """Raise a ValueError naming ``what`` and the first affected sample when a float array holds NaN or Inf."""
-    if array.dtype.kind != "f":
+def _as_array(data, what):
+    """``data`` as an array (device arrays as they are); what NumPy cannot read as one array is a ValueError."""
+    if backend.is_device_array(data):
+        return data
+    try:
+        return numpy.asarray(data)
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"{what} is a {type(data).__name__} that cannot be read as one array ({error}). Each input "
+                         f"and each output takes one array (several: a list or dict of them); targets go in y: "
+                         f"fit(x, y), not fit((x, y)).") from None
+
+
+def _placed(array, dtype, on_device):
+    """``array`` in ``dtype`` (None: its own), on the device or (``on_device=False``) on the host. Values beyond
+    ``dtype``'s range become Inf quietly: ``check_finite`` names them."""
+    with numpy.errstate(over="ignore"):
+        if on_device:
+            return backend.to_device(array, dtype=dtype)
+        host = backend.to_host(array)
+        return host if dtype is None else host.astype(dtype, copy=False)
+
+
+def check_finite(array, what, given=None):
+    """Raise a ValueError naming ``what`` and the first affected sample when a float array holds NaN or Inf.
+    ``given``: the data before conversion, so that a finite value beyond the converted dtype's range (float64
+    data in a float32 model) is named as such instead of as Inf."""
+    if array.dtype.kind != "f" or array.size == 0:
         return
     xp = backend.get_array_module(array)
     finite = xp.isfinite(array.reshape(len(array), -1) if array.ndim else array)
-    if not bool(finite.all()):
-        rows = xp.flatnonzero(~finite.all(axis=-1)) if array.ndim > 1 else xp.flatnonzero(~finite)
-        raise ValueError(f"{what} contains NaN or Inf (first at sample {int(rows[0])}, {int(rows.size)} samples "
-                         f"affected); clean or impute the data before training.")
+    if bool(finite.all()):
+        return
+    rows = xp.flatnonzero(~finite.all(axis=-1)) if array.ndim > 1 else xp.flatnonzero(~finite)
+    if given is not None and given.dtype.kind in "iuf":
+        flat = int(xp.flatnonzero(~finite.reshape(-1))[0])
+        value = given.reshape(-1)[flat].item()
+        if numpy.isfinite(value):
+            limit = numpy.finfo(array.dtype).max
+            raise ValueError(f"{what} holds {value!r} at sample {int(rows[0])}, beyond the range of {array.dtype} "
+                             f"(largest {limit:.4g}), the dtype the model computes in ({int(rows.size)} samples "
+                             f"affected). Scale the data, or use float64: nnkit.backend.set_floatx('float64').")
+    raise ValueError(f"{what} contains NaN or Inf (first at sample {int(rows[0])}, {int(rows.size)} samples "
+                     f"affected); clean or impute the data before training.")
 
 
 def split_validation(arrays, fraction):
     """Keras' ``validation_split``: the last ``fraction`` of the samples of each array (None stays None), taken
     before any shuffling. Returns ``(training arrays, validation arrays)``."""
-    if not 0 <= fraction < 1:
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float, numpy.number)) or not 0 <= fraction < 1:
         raise ValueError(f"validation_split must be in [0, 1). Received: validation_split={fraction!r}")
     count = len(next(a for a in arrays if a is not None))
     split = int(count * (1 - fraction))
@@ -112,13 +151,18 @@ def is_array(item):
     return isinstance(item, numpy.ndarray) or backend.is_device_array(item)
 
 
-def num_samples(arrays, what):
-    """The common number of samples of ``arrays`` (None ignored), or a ValueError naming the sizes."""
+def num_samples(arrays, what, empty_ok=False):
+    """The common number of samples of ``arrays`` (None ignored), or a ValueError naming the sizes; 0 samples
+    only where ``empty_ok`` (predict), since there is nothing to fit or evaluate on."""
     sizes = {len(a) for a in arrays if a is not None and numpy.ndim(a) > 0}
     if len(sizes) > 1:
         raise ValueError(f"All arrays of {what} must have the same number of samples; received sizes {sorted(sizes)}.")
     if not sizes:
         raise ValueError(f"{what} holds no arrays.")
-    return sizes.pop()
+    count = sizes.pop()
+    if count == 0 and not empty_ok:
+        raise ValueError(f"{what} holds 0 samples: fit and evaluate need at least one (predict on 0 samples returns "
+                         f"an empty result).")
+    return count
 
 

@@ -287,6 +287,8 @@ class Trainer:
         ``validation_data`` may be such an iterable too (``validation_steps`` batches, default one pass).
         """
         self._require_compiled("fit")
+        if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, (int, numpy.integer)) or initial_epoch < 0:
+            raise ValueError(f"initial_epoch must be a non-negative integer. Received: initial_epoch={initial_epoch!r}")
         _positive("epochs", epochs)
         parallel = distribution.data_parallel()
         if batches.is_source(x):
@@ -307,6 +309,8 @@ class Trainer:
         else:
             if steps_per_epoch is not None:
                 _positive("steps_per_epoch", steps_per_epoch)
+            if validation_steps is not None:
+                _positive("validation_steps", validation_steps)
             batch_size = _positive("batch_size", 32 if batch_size is None else batch_size)
             self.build_for_data(x)
             xs, ys = data.as_list(x, self.input_names, "x"), data.as_list(y, self.output_names, "y")
@@ -406,7 +410,7 @@ class Trainer:
                                  "validation_steps (and make it yield batches for every epoch), or a re-iterable "
                                  "object such as a nnkit.utils.PyDataset.")
             return validation
-        vxs, vys, vcount = self._prepare(*validation_data, on_device)
+        vxs, vys, vcount = self._prepare(*validation_data, on_device, prefix="validation ")
         return batches.ArrayBatches(lambda index: self._batch(vxs, vys, None, index), vcount, batch_size,
                                     steps=validation_steps, argument="validation_steps",
                                     parallel=distribution.data_parallel())
@@ -430,7 +434,7 @@ class Trainer:
                 xs = data.as_list(x, self.input_names, "x")
                 if predicting:
                     xs = self._prepare_inputs(xs, on_device=False)
-                    data.num_samples(xs, "x")
+                    data.num_samples(xs, "x", empty_ok=True)
                     return (self._batch(xs, [None], None, slice(None))[0],)
                 xs, ys, count = self._prepare(xs, data.as_list(y, self.output_names, "y"), on_device=False)
                 weights = [weighting.sample_weights(target, weight, class_weight, count) for target, weight
@@ -517,7 +521,7 @@ class Trainer:
             xs = data.as_list(x, self.input_names, "x")
             on_device = data.fits_on_device(*xs) and parallel is None  # shares are gathered on the host
             xs = self._prepare_inputs(xs, on_device)
-            count = data.num_samples(xs, "x")
+            count = data.num_samples(xs, "x", empty_ok=True)
             batch_size = _positive("batch_size", 32 if batch_size is None else batch_size)
             source = batches.ArrayBatches(lambda index: (self._batch(xs, [None], None, index)[0],), count,
                                           batch_size, steps=steps, parallel=parallel)
@@ -539,8 +543,9 @@ class Trainer:
         results = []
         for collected, tensor in zip(per_output, self.graph.flat_outputs):
             xp = backend.get_array_module(collected[0]) if collected else numpy
-            results.append(backend.to_host(xp.concatenate(collected) if collected
-                                           else xp.zeros((0,) + tuple(tensor.shape[1:]))))
+            # 0 samples: an empty array of the output's shape (an axis of unknown size, such as steps, has 0)
+            results.append(backend.to_host(xp.concatenate(collected) if collected else
+                                           xp.zeros((0,) + tuple(d or 0 for d in tensor.shape[1:]), backend.floatx())))
         return self._in_output_structure(results)
 
     def _in_output_structure(self, flat):
@@ -575,8 +580,8 @@ class Trainer:
 
     def predict_on_batch(self, x):
         """The outputs for exactly this batch, as NumPy arrays."""
-        return self.predict(x, batch_size=max(data.num_samples(data.as_list(x, self.input_names, "x"), "x"), 1),
-                            verbose=0)
+        return self.predict(x, batch_size=max(data.num_samples(data.as_list(x, self.input_names, "x"), "x",
+                                                               empty_ok=True), 1), verbose=0)
 
     # ---- data ------------------------------------------------------------------------------------------
     def _takes_text(self, tensor):
@@ -585,31 +590,38 @@ class Trainer:
         return tensor.dtype == "string" or any(node.layer.accepts_text for node in self.graph.nodes
                                                if any(t is tensor for t in node.flat_inputs))
 
-    def _input_label(self, index):
-        return "x" if len(self.input_names) == 1 else f"x['{self.input_names[index]}']"
+    def _takes_indices(self, tensor):
+        """Whether integer data for the input ``tensor`` stay integers: it is read only by layers that take indices
+        (``accepts_indices``: Embedding, IntegerLookup, ...). Other layers get floatx (they do not cast, as Keras'
+        do, so integers would turn their float32 math into float64), whatever the ``Input``'s dtype."""
+        readers = [node.layer for node in self.graph.nodes if any(t is tensor for t in node.flat_inputs)]
+        return bool(readers) and all(getattr(layer, "accepts_indices", False) for layer in readers)
 
-    def _prepare_inputs(self, xs, on_device=True):
+    def _input_label(self, index, prefix=""):
+        return prefix + ("x" if len(self.input_names) == 1 else f"x['{self.input_names[index]}']")
+
+    def _prepare_inputs(self, xs, on_device=True, prefix=""):
         """Check and convert every input array (a list, one per input)."""
-        return [data.as_input_array(a, tensor.shape, self._input_label(i), on_device=on_device,
-                                    takes_text=self._takes_text(tensor))
+        return [data.as_input_array(a, tensor.shape, self._input_label(i, prefix), on_device=on_device,
+                                    takes_text=self._takes_text(tensor), takes_indices=self._takes_indices(tensor))
                 for i, (a, tensor) in enumerate(zip(xs, self.graph.flat_inputs))]
 
-    def _prepare(self, xs, ys, on_device=True):
-        """Check and convert every input and target array; returns ``(xs, ys, number of samples)``."""
+    def _prepare(self, xs, ys, on_device=True, prefix=""):
+        """Check and convert every input and target array (``prefix``: ``"validation "`` names validation data in
+        errors); returns ``(xs, ys, number of samples)``."""
         self._resolve_outputs()
-        xs = self._prepare_inputs(xs, on_device)
-        count = data.num_samples(xs, "x")
+        xs = self._prepare_inputs(xs, on_device, prefix)
+        count = data.num_samples(xs, prefix + "x")
         checked = []
         for index, (target, loss, tensor) in enumerate(zip(ys, self.compiled.losses, self.graph.flat_outputs)):
-            what = "y" if len(ys) == 1 else f"y['{self.output_names[index]}']"
+            what = prefix + ("y" if len(ys) == 1 else f"y['{self.output_names[index]}']")
             if loss is None or (target is None and type(self).train_step is not Trainer.train_step):
-                checked.append(None if target is None else data.as_target_array(
-                    target, _NoLoss, tensor.shape, count, what, on_device))
-            else:
-                if target is None:
-                    raise ValueError(f"{what} is missing: output '{self.output_names[index]}' has a loss, so fit and "
-                                     f"evaluate need its targets.")
-                checked.append(data.as_target_array(target, loss, tensor.shape, count, what, on_device))
+                loss = None
+            elif target is None:
+                raise ValueError(f"{what} is missing: output '{self.output_names[index]}' has a loss, so fit and "
+                                 f"evaluate need its targets.")
+            checked.append(None if target is None else data.as_target_array(
+                target, loss, tensor.shape, count, what, on_device, self.compiled.metrics[index]))
         return xs, checked, count
 
     def _batch(self, xs, ys, weights, index):
@@ -621,15 +633,6 @@ class Trainer:
         if not any(a is not None for a in w):
             return inputs, targets  # as Keras: (x, y), and (x, y, sample_weight) only when weights are given
         return inputs, targets, w[0] if single else w
-
-
-class _NoLoss:
-    """Stands in for the loss of an output without one: its targets are only checked for size."""
-    name = "no loss"
-
-    @staticmethod
-    def validate_targets(y_true, output_shape):
-        return None
 
 
 def _as_flat(structure):
