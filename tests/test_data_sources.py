@@ -149,3 +149,20 @@ def test_an_error_in_a_batch_read_ahead_is_raised_at_its_turn_naming_it():
     with pytest.raises(ValueError, match="batch 3"):
         model.fit(batches(), verbose=0)
     assert len(model.trained) == 3
+
+
+@pytest.mark.parametrize("validation_freq, validated", [(1, [1, 2, 3, 4]), (2, [2, 4]), ([1, 3], [1, 3])])
+def test_validation_freq_validates_after_the_epochs_keras_does(validation_freq, validated, data):
+    x, y = data
+    seen = []
+    model = _model()
+    model.fit(x, y, batch_size=8, epochs=4, verbose=0, validation_data=(x, y), validation_freq=validation_freq,
+              callbacks=[nnkit.callbacks.LambdaCallback(
+                  on_epoch_end=lambda epoch, logs: "val_loss" in logs and seen.append(epoch + 1))])
+    assert seen == validated
+
+
+@pytest.mark.parametrize("validation_freq", [0, "2", [0, 2], 1.5])
+def test_a_bad_validation_freq_is_refused_naming_it(validation_freq, data):
+    with pytest.raises(ValueError, match="validation_freq"):
+        _model().fit(*data, epochs=2, verbose=0, validation_data=data, validation_freq=validation_freq)

@@ -272,7 +272,7 @@ class Trainer:
     @_collective("fit")
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None, sample_weight=None,
-            initial_epoch=0, steps_per_epoch=None, validation_steps=None):
+            initial_epoch=0, steps_per_epoch=None, validation_steps=None, validation_freq=1):
         """Train for ``epochs`` epochs; returns a ``History``. Arguments as in Keras.
 
         ``x`` and ``y`` are arrays, lists of arrays (one per input / output) or dicts keyed by input / output
@@ -285,8 +285,11 @@ class Trainer:
         ``validation_split``): an epoch is ``steps_per_epoch`` batches, or (default) one pass over the data; a
         generator is consumed across epochs, so with several epochs it needs ``steps_per_epoch``.
         ``validation_data`` may be such an iterable too (``validation_steps`` batches, default one pass).
+        ``validation_freq``: validate after every N-th epoch (an integer), or after the epochs (counted from 1) in
+        a list, as Keras.
         """
         self._require_compiled("fit")
+        validate_after = _validation_epochs(validation_freq)
         if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, (int, numpy.integer)) or initial_epoch < 0:
             raise ValueError(f"initial_epoch must be a non-negative integer. Received: initial_epoch={initial_epoch!r}")
         _positive("epochs", epochs)
@@ -388,7 +391,7 @@ class Trainer:
                 raise FloatingPointError(
                     f"The training loss became {logs['loss']} in epoch {epoch + 1}: training diverged. Lower the "
                     f"learning rate, scale the inputs, or clip gradients (e.g. clipnorm=1.0).")
-            if validation is not None:
+            if validation is not None and validate_after(epoch + 1):
                 logs.update(self._evaluate_batches(validation, prefix="val_", callback_list=callback_list))
             callback_list.on_epoch_end(epoch, logs)
             if parallel is not None:
@@ -702,6 +705,18 @@ def _only_arrays_take(method, what, **given):
                      "pass validation_data instead")
             raise ValueError(f"{method}() does not take {name}= when {what} is a generator, an iterable or a "
                              f"PyDataset of batches ({where}).")
+
+
+def _validation_epochs(validation_freq):
+    """Whether fit validates after epoch ``n`` (counted from 1): every ``validation_freq``-th, or those listed."""
+    if isinstance(validation_freq, (list, tuple, set)):
+        listed = set(validation_freq)
+        if not all(isinstance(n, (int, numpy.integer)) and not isinstance(n, bool) and n >= 1 for n in listed):
+            raise ValueError(f"validation_freq as a list must hold epoch numbers counted from 1. "
+                             f"Received: validation_freq={validation_freq!r}")
+        return listed.__contains__
+    every = _positive("validation_freq", validation_freq)
+    return lambda epoch: epoch % every == 0
 
 
 def _positive(name, value):
