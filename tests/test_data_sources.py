@@ -166,3 +166,34 @@ def test_validation_freq_validates_after_the_epochs_keras_does(validation_freq, 
 def test_a_bad_validation_freq_is_refused_naming_it(validation_freq, data):
     with pytest.raises(ValueError, match="validation_freq"):
         _model().fit(*data, epochs=2, verbose=0, validation_data=data, validation_freq=validation_freq)
+
+
+def test_uint8_images_are_converted_per_batch_not_as_one_float_copy():
+    import tracemalloc
+    rng = numpy.random.default_rng(0)
+    x = rng.integers(0, 256, size=(4096, 32, 32, 3), dtype=numpy.uint8)  # 12.6 MB; 50 MB as float32
+    y = rng.integers(0, 10, size=4096)
+
+    def model():
+        nnkit.utils.set_random_seed(0)
+        net = nnkit.Sequential([nnkit.Input(shape=(32, 32, 3)), nnkit.layers.Rescaling(1 / 255),
+                                nnkit.layers.Flatten(), Dense(10, activation="softmax")])
+        net.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+        return net
+
+    with nnkit.backend.use("cpu"):
+        reference = model().fit(x.astype("float32"), y, batch_size=256, epochs=1, shuffle=False, verbose=0)
+        trained = model()
+        tracemalloc.start()
+        history = trained.fit(x, y, batch_size=256, epochs=1, shuffle=False, verbose=0)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+    assert history.history["loss"] == pytest.approx(reference.history["loss"], rel=1e-6)
+    assert peak < x.nbytes  # a float32 copy alone would be 4 x x.nbytes
+
+
+def test_float64_beyond_float32_is_found_in_any_chunk_and_named_with_its_sample():
+    x = numpy.zeros((300, 3))
+    x[257, 1] = 1e39
+    with pytest.raises(ValueError, match="holds 1e\\+39 at sample 257, beyond the range of float32"):
+        nnkit.trainer.data.check_finite_in_chunks(x, numpy.float32, "x", chunk_bytes=3 * 8 * 64)

@@ -41,9 +41,53 @@ def as_input_array(x, input_shape, what="x", on_device=True, takes_text=False, t
                              f"{tuple(array.shape)}.")
     if text:
         return array
-    converted = _placed(array, None if takes_indices and array.dtype.kind in "iu" else backend.floatx(), on_device)
+    dtype = None if takes_indices and array.dtype.kind in "iu" else backend.floatx()
+    if dtype is not None and array.dtype != dtype and _stays_on_host(array, on_device):
+        check_finite_in_chunks(array, dtype, what)
+        return ConvertedPerBatch(array, dtype)
+    converted = _placed(array, dtype, on_device)
     check_finite(converted, what, given=array)
     return converted
+
+
+def _stays_on_host(array, on_device):
+    return isinstance(array, numpy.ndarray) and (not on_device or not backend.is_gpu())
+
+
+class ConvertedPerBatch:
+    """A host array handed out in ``dtype`` one batch at a time (``array[index]``): a uint8 or float64 data set
+    costs no converted copy of the whole (4 x the memory of uint8 images in float32), only a batch's."""
+
+    def __init__(self, array, dtype):
+        self.array, self.dtype = array, numpy.dtype(dtype)
+
+    @property
+    def shape(self):
+        """The array's shape."""
+        return self.array.shape
+
+    @property
+    def ndim(self):
+        """The array's number of axes."""
+        return self.array.ndim
+
+    def __len__(self):
+        return len(self.array)
+
+    def __getitem__(self, index):
+        return self.array[index].astype(self.dtype)
+
+
+def check_finite_in_chunks(array, dtype, what, chunk_bytes=1 << 26):
+    """``check_finite`` of ``array`` converted to ``dtype``, a chunk of samples at a time (no whole copy).
+    Integers always fit a float dtype, so only floats of another width are read."""
+    if array.dtype.kind != "f" or len(array) == 0:
+        return
+    rows = max(1, chunk_bytes // max(array[:1].nbytes, 1))
+    for start in range(0, len(array), rows):
+        part = array[start:start + rows]
+        with numpy.errstate(over="ignore"):
+            check_finite(part.astype(dtype), what, given=part, first_sample=start)
 
 
 def as_target_array(y, loss, output_shape, num_samples, what="y", on_device=True, metrics=()):
@@ -90,10 +134,11 @@ def _placed(array, dtype, on_device):
         return host if dtype is None else host.astype(dtype, copy=False)
 
 
-def check_finite(array, what, given=None):
+def check_finite(array, what, given=None, first_sample=0):
     """Raise a ValueError naming ``what`` and the first affected sample when a float array holds NaN or Inf.
     ``given``: the data before conversion, so that a finite value beyond the converted dtype's range (float64
-    data in a float32 model) is named as such instead of as Inf."""
+    data in a float32 model) is named as such instead of as Inf. ``first_sample``: the number of ``array``'s first
+    sample (when it is a chunk of the data)."""
     if array.dtype.kind != "f" or array.size == 0:
         return
     xp = backend.get_array_module(array)
@@ -106,11 +151,12 @@ def check_finite(array, what, given=None):
         value = given.reshape(-1)[flat].item()
         if numpy.isfinite(value):
             limit = numpy.finfo(array.dtype).max
-            raise ValueError(f"{what} holds {value!r} at sample {int(rows[0])}, beyond the range of {array.dtype} "
+            raise ValueError(f"{what} holds {value!r} at sample {first_sample + int(rows[0])}, beyond the range of "
+                             f"{array.dtype} "
                              f"(largest {limit:.4g}), the dtype the model computes in ({int(rows.size)} samples "
                              f"affected). Scale the data, or use float64: nnkit.backend.set_floatx('float64').")
-    raise ValueError(f"{what} contains NaN or Inf (first at sample {int(rows[0])}, {int(rows.size)} samples "
-                     f"affected); clean or impute the data before training.")
+    raise ValueError(f"{what} contains NaN or Inf (first at sample {first_sample + int(rows[0])}, {int(rows.size)} "
+                     f"samples affected); clean or impute the data before training.")
 
 
 def split_validation(arrays, fraction):
