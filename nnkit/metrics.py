@@ -63,7 +63,10 @@ class Metric:
         y_pred = backend.to_device(getattr(y_pred, "value", y_pred))
         xp = backend.get_array_module(y_pred)
         y_true = xp.asarray(getattr(y_true, "value", y_true))
-        if sample_weight is not None and hasattr(self, "sample_values"):
+        if sample_weight is not None:
+            if not hasattr(self, "sample_values"):
+                raise ValueError(f"Metric '{self.name}' ({type(self).__name__}) cannot weigh samples: it has no "
+                                 f"per-sample values (define sample_values(y_true, y_pred) or update_state).")
             # Keras' weighted mean: each sample's value times its weight, over the sum of the weights
             values = self.sample_values(y_true, y_pred)
             weights = xp.asarray(getattr(sample_weight, "value", sample_weight), dtype=values.dtype)
@@ -126,7 +129,11 @@ class CategoricalAccuracy(Metric):
     default_name = "categorical_accuracy"
 
     def batch_total(self, y_true, y_pred, from_logits=False):
-        return _sum_of_sample_means(y_pred.argmax(axis=-1) == y_true.argmax(axis=-1))
+        return self.sample_values(y_true, y_pred).sum()  # the argmax of logits is the argmax of the outputs
+
+    def sample_values(self, y_true, y_pred):
+        """Each sample's hit (1-D over the batch; the mean over positions for sequence outputs)."""
+        return _sample_means(y_pred.argmax(axis=-1) == y_true.argmax(axis=-1))
 
 
 @registry.register("sparse_categorical_accuracy")
@@ -136,7 +143,11 @@ class SparseCategoricalAccuracy(Metric):
     target_domain = targets.CLASS_INDICES
 
     def batch_total(self, y_true, y_pred, from_logits=False):
-        return _sum_of_sample_means(y_pred.argmax(axis=-1) == y_true.reshape(y_pred.shape[:-1]))
+        return self.sample_values(y_true, y_pred).sum()
+
+    def sample_values(self, y_true, y_pred):
+        """Each sample's hit (1-D over the batch; the mean over positions for sequence outputs)."""
+        return _sample_means(y_pred.argmax(axis=-1) == y_true.reshape(y_pred.shape[:-1]))
 
 
 class Mean(Metric):
@@ -163,11 +174,15 @@ class Mean(Metric):
         return self.total.value / backend.get_array_module(self.count.value).maximum(self.count.value, 1e-12)
 
 
+def _sample_means(values):
+    """Each sample's mean over every axis but the batch axis (1-D, floatx; sequence outputs count per position)."""
+    values = values.reshape(values.shape[0], -1).mean(axis=1) if values.ndim > 1 else values
+    return values.astype(backend.floatx(), copy=False)
+
+
 def _sum_of_sample_means(values):
-    """Mean over every axis but the batch axis, summed over the batch (sequence outputs count per position)."""
-    if values.ndim == 1:
-        return values.sum()
-    return values.reshape(values.shape[0], -1).mean(axis=1).sum()
+    """``_sample_means`` summed over the batch."""
+    return _sample_means(values).sum()
 
 
 class _RegressionMetric(Metric):
@@ -177,7 +192,11 @@ class _RegressionMetric(Metric):
     def batch_total(self, y_true, y_pred, from_logits=False):
         if from_logits:
             raise ValueError(f"Metric '{self.name}' needs the model's outputs, not logits.")
-        return _sum_of_sample_means(self.per_element(y_pred - y_true.reshape(y_pred.shape)))
+        return self.sample_values(y_true, y_pred).sum()
+
+    def sample_values(self, y_true, y_pred):
+        """Each sample's mean error over the output axes (1-D over the batch)."""
+        return _sample_means(self.per_element(y_pred - y_true.reshape(y_pred.shape)))
 
 
 @registry.register("mean_absolute_error", "mae")
@@ -212,6 +231,15 @@ class MeanMetricWrapper(Metric):
     def batch_total(self, y_true, y_pred, from_logits=False):
         values = backend.to_device(self.fn(y_true, y_pred))
         return _sum_of_sample_means(values) if values.ndim else values * len(y_pred)
+
+    def sample_values(self, y_true, y_pred):
+        """Each sample's value of ``fn`` (its mean over positions); a function that returns one number for the
+        batch cannot be weighted per sample, which is a ValueError."""
+        values = backend.to_device(self.fn(y_true, y_pred))
+        if values.ndim == 0:
+            raise ValueError(f"Metric '{self.name}': its function returns one number for the batch, so it cannot be "
+                             f"weighted per sample; return one value per sample.")
+        return _sample_means(values)
 
 
 def get(identifier, loss=None, output_shape=None):

@@ -212,7 +212,7 @@ def compile_to_keras(model):
             "loss": _objects_to_keras(compiled["loss"], "keras.losses"),
             "loss_weights": compiled.get("loss_weights"),
             "metrics": _objects_to_keras(compiled["metrics"], "keras.metrics"),
-            "weighted_metrics": None, "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}
+            "weighted_metrics": _objects_to_keras(compiled["weighted_metrics"], "keras.metrics"), "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}
 
 
 def _objects_to_keras(value, module):
@@ -472,7 +472,8 @@ def compile_from_keras(model, config):
         model.compile(optimizer=cls(**arguments),
                       loss=deserialize_compiled(_strip_objects(config.get("loss")), "loss"),
                       loss_weights=config.get("loss_weights"),
-                      metrics=deserialize_compiled(_strip_objects(config.get("metrics")), "metric"))
+                      metrics=deserialize_compiled(_strip_objects(config.get("metrics")), "metric"),
+                      weighted_metrics=deserialize_compiled(_strip_objects(config.get("weighted_metrics")), "metric"))
     except (TypeError, ValueError) as error:
         raise KerasConfigError(f"The Keras model's compile config cannot be restored: {error}") from None
 

@@ -303,7 +303,8 @@ def _restore_compile(model, compile_config):
         model.compile(optimizer=cls(**optimizer["config"]),
                       loss=deserialize_compiled(compile_config["loss"], "loss"),
                       loss_weights=compile_config.get("loss_weights"),
-                      metrics=deserialize_compiled(compile_config["metrics"], "metric"))
+                      metrics=deserialize_compiled(compile_config["metrics"], "metric"),
+                      weighted_metrics=deserialize_compiled(compile_config.get("weighted_metrics"), "metric"))
     except ValueError as error:
         raise WeightsFileError(str(error)) from None
 

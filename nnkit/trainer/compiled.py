@@ -19,8 +19,9 @@ class CompiledOutputs:
     loss, then each output's loss when there are several, then every metric).
     """
 
-    def __init__(self, loss, loss_weights, metrics):
+    def __init__(self, loss, loss_weights, metrics, weighted_metrics=None):
         self.loss, self.given_loss_weights, self.metric_identifiers = loss, loss_weights, metrics
+        self.weighted_metric_identifiers = weighted_metrics
         for identifier in _leaves(loss):
             resolved = losses_module.get(identifier)  # unknown names fail here, not at fit time
             if getattr(resolved, "reduction", "sum_over_batch_size") in (None, "none"):
@@ -29,12 +30,13 @@ class CompiledOutputs:
                                  f"trains on one number per batch: use "
                                  f"reduction='sum_over_batch_size' (the default), 'sum', 'mean' or "
                                  f"'mean_with_sample_weight'.")
-        if metrics is not None and not isinstance(metrics, (list, tuple, dict)):
-            example = repr(metrics) if isinstance(metrics, str) else type(metrics).__name__ + "()"
-            raise TypeError(f"compile(metrics=...) expects a list (or a dict per output), e.g. metrics=[{example}]. "
-                            f"Received {metrics!r} of type {type(metrics).__name__}.")
-        for identifier in _leaves(metrics):
-            metrics_module.get(identifier)
+        for argument, value in (("metrics", metrics), ("weighted_metrics", weighted_metrics)):
+            if value is not None and not isinstance(value, (list, tuple, dict)):
+                example = repr(value) if isinstance(value, str) else type(value).__name__ + "()"
+                raise TypeError(f"compile({argument}=...) expects a list (or a dict per output), e.g. "
+                                f"{argument}=[{example}]. Received {value!r} of type {type(value).__name__}.")
+            for identifier in _leaves(value):
+                metrics_module.get(identifier)
         for weight in _leaves(loss_weights):
             if isinstance(weight, bool) or not isinstance(weight, numbers.Real) or not math.isfinite(weight):
                 raise ValueError(f"compile(loss_weights=...) must hold finite numbers (a list with one per output, or "
@@ -51,23 +53,32 @@ class CompiledOutputs:
                        for entry in _per_output(self.loss, output_names, "loss")]
         weights = _per_output(self.given_loss_weights, output_names, "loss_weights")
         self.loss_weights = [1.0 if w is None else float(w) for w in weights]
-        metric_lists = _per_output(_metrics_per_output(self.metric_identifiers, count), output_names, "metrics")
-        self.metrics = [[copy.copy(metrics_module.get(identifier, loss, shape)) for identifier in (identifiers or [])]
-                        for identifiers, loss, shape in zip(metric_lists, self.losses, output_shapes)]
+        self.metrics, self.weighted_metrics = [
+            [[copy.copy(metrics_module.get(identifier, loss, shape)) for identifier in (identifiers or [])]
+             for identifiers, loss, shape in zip(_per_output(_metrics_per_output(given, count), output_names,
+                                                             argument), self.losses, output_shapes)]
+            for argument, given in (("metrics", self.metric_identifiers),
+                                    ("weighted_metrics", self.weighted_metric_identifiers))]
         self.fused = [_fusable(loss, graph.fusable_activation(index)) for index, loss in enumerate(self.losses)]
         self.fused_outputs = [index for index, activation in enumerate(self.fused) if activation is not None]
         self.train_losses = [loss if act is None else loss.with_logits() for loss, act in zip(self.losses, self.fused)]
         per_output = [f"{name}_loss" for name, loss in zip(output_names, self.losses) if loss is not None] \
             if count > 1 else []
-        self.names = ["loss"] + per_output + [(f"{name}_" if count > 1 else "") + metric.name
-                                              for name, metrics in zip(output_names, self.metrics) for metric in metrics]
+        prefixes = [f"{name}_" if count > 1 else "" for name in output_names]
+        self.names = ["loss"] + per_output + [prefix + metric.name
+                                              for prefix, metrics in zip(prefixes, self.metrics) for metric in metrics]
+        for prefix, metrics in zip(prefixes, self.weighted_metrics):  # after the unweighted ones, as in Keras' logs
+            for metric in metrics:
+                name = prefix + metric.name
+                self.names.append(prefix + "weighted_" + metric.name if name in self.names else name)
         #: evaluate's list order, as Keras': the total loss, each output's loss, then the metrics by name.
         self.returned_names = self.names[:1 + len(per_output)] + sorted(self.names[1 + len(per_output):])
 
     def config(self):
         """compile()'s arguments as JSON-ready data (for model files)."""
         return {"loss": _serialize(self.loss, _serialize_loss), "loss_weights": self.given_loss_weights,
-                "metrics": _serialize(self.metric_identifiers, _serialize_metric)}
+                "metrics": _serialize(self.metric_identifiers, _serialize_metric),
+                "weighted_metrics": _serialize(self.weighted_metric_identifiers, _serialize_metric)}
 
 
 def _fusable(loss, activation):

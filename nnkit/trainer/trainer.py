@@ -71,7 +71,7 @@ class Trainer:
         self._initial_step = 0  # and the step within that epoch (nnkit's, for a backup taken every N batches)
 
     # ---- compile -------------------------------------------------------------------------------------
-    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None):
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None):
         """Configure training.
 
         Args:
@@ -82,12 +82,15 @@ class Trainer:
             metrics: a list of names or Metric objects (for every output), or a list of lists / a dict per output;
                 ``"accuracy"`` picks binary, categorical or sparse accuracy from the output's loss. Unknown names
                 fail here, not at fit time.
+            weighted_metrics: metrics as ``metrics``, each weighing every sample by its ``sample_weight`` (or
+                ``class_weight``); logged under the metric's name, or ``weighted_<name>`` where an unweighted
+                metric has that name, as Keras.
         """
         if loss is None and type(self).train_step is Trainer.train_step:
             raise ValueError("compile() needs a loss, e.g. loss='sparse_categorical_crossentropy' (or override "
                              "train_step to compute one).")
         self.optimizer = optimizers.get(optimizer)
-        self.compiled = CompiledOutputs(loss, loss_weights, metrics)
+        self.compiled = CompiledOutputs(loss, loss_weights, metrics, weighted_metrics)
         if self.store is not None:
             self.optimizer.build(self.store)
 
@@ -203,23 +206,31 @@ class Trainer:
             position = 1 + sum(loss is not None for loss in compiled.losses) * (len(compiled.losses) > 1)
         predictions = _as_flat(y_pred)
         targets = data.as_list(y, self.graph.output_names, "y")
-        for target, prediction, metrics, activation in zip(targets, predictions, compiled.metrics, compiled.fused):
+        weights = _per_output_weights(sample_weight, self.graph.output_names)
+        weighted_position = position + sum(len(metrics) for metrics in compiled.metrics)
+        for index, (target, prediction, activation) in enumerate(zip(targets, predictions, compiled.fused)):
             from_logits = logits and activation is not None
-            activated = None  # the outputs behind fused logits, computed once if a metric needs them
-            for metric in metrics:
+            activated = []  # the outputs behind fused logits, computed once if a metric needs them
+
+            def outputs():
+                if not from_logits:
+                    return prediction
+                if not activated:
+                    activated.append(activation.forward(prediction))
+                return activated[0]
+            for metric in compiled.metrics[index]:  # compile(metrics=) are unweighted, as in Keras
                 if metric.stateful:
-                    if from_logits and activated is None:
-                        activated = activation.forward(prediction)
-                    # compile(metrics=) are unweighted, as in Keras (its weighted_metrics are not supported yet)
-                    metric.update_state(target, activated if from_logits else prediction)
+                    metric.update_state(target, outputs())
                     totals.stateful[position] = metric
                 elif from_logits and not metric.accepts_logits:
-                    if activated is None:
-                        activated = activation.forward(prediction)
-                    totals.values[position] += metric.batch_total(target, activated)
+                    totals.values[position] += metric.batch_total(target, outputs())
                 else:
                     totals.values[position] += metric.batch_total(target, prediction, from_logits=from_logits)
                 position += 1
+            for metric in compiled.weighted_metrics[index]:  # they weigh each sample by its sample_weight
+                metric.update_state(target, outputs(), weights[index])
+                totals.stateful[weighted_position] = metric
+                weighted_position += 1
         totals.count += len(predictions[0])
         return LazyLogs(totals)
 
@@ -229,8 +240,9 @@ class Trainer:
         compiled metrics of every output; ``reset_metrics()`` clears them all (fit does at each epoch)."""
         if self._loss_tracker is None:
             self._loss_tracker = metrics_module.Mean(name="loss")
-        compiled = [m for output in (self.compiled.metrics if self.compiled is not None and
-                                     getattr(self.compiled, "metrics", None) else []) for m in output]
+        resolved = self.compiled is not None and getattr(self.compiled, "metrics", None) is not None
+        compiled = [m for output in (self.compiled.metrics + self.compiled.weighted_metrics if resolved else [])
+                    for m in output]
         return [self._loss_tracker] + compiled
 
     def reset_metrics(self):
@@ -624,7 +636,8 @@ class Trainer:
                 raise ValueError(f"{what} is missing: output '{self.output_names[index]}' has a loss, so fit and "
                                  f"evaluate need its targets.")
             checked.append(None if target is None else data.as_target_array(
-                target, loss, tensor.shape, count, what, on_device, self.compiled.metrics[index]))
+                target, loss, tensor.shape, count, what, on_device,
+                self.compiled.metrics[index] + self.compiled.weighted_metrics[index]))
         return xs, checked, count
 
     def _batch(self, xs, ys, weights, index):
