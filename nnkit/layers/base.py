@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 import numpy
 
 from .. import backend, initializers, regularizers
+from .._arguments import positive_int  # noqa: F401  (the layers import it from here)
 from .._registry import snake_case
 from .symbolic import TRACED_TRAINING, KerasTensor, Node, flatten, is_symbolic, pack_like
 
@@ -572,11 +573,3 @@ def _input_shape_from_arguments(input_shape, input_dim, batch_input_shape):
     if input_dim is not None:
         return (None, int(input_dim))
     return None
-
-
-def positive_int(layer_name, argument, value):
-    """Keras-style argument check: ``expected a positive integer. Received: units=0``."""
-    if isinstance(value, bool) or not isinstance(value, (int, numpy.integer)) or value <= 0:
-        raise ValueError(f"{layer_name}: expected a positive integer for `{argument}`. "
-                         f"Received: {argument}={value!r}")
-    return int(value)

@@ -1,6 +1,7 @@
 """The optimizer contract: slot buffers shaped like the model's flat parameter buffer, gradient clipping
 (``clipnorm``, ``clipvalue``, ``global_clipnorm``), and one vectorised ``update`` per step."""
 from .. import backend
+from .._arguments import non_negative_number, positive_number
 from ..params import ParameterStore
 from . import schedules
 
@@ -9,33 +10,32 @@ class Optimizer:
     """Base of the optimizers: subclasses name their ``slot_names`` and write ``update``.
 
     Args:
-        learning_rate: a float, or a schedule (a callable of the step number, or its serialized dict).
+        learning_rate: a finite number >= 0, or a schedule (a callable of the step number, or its serialized
+            dict). Keras accepts 0 too (a model that trains nothing, e.g. to read its metrics).
         clipnorm: rescale each weight's gradient to at most this L2 norm.
         clipvalue: clip every gradient element to ``[-clipvalue, clipvalue]``.
         global_clipnorm: rescale all gradients together to at most this joint L2 norm.
         name: defaults to the lower-cased class name.
 
-    At most one of the three clipping arguments may be set.
+    At most one of the three clipping arguments may be set; each is a finite number > 0. Every argument is
+    checked here, so a bad one fails at construction (Keras' optimizers check only some, and a string learning
+    rate fails inside the first step there).
     """
     #: Names of the per-parameter state buffers, each as long as the flat parameter buffer.
     slot_names = ()
 
     def __init__(self, learning_rate=0.001, clipnorm=None, clipvalue=None, global_clipnorm=None, name=None):
-        set_clips = [k for k, v in (("clipnorm", clipnorm), ("clipvalue", clipvalue),
-                                    ("global_clipnorm", global_clipnorm)) if v is not None]
-        if len(set_clips) > 1:
+        owner = type(self).__name__
+        clips = {key: value for key, value in (("clipnorm", clipnorm), ("clipvalue", clipvalue),
+                                              ("global_clipnorm", global_clipnorm)) if value is not None}
+        if len(clips) > 1:
             raise ValueError(f"Only one of clipnorm, clipvalue and global_clipnorm can be set. "
-                             f"Received: {', '.join(set_clips)}")
-        for key in set_clips:
-            value = locals()[key]
-            if value <= 0:
-                raise ValueError(f"{type(self).__name__}: expected a positive {key}. Received: {key}={value!r}")
-        if isinstance(learning_rate, dict):  # a serialized schedule, as get_config writes it
-            learning_rate = schedules.get(learning_rate)
-        if not callable(learning_rate) and learning_rate < 0:
-            raise ValueError(f"{type(self).__name__}: expected a non-negative learning_rate. "
-                             f"Received: learning_rate={learning_rate!r}")
-        self.learning_rate = learning_rate
+                             f"Received: {', '.join(clips)}")
+        for key, value in clips.items():
+            positive_number(owner, key, value)
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"{owner}: expected a string for `name`. Received: name={name!r}")
+        self.learning_rate = checked_learning_rate(owner, learning_rate)
         self.clipnorm, self.clipvalue, self.global_clipnorm = clipnorm, clipvalue, global_clipnorm
         self.name = name or type(self).__name__.lower()
         self.iterations = 0
@@ -138,3 +138,17 @@ def _clip_by_norm(xp, grads, max_norm):
     scale = max_norm / xp.maximum(norm, max_norm)
     for grad in grads:
         grad *= scale
+
+
+def checked_learning_rate(owner, learning_rate):
+    """``learning_rate`` as the optimizer keeps it: a schedule (a serialized one deserialized), a callable of the
+    step, or a float >= 0; anything else is a TypeError (a string) or a ValueError (negative, NaN, inf) naming
+    ``owner``."""
+    if isinstance(learning_rate, dict):  # a serialized schedule, as get_config writes it
+        return schedules.get(learning_rate)
+    if callable(learning_rate):
+        return learning_rate
+    if isinstance(learning_rate, str):
+        raise TypeError(f"{owner}: expected a number, a LearningRateSchedule or a callable of the step for "
+                        f"`learning_rate`. Received: learning_rate={learning_rate!r} (a string)")
+    return non_negative_number(owner, "learning_rate", learning_rate)
