@@ -2,8 +2,8 @@
 canonical type or raises naming the owner, the argument, what was expected and what came, e.g.
 ``Dense: expected a positive integer for `units`. Received: units=0``.
 
-A value of the wrong kind (a string where a number belongs) is a TypeError for numbers and a ValueError for
-integer sizes, as in Keras (``Dense(units="64")`` is a ValueError there); ``True`` is never a number here.
+A value of the wrong kind (a string where a number belongs) is a ValueError like any other bad value, as in Keras
+(``Dense(units="64")`` is a ValueError there); ``True`` is never a number here.
 """
 import math
 import numbers
@@ -25,6 +25,22 @@ def _int_at_least(owner, argument, value, minimum, expected):
     return int(value)
 
 
+def shape_tuple(owner, argument, value):
+    """``value`` as a tuple when it is a tuple or list of positive integers and Nones (axes of any size), as
+    Keras' shapes are."""
+    if not isinstance(value, (tuple, list)) or not all(d is None or (is_integer(d) and d > 0) for d in value):
+        raise ValueError(f"{owner}: expected a tuple of positive integers (or None) for `{argument}`. "
+                         f"Received: {argument}={value!r}")
+    return tuple(None if d is None else int(d) for d in value)
+
+
+def integer(owner, argument, value):
+    """``value`` as an int when it is an integer of any sign (an axis)."""
+    if not is_integer(value):
+        raise ValueError(f"{owner}: expected an integer for `{argument}`. Received: {argument}={value!r}")
+    return int(value)
+
+
 def is_integer(value):
     """Whether ``value`` is a Python or NumPy integer (not a bool)."""
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
@@ -32,17 +48,21 @@ def is_integer(value):
 
 def number(owner, argument, value, low=None, high=None, low_open=False, high_open=False):
     """``value`` as a float when it is a finite real number in the interval from ``low`` to ``high`` (each bound
-    included unless ``low_open`` / ``high_open``; None: unbounded). A non-number is a TypeError, a non-finite or
-    out-of-range number a ValueError."""
+    included unless ``low_open`` / ``high_open``; None: unbounded); else a ValueError."""
     interval = _interval(low, high, low_open, high_open)
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):  # numpy.bool_ is no Real either
-        raise TypeError(f"{owner}: expected a number {interval} for `{argument}`. Received: {argument}={value!r} "
-                        f"(of type {type(value).__name__})")
-    if not (math.isfinite(value) and (low is None or value > low or (value == low and not low_open))
-            and (high is None or value < high or (value == high and not high_open))):
-        raise ValueError(f"{owner}: expected a finite number {interval} for `{argument}`. "
+    finite = "" if low is not None and high is not None else " finite"
+    if (isinstance(value, bool) or not isinstance(value, numbers.Real)  # numpy.bool_ is no Real either
+            or not math.isfinite(value)
+            or not (low is None or value > low or (value == low and not low_open))
+            or not (high is None or value < high or (value == high and not high_open))):
+        raise ValueError(f"{owner}: expected a{finite} number{interval} for `{argument}`. "
                          f"Received: {argument}={value!r}")
     return float(value)
+
+
+def dropout_rate(owner, argument, value):
+    """``value`` as a float when it is a fraction in [0, 1) (a dropout rate: 1 would scale by 1 / 0)."""
+    return number(owner, argument, value, low=0, high=1, high_open=True)
 
 
 def positive_number(owner, argument, value):
@@ -59,7 +79,7 @@ def _interval(low, high, low_open, high_open):
     if low is None and high is None:
         return ""
     if high is None:
-        return f"{'>' if low_open else '>='} {low}"
+        return f" {'>' if low_open else '>='} {low}"
     if low is None:
-        return f"{'<' if high_open else '<='} {high}"
-    return f"in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+        return f" {'<' if high_open else '<='} {high}"
+    return f" in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"

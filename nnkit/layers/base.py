@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 import numpy
 
 from .. import backend, initializers, regularizers
-from .._arguments import positive_int  # noqa: F401  (the layers import it from here)
+from .._arguments import positive_int, shape_tuple  # (the layers import positive_int from here)
 from .._registry import snake_case
 from .symbolic import TRACED_TRAINING, KerasTensor, Node, flatten, is_symbolic, pack_like
 
@@ -107,7 +107,8 @@ class Layer:
         self._own_specs = []
         self.inbound_nodes = []
         self.graph = None  # a composite layer's (or a model's) graph of sublayers, once traced
-        self.input_shape_hint = _input_shape_from_arguments(input_shape, input_dim, batch_input_shape)
+        self.input_shape_hint = _input_shape_from_arguments(type(self).__name__, input_shape, input_dim,
+                                                            batch_input_shape)
 
     # ---- to be written by each layer -------------------------------------------------------------
     def build(self, input_shape):
@@ -564,12 +565,12 @@ def tracked_layers(owner):
     return found
 
 
-def _input_shape_from_arguments(input_shape, input_dim, batch_input_shape):
-    """The full input shape (batch axis None) from Keras' older ways of giving it, or None."""
+def _input_shape_from_arguments(owner, input_shape, input_dim, batch_input_shape):
+    """The full input shape (batch axis None) from Keras' older ways of giving it, or None; each checked."""
     if batch_input_shape is not None:
-        return (None,) + tuple(batch_input_shape[1:])
+        return (None,) + shape_tuple(owner, "batch_input_shape", batch_input_shape)[1:]
     if input_shape is not None:
-        return (None,) + tuple(input_shape)
+        return (None,) + shape_tuple(owner, "input_shape", input_shape)
     if input_dim is not None:
-        return (None, int(input_dim))
+        return (None, positive_int(owner, "input_dim", input_dim))
     return None

@@ -1,5 +1,7 @@
 """The optimizer contract: slot buffers shaped like the model's flat parameter buffer, gradient clipping
 (``clipnorm``, ``clipvalue``, ``global_clipnorm``), and one vectorised ``update`` per step."""
+import numbers
+
 from .. import backend
 from .._arguments import non_negative_number, positive_number
 from ..params import ParameterStore
@@ -18,8 +20,8 @@ class Optimizer:
         name: defaults to the lower-cased class name.
 
     At most one of the three clipping arguments may be set; each is a finite number > 0. Every argument is
-    checked here, so a bad one fails at construction (Keras' optimizers check only some, and a string learning
-    rate fails inside the first step there).
+    checked here, so a bad one fails at construction (Keras' optimizers check only some). A learning rate that is
+    no number is a TypeError (Keras: a ValueError), any other bad value a ValueError.
     """
     #: Names of the per-parameter state buffers, each as long as the flat parameter buffer.
     slot_names = ()
@@ -142,13 +144,14 @@ def _clip_by_norm(xp, grads, max_norm):
 
 def checked_learning_rate(owner, learning_rate):
     """``learning_rate`` as the optimizer keeps it: a schedule (a serialized one deserialized), a callable of the
-    step, or a float >= 0; anything else is a TypeError (a string) or a ValueError (negative, NaN, inf) naming
-    ``owner``."""
+    step, or a float >= 0; anything else is a TypeError (not a number: a string) or a ValueError (negative, NaN,
+    inf) naming ``owner``."""
     if isinstance(learning_rate, dict):  # a serialized schedule, as get_config writes it
         return schedules.get(learning_rate)
     if callable(learning_rate):
         return learning_rate
-    if isinstance(learning_rate, str):
+    if isinstance(learning_rate, bool) or not isinstance(learning_rate, numbers.Real):
         raise TypeError(f"{owner}: expected a number, a LearningRateSchedule or a callable of the step for "
-                        f"`learning_rate`. Received: learning_rate={learning_rate!r} (a string)")
+                        f"`learning_rate`. Received: learning_rate={learning_rate!r} (of type "
+                        f"{type(learning_rate).__name__})")
     return non_negative_number(owner, "learning_rate", learning_rate)
