@@ -1,12 +1,16 @@
-"""Keras-style checks of constructor arguments (layers, optimizers, schedules): each returns the value in its
-canonical type or raises naming the owner, the argument, what was expected and what came, e.g.
-``Dense: expected a positive integer for `units`. Received: units=0``.
+"""Keras-style checks of what users hand to nnkit (constructor arguments of layers, optimizers and schedules; weight
+and optimizer-state arrays): each returns the value in its canonical type or raises naming the owner, the argument,
+what was expected and what came, e.g. ``Dense: expected a positive integer for `units`. Received: units=0``.
 
 A value of the wrong kind (a string where a number belongs) is a ValueError like any other bad value, as in Keras
 (``Dense(units="64")`` is a ValueError there); ``True`` is never a number here.
 """
 import math
 import numbers
+
+import numpy
+
+from . import backend
 
 
 def positive_int(owner, argument, value):
@@ -83,3 +87,17 @@ def _interval(low, high, low_open, high_open):
     if low is None:
         return f" {'<' if high_open else '<='} {high}"
     return f" in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+
+
+def check_finite_as(what, array, dtype):
+    """Raise a ValueError naming ``what`` when ``array`` (NumPy or CuPy) cast to the float ``dtype`` holds NaN or
+    inf (a float64 1e300 becomes a float32 inf). Integer arrays, and integer targets, always pass."""
+    if numpy.dtype(dtype).kind != "f" or array.dtype.kind != "f":
+        return
+    xp = backend.get_array_module(array)
+    with numpy.errstate(over="ignore"):
+        finite = xp.isfinite(array.astype(dtype, copy=False))
+    bad = int(finite.size - int(finite.sum()))
+    if bad:
+        raise ValueError(f"{what} would hold {bad} non-finite value(s) (NaN, inf, or beyond {numpy.dtype(dtype)}'s "
+                         f"range) of the {finite.size} given; nnkit refuses them (Keras takes them silently).")

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 import numpy
 
 from .. import backend, initializers, regularizers
-from .._arguments import positive_int, shape_tuple  # (the layers import positive_int from here)
+from .._arguments import check_finite_as, positive_int, shape_tuple  # (layers import positive_int from here)
 from .._registry import snake_case
 from .symbolic import TRACED_TRAINING, KerasTensor, Node, flatten, is_symbolic, pack_like
 
@@ -474,21 +474,32 @@ class Layer:
         return [backend.to_host(w).copy() for w in self.weights]
 
     def checked_weights(self, weights):
-        """``weights`` checked against this layer's (count, shapes, real numbers), before anything is written."""
+        """``weights`` checked against this layer's (a list or tuple of one array per weight, of its shape, of real
+        numbers that stay finite in the weight's dtype), before anything is written.
+
+        Unlike Keras, which takes NaN and inf silently, non-finite values are refused: a weight holding one can
+        only make the outputs NaN, and such values come from a diverged run or a damaged file, which the error then
+        points at (a layer's weights can still be written to directly, ``layer.kernel[...] = value``)."""
         specs = self._weight_specs
+        if not isinstance(weights, (list, tuple)):
+            raise TypeError(f"Layer '{self.name}': set_weights expects a list of {len(specs)} arrays "
+                            f"({', '.join(s.name for s in specs)}). Received: {_describe(weights)}")
         if len(weights) != len(specs):
             raise ValueError(f"Layer '{self.name}' expects {len(specs)} weight arrays "
                              f"({', '.join(s.name for s in specs)}), but received {len(weights)}.")
         checked = []
         for spec, value in zip(specs, weights):
+            if value is None:
+                raise TypeError(f"Layer '{self.name}' weight '{spec.name}': expected an array, received None.")
             array = value if backend.is_device_array(value) else numpy.asarray(value)
             if array.dtype.kind not in "biuf":
                 raise TypeError(f"Layer '{self.name}' weight '{spec.name}' must hold real numbers; "
                                 f"received dtype {array.dtype}.")
-            expected = tuple(getattr(self, spec.name).shape)
-            if tuple(array.shape) != expected:
-                raise ValueError(f"Layer '{self.name}' weight '{spec.name}' has shape {expected}, "
+            weight = getattr(self, spec.name)
+            if tuple(array.shape) != tuple(weight.shape):
+                raise ValueError(f"Layer '{self.name}' weight '{spec.name}' has shape {tuple(weight.shape)}, "
                                  f"but the value given has shape {tuple(array.shape)}.")
+            check_finite_as(f"Layer '{self.name}' weight '{spec.name}'", array, weight.dtype)
             checked.append(array)
         return checked
 
@@ -527,6 +538,10 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}>"
+
+
+def _describe(value):
+    return f"{type(value).__name__} of shape {tuple(value.shape)}" if hasattr(value, "shape") else repr(value)
 
 
 def as_shapes(shape):

@@ -13,6 +13,7 @@ class Adam(Optimizer):
         learning_rate: 0.001. beta_1: 0.9 and beta_2: 0.999, each in [0, 1). epsilon: 1e-7, > 0.
     """
     slot_names = ("m", "v")
+    non_negative_slots = ("v",)
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **kwargs):
         super().__init__(learning_rate, **kwargs)

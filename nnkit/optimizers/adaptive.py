@@ -11,6 +11,7 @@ class Adagrad(Optimizer):
         learning_rate: 0.001. initial_accumulator_value: 0.1, >= 0. epsilon: 1e-7, > 0.
     """
     slot_names = ("accumulator",)
+    non_negative_slots = ("accumulator",)
 
     def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, **kwargs):
         super().__init__(learning_rate, **kwargs)
@@ -44,6 +45,8 @@ class RMSprop(Optimizer):
     Args:
         learning_rate: 0.001. rho: 0.9, in [0, 1). momentum: 0.0, in [0, 1]. epsilon: 1e-7, > 0. centered: False.
     """
+
+    non_negative_slots = ("velocity",)
 
     def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False, **kwargs):
         super().__init__(learning_rate, **kwargs)

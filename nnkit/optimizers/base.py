@@ -2,8 +2,10 @@
 (``clipnorm``, ``clipvalue``, ``global_clipnorm``), and one vectorised ``update`` per step."""
 import numbers
 
+import numpy
+
 from .. import backend
-from .._arguments import non_negative_number, positive_number
+from .._arguments import check_finite_as, non_negative_int, non_negative_number, positive_number
 from ..params import ParameterStore
 from . import schedules
 
@@ -25,6 +27,8 @@ class Optimizer:
     """
     #: Names of the per-parameter state buffers, each as long as the flat parameter buffer.
     slot_names = ()
+    #: The slots that accumulate squared gradients: never negative (a square root is taken of them).
+    non_negative_slots = ()
 
     def __init__(self, learning_rate=0.001, clipnorm=None, clipvalue=None, global_clipnorm=None, name=None):
         owner = type(self).__name__
@@ -123,6 +127,42 @@ class Optimizer:
     def variables(self):
         """The optimizer state, for checkpoints: the slots in ``slot_names`` order."""
         return [self.slots[name] for name in self.slot_names]
+
+    def load_state(self, slots, iterations):
+        """Restore a checkpoint's state into the built optimizer: ``slots`` maps each name of ``slot_names`` to a
+        flat array (NumPy or CuPy) as long as the parameter buffer, ``iterations`` is the step count.
+
+        Everything is checked before anything is written (the slot names, the lengths, values finite in the
+        slots' dtype, no negative value in a slot of squares, a non-negative integer step count); a ValueError
+        says what is wrong, so a damaged state leaves the optimizer as it was.
+        """
+        owner = type(self).__name__
+        if self._built_for is None:
+            raise ValueError(f"{owner}.load_state: the optimizer has no slots yet; build it for the model's "
+                             f"parameters first (compile the model, then model.optimizer.build(model.store)).")
+        iterations = non_negative_int(owner, "iterations", iterations)
+        if sorted(slots) != sorted(self.slot_names):
+            raise ValueError(f"{owner}.load_state: expected the slots {list(self.slot_names)}. "
+                             f"Received: {sorted(slots)}")
+        size = self._built_for.values.size
+        checked = {}
+        for name in self.slot_names:
+            value = slots[name]
+            array = value if backend.is_device_array(value) else numpy.asarray(value)
+            what = f"{owner} slot '{name}'"
+            if array.dtype.kind not in "iuf" or tuple(array.shape) != (size,):
+                raise ValueError(f"{what}: expected a flat array of {size} real numbers (the parameter count). "
+                                 f"Received: dtype {array.dtype}, shape {tuple(array.shape)}")
+            check_finite_as(what, array, self.slots[name].dtype)
+            if name in self.non_negative_slots and bool((array < 0).any()):
+                raise ValueError(f"{what} accumulates squared gradients, so it cannot be negative; the state "
+                                 f"given has {int((array < 0).sum())} negative value(s).")
+            checked[name] = array
+        for name, array in checked.items():
+            target = self.slots[name]
+            xp = backend.get_array_module(target)
+            target[...] = xp.asarray(backend.to_host(array) if xp is numpy else array, dtype=target.dtype)
+        self.iterations = iterations
 
     def get_config(self):
         """The constructor arguments (a schedule as its serialized dict); subclasses add their own."""
