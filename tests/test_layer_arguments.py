@@ -24,6 +24,7 @@ TABLE = [
     ("Dense", {"units": 3}, "units", SIZE),
     ("Dense", {"units": 3}, "input_shape", SHAPE),
     ("Dense", {"units": 3}, "input_dim", SIZE[:-1]),
+    ("Dense", {"units": 3}, "name", [3, b"dense", ["dense"]]),
     ("Dense", {"units": 3}, "batch_input_shape", [(None, -1), (None, 0), "32", 3]),
     ("Embedding", {"input_dim": 10, "output_dim": 4}, "input_dim", SIZE),
     ("Embedding", {"input_dim": 10, "output_dim": 4}, "output_dim", SIZE),

@@ -99,6 +99,8 @@ class Layer:
         if unknown:
             raise TypeError(f"{type(self).__name__} got unexpected keyword argument(s): "
                             f"{', '.join(sorted(unknown))}")
+        if name is not None and not isinstance(name, str):
+            raise ValueError(f"{type(self).__name__}: expected a string for `name`. Received: name={name!r}")
         self.name = name or unique_name(snake_case(type(self).__name__))
         self._trainable = bool(trainable)
         self.dtype = dtype
