@@ -1,16 +1,22 @@
-"""Property tests: every loss at extreme predictions and targets (float32, from subnormals to float32's largest
-value where the loss's domain allows), its value and gradient against float64 references written here.
+"""Property tests: every loss at extreme predictions and targets (float32, from subnormals to float32's largest value
+where the loss's domain allows), its value and gradient against float64 references written here.
 
 Where the float64 value (gradient element) is representable in float32, nnkit's is finite and close to it. Domains:
-binary logits span all of float32; the losses that average unbounded values (of a difference ``e = y_pred - y_true``,
-a margin, logsumexp(z) - z_k of softmax logits z) take inputs up to
-float32's max / 64 (Poisson's rates, whose values reach 89 times them, up to max / 4096), so that ``e`` and the sum of the values of a batch stay representable (a mean is a sum first,
-in float32, as in Keras); probabilities span [0, 1] with 0, 1, the clip bounds and subnormals; the cosine's
-inputs stay below 1e19, where their squares are representable. What lies beyond those domains and fails is pinned
-by the xfail tests at the end (known flaws of code outside this suite's owner, reported).
-Tolerance: a relative 1e-5 plus an absolute 1e-6 times the inputs' magnitude for the value (one float32 rounding
-of an input moves the loss that much: ``max(z, 0) - z t`` cancels), and plus 1e-6 / (number of values averaged)
-for the gradient (a softmax or sigmoid of order 1 rounds to a few ulps of 1).
+binary logits span all of float32; the losses that average unbounded values (of a difference ``e = y_pred -
+y_true``, a margin, logsumexp(z) - z_k of softmax logits z) take inputs up to float32's max / 64 (Poisson's rates,
+whose values reach 89 times them, up to max / 4096), so that ``e`` and the sum of the values of a batch stay
+representable (a mean is a sum first, in float32, as in Keras); probabilities span [0, 1] with 0, 1, the clip bounds
+and subnormals; the cosine's inputs stay below 1e18, where the sums of their squares are representable. What lies
+beyond those domains and fails is pinned by the xfail tests at the end (known flaws of code outside this suite's
+owner, reported).
+
+Where the sum of the values, or an element's own slope, is already beyond float32 (before the mean brings it back),
+that value or gradient element is not checked: float32 evaluates it first, as Keras does.
+
+Tolerance: a relative 1e-5 plus an absolute 1e-6 times the inputs' magnitude for the value (one float32 rounding of
+an input moves the loss that much: ``max(z, 0) - z t`` cancels), and plus 1e-6 times the terms that cancel in a
+gradient element over the number averaged (1 for most: a softmax or sigmoid of order 1 rounds to a few ulps of 1),
+plus float32's smallest normal number (an intermediate below it keeps fewer digits).
 """
 import math
 
@@ -21,17 +27,20 @@ from hypothesis.extra import numpy as hnp
 
 from nnkit import backend, losses
 
-PROPERTY = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# The same examples on every run (derandomize), so that the suite cannot flake; each test passed 150 random
+# examples, twice, when written.
+PROPERTY = settings(max_examples=25, deadline=None, derandomize=True,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture])
 F32 = numpy.float32
 F32_MAX = float(numpy.finfo(F32).max)
-SUBNORMAL_STEP = float(numpy.finfo(F32).smallest_subnormal)
+SMALLEST_NORMAL = float(numpy.finfo(F32).smallest_normal)  # below it, float32 has fewer digits
 EPS = float(F32(1e-7))  # the losses' clip bounds, as float32 compares with them
 ONE_MINUS_EPS = float(F32(1 - 1e-7))
 
 SHAPES = st.tuples(st.integers(1, 4), st.integers(1, 5))
 ANY = st.floats(width=32, allow_nan=False, allow_infinity=False)
 BOUNDED = st.floats(-F32_MAX / 64, F32_MAX / 64, width=32)
-SQUARABLE = st.floats(float(F32(-1e19)), float(F32(1e19)), width=32)
+SQUARABLE = st.floats(float(F32(-1e18)), float(F32(1e18)), width=32)
 PROBABILITY = st.one_of(st.floats(0, 1, width=32), st.sampled_from([0.0, 1.0, EPS, ONE_MINUS_EPS, 1e-45, 1e-38]))
 RATE = st.floats(0, F32_MAX / 4096, width=32)  # t * log(p) is up to 89 t
 SIGN = st.sampled_from([-1.0, 1.0])
@@ -57,18 +66,26 @@ def _soft_targets(draw, shape):
 
 # Each case: (make the loss, draw (y_true, y_pred) as float32, float64 reference (t, p) -> (value, gradient)).
 def _elementwise(values_and_slopes):
-    """A reference for a loss that is the mean of element-wise values: ``(mean, slopes / size)``."""
-    def reference(t, p):
-        values, slopes = values_and_slopes(t, p)
-        return values.mean(), slopes / values.size
-    return reference
+    """A reference for a loss that is the mean of element-wise values: ``(mean, slopes / size, scale / size)``."""
+    return _averaged(values_and_slopes, lambda values: values.size)
 
 
 def _rowwise(values_and_grads):
-    """A reference for a loss that is the mean over rows of row values: ``(mean, grads / rows)``."""
+    """A reference for a loss that is the mean over rows of row values: ``(mean, grads / rows, scale / rows)``."""
+    return _averaged(values_and_grads, len)
+
+
+def _averaged(values_and_slopes, count):
+    """``(t, p) -> (value, gradient, gradient scale)`` from ``values_and_slopes(t, p) -> (values, slopes[, scale])``:
+    the value is inf when the values' sum is beyond float32, a gradient element inf where its own slope is (float32
+    evaluates them before averaging; what is inf is not checked). ``scale`` is the size of the terms that
+    cancel in each slope (default 1): float32 leaves ~1e-7 of it."""
     def reference(t, p):
-        values, grads = values_and_grads(t, p)
-        return values.mean(), grads / len(values)
+        values, slopes, *scale = values_and_slopes(t, p)
+        n = count(values)
+        value = values.mean() if numpy.abs(values).sum() <= F32_MAX else numpy.inf
+        return (value, numpy.where(numpy.abs(slopes) <= F32_MAX, slopes / n, numpy.inf),
+                (scale[0] if scale else 1) / n)
     return reference
 
 
@@ -106,7 +123,12 @@ def _cce_probabilities(t, p):
     q = p / total
     clipped = numpy.clip(q, EPS, ONE_MINUS_EPS)
     dq = -t / clipped * ((q > EPS) & (q < ONE_MINUS_EPS))
-    return -(t * numpy.log(clipped)).sum(axis=-1), (dq - (dq * q).sum(axis=-1, keepdims=True)) / total
+    grad = (dq - (dq * q).sum(axis=-1, keepdims=True)) / total
+    # q is computed, so float32 may put it on the other side of a clip bound (where the slope jumps) than float64:
+    # a row with a q within a few float32 ulps of a bound is not checked.
+    on_edge = ((numpy.abs(q - EPS) <= 4e-7 * EPS) | (numpy.abs(q - ONE_MINUS_EPS) <= 4e-7)).any(axis=-1, keepdims=True)
+    return (-(t * numpy.log(clipped)).sum(axis=-1), numpy.where(on_edge, numpy.inf, grad),
+            (numpy.abs(dq) + numpy.abs(dq * q).sum(axis=-1, keepdims=True)) / total)
 
 
 def _cce_logits(t, z):
@@ -146,7 +168,7 @@ def _cosine(t, p):
     tn, pn = t / numpy.maximum(t_norm, EPS), p / numpy.maximum(p_norm, EPS)
     cosine = (tn * pn).sum(axis=-1, keepdims=True)
     grad = numpy.where(p_norm > EPS, (tn - pn * cosine) / numpy.maximum(p_norm, EPS), tn / EPS)
-    return -cosine[:, 0], -grad
+    return -cosine[:, 0], -grad, (numpy.abs(tn) + numpy.abs(pn * cosine)) / numpy.maximum(p_norm, EPS)
 
 
 CASES = {
@@ -165,7 +187,8 @@ CASES = {
         _elementwise(lambda t, z: (numpy.maximum(z, 0) - z * t + numpy.log1p(numpy.exp(-numpy.abs(z))),
                                    _sigmoid(z) - t))),
     "categorical_crossentropy": (lambda: losses.CategoricalCrossentropy(),
-                                 _distributions_and(st.floats(float(F32(1e-30)), 1, width=32)), _rowwise(_cce_probabilities)),
+                                 _distributions_and(st.floats(float(F32(1e-30)), 1, width=32)),
+                                 _rowwise(_cce_probabilities)),
     "categorical_crossentropy_from_logits": (lambda: losses.CategoricalCrossentropy(from_logits=True),
                                              _distributions_and(BOUNDED), _rowwise(_cce_logits)),
     "sparse_categorical_crossentropy_from_logits": (
@@ -192,7 +215,7 @@ def assert_close_where_representable(got, want, tolerance, what):
     representable = numpy.isfinite(want) & (numpy.abs(want) <= F32_MAX * (1 - 1e-6))
     assert numpy.isfinite(got[representable]).all(), f"{what} not finite: {got}, expected {want}"
     with numpy.errstate(invalid="ignore"):
-        off = representable & (numpy.abs(got - want) > tolerance + SUBNORMAL_STEP)
+        off = representable & (numpy.abs(got - want) > tolerance + SMALLEST_NORMAL)
     assert not off.any(), f"{what}: {got[off]}, expected {want[off]}"
 
 
@@ -204,11 +227,11 @@ def test_loss_finite_and_exact_at_extreme_values(name, backend_name, data):
     y_true, y_pred = data.draw(pairs)
     t, p = y_true.astype(numpy.float64), y_pred.astype(numpy.float64)
     with numpy.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        want_value, want_grad = reference(t, p)
+        want_value, want_grad, grad_scale = reference(t, p)
         value, grad = make().forward_backward(backend.to_device(y_true), backend.to_device(y_pred))
     scale = numpy.abs(p).mean() + numpy.abs(t).mean() + 1
     assert_close_where_representable(value, want_value, 1e-5 * abs(want_value) + 1e-6 * scale, f"{name} value")
-    assert_close_where_representable(grad, want_grad, 1e-5 * numpy.abs(want_grad) + 1e-6 / len(y_pred),
+    assert_close_where_representable(grad, want_grad, 1e-5 * numpy.abs(want_grad) + 1e-6 * grad_scale,
                                      f"{name} gradient")
 
 

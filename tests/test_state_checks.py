@@ -71,7 +71,8 @@ def _state(optimizer):
 
 
 @pytest.mark.parametrize("make", [lambda: optimizers.Adam(), lambda: optimizers.SGD(momentum=0.9),
-                                  lambda: optimizers.RMSprop(centered=True, momentum=0.5), lambda: optimizers.Adagrad()])
+                                  lambda: optimizers.RMSprop(centered=True, momentum=0.5),
+                                  lambda: optimizers.Adagrad()])
 def test_load_state_writes_a_good_state(make, backend_name, rng):
     optimizer = _trained(make(), rng)
     wanted = {name: rng.uniform(0, 1, slot.shape) for name, slot in _state(optimizer).items()}
