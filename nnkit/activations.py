@@ -184,18 +184,22 @@ class GELU(Activation):
     def forward(self, x):
         xp = backend.get_array_module(x)
         if self.approximate:
-            return 0.5 * x * (1 + xp.tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x ** 3)))
+            return 0.5 * x * (1 + xp.tanh(_tanh_gelu_inner(xp, x)))
         return 0.5 * x * (1 + backend.erf(x / math.sqrt(2)))
 
     def backward(self, dy, x, y):
         xp = backend.get_array_module(x)
         if self.approximate:
-            inner = _SQRT_2_OVER_PI * (x + 0.044715 * x ** 3)
-            t = xp.tanh(inner)
-            d_inner = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)
-            return dy * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * d_inner)
+            t = xp.tanh(_tanh_gelu_inner(xp, x))
+            # x * (1 - t^2) is 0 beyond |x| = 10 (t is +-1 there), but x * x would overflow first (float32:
+            # |x| > 1.8e19) and make it inf * 0 = NaN: the saturated term is evaluated at the clipped x.
+            clipped = xp.clip(x, -_TANH_GELU_SATURATION, _TANH_GELU_SATURATION)
+            d_inner = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * clipped * clipped)
+            return dy * (0.5 * (1 + t) + 0.5 * clipped * (1 - t * t) * d_inner)
         cdf = 0.5 * (1 + backend.erf(x / math.sqrt(2)))
-        pdf = xp.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
+        # The density is 0 in float64 beyond |x| = 40; clipping there keeps x * x from overflowing.
+        near = xp.clip(x, -40, 40)
+        pdf = xp.exp(-0.5 * near * near) / math.sqrt(2 * math.pi)
         return dy * (cdf + x * pdf)
 
     def get_config(self):
@@ -203,6 +207,15 @@ class GELU(Activation):
 
 
 _SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
+#: Beyond this |x|, tanh of the approximate GELU's inner term is +-1 exactly in float64 (the inner term passes 43).
+_TANH_GELU_SATURATION = 10
+
+
+def _tanh_gelu_inner(xp, x):
+    """``sqrt(2 / pi) * (x + 0.044715 x^3)``, the tanh argument of the approximate GELU, with ``x`` clipped where
+    the tanh is saturated: the same tanh, and no cube overflowing (float32: from |x| ~ 7e12)."""
+    x = xp.clip(x, -_TANH_GELU_SATURATION, _TANH_GELU_SATURATION)
+    return _SQRT_2_OVER_PI * (x + 0.044715 * x ** 3)
 
 
 @_register
@@ -261,12 +274,13 @@ class HardSiLU(Activation):
 
     def forward(self, x):
         xp = backend.get_array_module(x)
-        return (x * xp.clip(x + 3, 0, 6) / 6).astype(x.dtype, copy=False)
+        # relu6(x + 3) / 6 first: x * relu6(x + 3) would overflow for x beyond float32's max / 6.
+        return (x * (xp.clip(x + 3, 0, 6) / 6)).astype(x.dtype, copy=False)
 
     def backward(self, dy, x, y):
         xp = backend.get_array_module(x)
-        # 0 below -3, 1 above 3, and d/dx x*(x + 3)/6 = (2x + 3)/6 between.
-        slope = xp.where(x < -3, 0, xp.where(x > 3, 1, (2 * x + 3) / 6)).astype(x.dtype, copy=False)
+        # 0 below -3, 1 above 3, and d/dx x*(x + 3)/6 = x/3 + 1/2 between (so written, 2x cannot overflow).
+        slope = xp.where(x < -3, 0, xp.where(x > 3, 1, x / 3 + 0.5)).astype(x.dtype, copy=False)
         return dy * slope
 
 

@@ -342,16 +342,16 @@ def test_prelu_checks_the_input_at_run_time(xp):
 
 
 ARGUMENT_ERRORS = [
-    (lambda: ReLU(max_value=-1), "ReLU: expected a number >= 0 for `max_value`. Received: max_value=-1"),
-    (lambda: ReLU(negative_slope=None), "ReLU: expected a number >= 0 for `negative_slope`. Received: "
+    (lambda: ReLU(max_value=-1), "ReLU: expected a finite number >= 0 for `max_value`. Received: max_value=-1"),
+    (lambda: ReLU(negative_slope=None), "ReLU: expected a finite number >= 0 for `negative_slope`. Received: "
                                         "negative_slope=None"),
     (lambda: ReLU(threshold=-0.5), "Received: threshold=-0.5"),
-    (lambda: LeakyReLU(negative_slope=-0.1), "LeakyReLU: expected a number >= 0 for `negative_slope`."),
+    (lambda: LeakyReLU(negative_slope=-0.1), "LeakyReLU: expected a finite number >= 0 for `negative_slope`."),
     (lambda: PReLU(alpha_constraint="non_neg"), "PReLU: nnkit has no weight constraints; expected "
                                                 "alpha_constraint=None. Received: alpha_constraint='non_neg'"),
     (lambda: PReLU(shared_axes=[0]), "PReLU: expected `shared_axes` to be sample axes numbered from 1"),
     (lambda: PReLU(alpha_initializer="nope"), "Unknown initializer 'nope'"),
-    (lambda: ELU(alpha="1"), "ELU: expected a number for `alpha`. Received: alpha='1'"),
+    (lambda: ELU(alpha="1"), "ELU: expected a finite number for `alpha`. Received: alpha='1'"),
     (lambda: Softmax(axis="last"), "Softmax: expected an integer or a list of integers for `axis`. Received: "
                                    "axis='last'"),
     (lambda: Softmax(axis=[]), "Received: axis=[]"),

@@ -55,5 +55,5 @@ def test_is_the_identity_and_round_trips_its_config():
 @pytest.mark.parametrize("arguments", [{"l1": -1}, {"l2": "0.1"}, {"l1": True}, {"l2": float("nan")}])
 def test_refuses_bad_factors(arguments):
     name = next(iter(arguments))
-    with pytest.raises(ValueError, match=f"ActivityRegularization: expected a non-negative number for `{name}`"):
+    with pytest.raises(ValueError, match=f"ActivityRegularization: expected a finite number >= 0 for `{name}`"):
         layers.ActivityRegularization(**arguments)

@@ -167,7 +167,7 @@ def test_masks_carried_by_the_inputs_are_used(rng):
 
 @pytest.mark.parametrize("make, error, message", [
     (lambda: MultiHeadAttention(0, 2), ValueError, "expected a positive integer for `num_heads`"),
-    (lambda: MultiHeadAttention(2, 2, dropout=1.0), ValueError, r"expected `dropout` in \[0, 1\)"),
+    (lambda: MultiHeadAttention(2, 2, dropout=1.0), ValueError, r"expected a number in \[0, 1\) for `dropout`"),
     (lambda: MultiHeadAttention(2, 2, attention_axes=(1, 2)), ValueError, "attention over the step axis"),
     (lambda: Attention(score_mode="cosine"), ValueError, "Expected one of {'dot', 'concat'}"),
     (lambda: MultiHeadAttention(2, 2)(numpy.zeros((2, 3), "float32"), numpy.zeros((2, 3), "float32")), ValueError,

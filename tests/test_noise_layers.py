@@ -171,15 +171,15 @@ def test_config_round_trips(layer):
 
 
 @pytest.mark.parametrize("make, error, message", [
-    (lambda: SpatialDropout1D(1.0), ValueError, r"SpatialDropout1D: expected `rate` in \[0, 1\). Received: rate=1.0"),
-    (lambda: SpatialDropout2D(-0.1), ValueError, r"SpatialDropout2D: expected `rate` in \[0, 1\)"),
+    (lambda: SpatialDropout1D(1.0), ValueError, r"SpatialDropout1D: expected a number in \[0, 1\) for `rate`. Received: rate=1.0"),
+    (lambda: SpatialDropout2D(-0.1), ValueError, r"SpatialDropout2D: expected a number in \[0, 1\) for `rate`"),
     (lambda: SpatialDropout2D(0.1, data_format="NHWC"), ValueError, r"expected `data_format` to be 'channels_last'"),
     (lambda: SpatialDropout1D(0.1, noise_shape=(None, 1, None)), TypeError, r"noise_shape"),
-    (lambda: GaussianNoise(1.5), ValueError, r"GaussianNoise: expected `stddev` in \[0, 1\]. Received: stddev=1.5"),
+    (lambda: GaussianNoise(1.5), ValueError, r"GaussianNoise: expected a number in \[0, 1\] for `stddev`. Received: stddev=1.5"),
     (lambda: GaussianNoise("0.1"), ValueError, r"stddev='0.1'"),
-    (lambda: GaussianDropout(1), ValueError, r"GaussianDropout: expected `rate` in \[0, 1\)"),
+    (lambda: GaussianDropout(1), ValueError, r"GaussianDropout: expected a number in \[0, 1\) for `rate`"),
     (lambda: GaussianDropout(True), ValueError, r"rate=True"),
-    (lambda: AlphaDropout(1.0), ValueError, r"AlphaDropout: expected `rate` in \[0, 1\)"),
+    (lambda: AlphaDropout(1.0), ValueError, r"AlphaDropout: expected a number in \[0, 1\) for `rate`"),
 ])
 def test_bad_arguments_name_the_layer(make, error, message):
     with pytest.raises(error, match=message):

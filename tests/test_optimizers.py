@@ -182,7 +182,7 @@ def test_clipping_applies_before_adam_moments(backend_name):
 def test_only_one_clip_allowed():
     with pytest.raises(ValueError, match="Only one of clipnorm, clipvalue and global_clipnorm"):
         optimizers.SGD(clipnorm=1.0, clipvalue=0.5)
-    with pytest.raises(ValueError, match="positive clipnorm. Received: clipnorm=0"):
+    with pytest.raises(ValueError, match="> 0 for `clipnorm`. Received: clipnorm=0"):
         optimizers.SGD(clipnorm=0)
 
 

@@ -178,7 +178,7 @@ def test_output_shapes(make, input_shape, output_shape, rng):
 
 
 @pytest.mark.parametrize("make, error, match", [
-    (lambda: Rescaling("big"), ValueError, r"Rescaling: expected a number or a list of numbers for `scale`"),
+    (lambda: Rescaling("big"), ValueError, r"Rescaling: expected a finite number or a list of finite numbers for `scale`"),
     (lambda: Normalization(axis=1.5), ValueError, r"Normalization: expected an integer.*axis=1.5"),
     (lambda: Normalization(mean=[1.0]), ValueError, r"both `mean` and `variance`"),
     (lambda: Normalization(mean=[1.0, 2.0], variance=[1.0]), ValueError, r"same shape"),

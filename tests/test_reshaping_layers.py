@@ -222,7 +222,7 @@ ARGUMENT_ERRORS = [
     (lambda: RepeatVector(0), ValueError, "RepeatVector: expected a positive integer for `n`. Received: n=0"),
     (lambda: RepeatVector(2.0), TypeError, "RepeatVector: expected an integer value for `n`. Received: n=2.0"),
     (lambda: RepeatVector(True), TypeError, "Received: n=True"),
-    (lambda: Masking(mask_value="pad"), ValueError, "Masking: expected a number for `mask_value`."),
+    (lambda: Masking(mask_value="pad"), ValueError, "Masking: expected a finite number for `mask_value`."),
     (lambda: Identity(units=3), TypeError, "Identity got unexpected keyword argument(s): units"),
 ]
 

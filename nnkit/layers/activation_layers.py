@@ -7,16 +7,8 @@ import warnings
 import numpy
 
 from .. import activations, backend, initializers, regularizers
+from .._arguments import non_negative_number, number
 from .base import Layer
-
-
-def _non_negative(layer, argument, value, allow_none=False):
-    """Keras' check of a ReLU-family argument: a number >= 0 (or None where that means "no limit")."""
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float, numpy.integer, numpy.floating)) or value < 0:
-        raise ValueError(f"{layer}: expected a number >= 0 for `{argument}`. Received: {argument}={value!r}")
-    return float(value)
 
 
 class ReLU(Layer):
@@ -38,9 +30,10 @@ class ReLU(Layer):
 
     def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
         super().__init__(**kwargs)
-        self.max_value = _non_negative("ReLU", "max_value", max_value, allow_none=True)
-        self.negative_slope = _non_negative("ReLU", "negative_slope", negative_slope)
-        self.threshold = _non_negative("ReLU", "threshold", threshold)
+        # Keras' checks: each a number >= 0 (max_value None: no limit); nnkit also refuses inf and NaN.
+        self.max_value = None if max_value is None else non_negative_number("ReLU", "max_value", max_value)
+        self.negative_slope = non_negative_number("ReLU", "negative_slope", negative_slope)
+        self.threshold = non_negative_number("ReLU", "threshold", threshold)
 
     def forward(self, x, training=False):
         xp = backend.get_array_module(x)
@@ -78,7 +71,7 @@ class LeakyReLU(Layer):
             negative_slope = kwargs.pop("alpha")
             warnings.warn("LeakyReLU: argument `alpha` is deprecated. Use `negative_slope` instead.", stacklevel=2)
         super().__init__(**kwargs)
-        self.negative_slope = _non_negative("LeakyReLU", "negative_slope", negative_slope)
+        self.negative_slope = non_negative_number("LeakyReLU", "negative_slope", negative_slope)
         self._activation = activations.LeakyReLU(self.negative_slope)
 
     def forward(self, x, training=False):
@@ -175,9 +168,7 @@ class ELU(Layer):
 
     def __init__(self, alpha=1.0, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(alpha, bool) or not isinstance(alpha, (int, float, numpy.integer, numpy.floating)):
-            raise ValueError(f"ELU: expected a number for `alpha`. Received: alpha={alpha!r}")
-        self.alpha = float(alpha)
+        self.alpha = number("ELU", "alpha", alpha)
         self._activation = activations.ELU(self.alpha)
 
     def forward(self, x, training=False):

@@ -1,7 +1,7 @@
 """ActivityRegularization: the identity, with a penalty on its input added to the loss."""
-import numbers
 
 from .. import backend, regularizers
+from .._arguments import non_negative_number
 from .base import Layer
 
 
@@ -18,11 +18,8 @@ class ActivityRegularization(Layer):
 
     def __init__(self, l1=0.0, l2=0.0, **kwargs):
         super().__init__(**kwargs)
-        for argument, value in (("l1", l1), ("l2", l2)):
-            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
-                raise ValueError(f"ActivityRegularization: expected a non-negative number for `{argument}`. "
-                                 f"Received: {argument}={value!r}")
-        self.l1, self.l2 = float(l1), float(l2)
+        self.l1 = non_negative_number("ActivityRegularization", "l1", l1)
+        self.l2 = non_negative_number("ActivityRegularization", "l2", l2)
         self._regularizer = regularizers.L1L2(l1=self.l1, l2=self.l2)
         self._x = None
 

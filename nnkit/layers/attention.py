@@ -4,20 +4,13 @@ Both compute ``scores (batch, Tq, Tv)`` from the query and the key, take their m
 steps (``nnkit.primitives.attention``: one fused kernel on the GPU, dropout included) and return ``weights @ value``.
 MultiHeadAttention (``multi_head_attention.py``) uses the same softmax.
 """
-import numbers
 
 import numpy
 
 from .. import backend
+from .._arguments import dropout_rate
 from ..primitives.attention import attention_softmax, attention_softmax_backward
 from .base import Layer
-
-
-def checked_dropout(layer_name, dropout):
-    """``dropout`` as a float in [0, 1), or a ValueError naming the layer."""
-    if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real) or not 0 <= dropout < 1:
-        raise ValueError(f"{layer_name}: expected `dropout` in [0, 1). Received: dropout={dropout!r}")
-    return float(dropout)
 
 
 class AttentionDropoutSeeds:
@@ -89,7 +82,7 @@ class Attention(Layer):
                              f"{{'dot', 'concat'}}. Received: score_mode={score_mode!r}")
         self.use_scale = bool(use_scale)
         self.score_mode = score_mode
-        self.dropout = checked_dropout(type(self).__name__, dropout)
+        self.dropout = dropout_rate(type(self).__name__, "dropout", dropout)
         self.seed = seed
         self._seeds = AttentionDropoutSeeds(seed)
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 import numpy
 
 from .. import backend, initializers, regularizers
+from .._arguments import check_finite_as, positive_int, shape_tuple  # (layers import positive_int from here)
 from .._registry import snake_case
 from .symbolic import TRACED_TRAINING, KerasTensor, Node, flatten, is_symbolic, pack_like
 
@@ -98,6 +99,8 @@ class Layer:
         if unknown:
             raise TypeError(f"{type(self).__name__} got unexpected keyword argument(s): "
                             f"{', '.join(sorted(unknown))}")
+        if name is not None and not isinstance(name, str):
+            raise ValueError(f"{type(self).__name__}: expected a string for `name`. Received: name={name!r}")
         self.name = name or unique_name(snake_case(type(self).__name__))
         self._trainable = bool(trainable)
         self.dtype = dtype
@@ -106,7 +109,8 @@ class Layer:
         self._own_specs = []
         self.inbound_nodes = []
         self.graph = None  # a composite layer's (or a model's) graph of sublayers, once traced
-        self.input_shape_hint = _input_shape_from_arguments(input_shape, input_dim, batch_input_shape)
+        self.input_shape_hint = _input_shape_from_arguments(type(self).__name__, input_shape, input_dim,
+                                                            batch_input_shape)
 
     # ---- to be written by each layer -------------------------------------------------------------
     def build(self, input_shape):
@@ -472,21 +476,32 @@ class Layer:
         return [backend.to_host(w).copy() for w in self.weights]
 
     def checked_weights(self, weights):
-        """``weights`` checked against this layer's (count, shapes, real numbers), before anything is written."""
+        """``weights`` checked against this layer's (a list or tuple of one array per weight, of its shape, of real
+        numbers that stay finite in the weight's dtype), before anything is written.
+
+        Unlike Keras, which takes NaN and inf silently, non-finite values are refused: a weight holding one can
+        only make the outputs NaN, and such values come from a diverged run or a damaged file, which the error then
+        points at (a layer's weights can still be written to directly, ``layer.kernel[...] = value``)."""
         specs = self._weight_specs
+        if not isinstance(weights, (list, tuple)):
+            raise TypeError(f"Layer '{self.name}': set_weights expects a list of {len(specs)} arrays "
+                            f"({', '.join(s.name for s in specs)}). Received: {_describe(weights)}")
         if len(weights) != len(specs):
             raise ValueError(f"Layer '{self.name}' expects {len(specs)} weight arrays "
                              f"({', '.join(s.name for s in specs)}), but received {len(weights)}.")
         checked = []
         for spec, value in zip(specs, weights):
+            if value is None:
+                raise TypeError(f"Layer '{self.name}' weight '{spec.name}': expected an array, received None.")
             array = value if backend.is_device_array(value) else numpy.asarray(value)
             if array.dtype.kind not in "biuf":
                 raise TypeError(f"Layer '{self.name}' weight '{spec.name}' must hold real numbers; "
                                 f"received dtype {array.dtype}.")
-            expected = tuple(getattr(self, spec.name).shape)
-            if tuple(array.shape) != expected:
-                raise ValueError(f"Layer '{self.name}' weight '{spec.name}' has shape {expected}, "
+            weight = getattr(self, spec.name)
+            if tuple(array.shape) != tuple(weight.shape):
+                raise ValueError(f"Layer '{self.name}' weight '{spec.name}' has shape {tuple(weight.shape)}, "
                                  f"but the value given has shape {tuple(array.shape)}.")
+            check_finite_as(f"Layer '{self.name}' weight '{spec.name}'", array, weight.dtype)
             checked.append(array)
         return checked
 
@@ -527,6 +542,10 @@ class Layer:
         return f"<{type(self).__name__} name={self.name}>"
 
 
+def _describe(value):
+    return f"{type(value).__name__} of shape {tuple(value.shape)}" if hasattr(value, "shape") else repr(value)
+
+
 def as_shapes(shape):
     """A shape as a tuple, or a list of shapes (a layer called on several inputs) as a list of tuples (a dict
     of them as a dict)."""
@@ -563,20 +582,12 @@ def tracked_layers(owner):
     return found
 
 
-def _input_shape_from_arguments(input_shape, input_dim, batch_input_shape):
-    """The full input shape (batch axis None) from Keras' older ways of giving it, or None."""
+def _input_shape_from_arguments(owner, input_shape, input_dim, batch_input_shape):
+    """The full input shape (batch axis None) from Keras' older ways of giving it, or None; each checked."""
     if batch_input_shape is not None:
-        return (None,) + tuple(batch_input_shape[1:])
+        return (None,) + shape_tuple(owner, "batch_input_shape", batch_input_shape)[1:]
     if input_shape is not None:
-        return (None,) + tuple(input_shape)
+        return (None,) + shape_tuple(owner, "input_shape", input_shape)
     if input_dim is not None:
-        return (None, int(input_dim))
+        return (None, positive_int(owner, "input_dim", input_dim))
     return None
-
-
-def positive_int(layer_name, argument, value):
-    """Keras-style argument check: ``expected a positive integer. Received: units=0``."""
-    if isinstance(value, bool) or not isinstance(value, (int, numpy.integer)) or value <= 0:
-        raise ValueError(f"{layer_name}: expected a positive integer for `{argument}`. "
-                         f"Received: {argument}={value!r}")
-    return int(value)

@@ -6,6 +6,7 @@ gradient: placed first in a model, their input needs none; asked for one, backwa
 import numpy
 
 from .. import backend
+from .._arguments import number
 from ._hash64 import fingerprint64, siphash64
 from .base import Layer, positive_int
 
@@ -191,15 +192,13 @@ class Discretization(_CategoricalLayer):
         if num_bins is not None:
             num_bins = positive_int("Discretization", "num_bins", num_bins)
         if bin_boundaries is not None:
-            bin_boundaries = [float(b) for b in bin_boundaries]
+            bin_boundaries = [number("Discretization", "bin_boundaries", b) for b in bin_boundaries]
             if any(b > a for a, b in zip(bin_boundaries[1:], bin_boundaries)):
                 raise ValueError(f"Discretization: expected sorted `bin_boundaries`. "
                                  f"Received: bin_boundaries={bin_boundaries}")
-        if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not 0 < epsilon < 1:
-            raise ValueError(f"Discretization: expected `epsilon` in (0, 1). Received: epsilon={epsilon!r}")
         self.bin_boundaries = bin_boundaries
         self.num_bins = num_bins
-        self.epsilon = float(epsilon)
+        self.epsilon = number("Discretization", "epsilon", epsilon, low=0, high=1, low_open=True, high_open=True)
 
     def _depth(self):
         return len(self.bin_boundaries) + 1 if self.bin_boundaries is not None else self.num_bins

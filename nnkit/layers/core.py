@@ -2,6 +2,7 @@
 import math
 
 from .. import activations, backend, distribution, primitives
+from .._arguments import dropout_rate
 from .affine import AffineLayer
 from .base import Layer, positive_int
 
@@ -98,9 +99,7 @@ class Dropout(Layer):
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
-        if not 0 <= rate < 1:
-            raise ValueError(f"Dropout: expected `rate` in [0, 1). Received: rate={rate!r}")
-        self.rate = float(rate)
+        self.rate = dropout_rate(type(self).__name__, "rate", rate)
         self.noise_shape = None if noise_shape is None else tuple(noise_shape)
         self.seed = seed
         self._own_rng = None

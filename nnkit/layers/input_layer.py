@@ -1,5 +1,6 @@
 """``Input``: the symbolic tensor a functional model (or a Sequential) starts from, and its ``InputLayer``."""
 from .. import backend
+from .._arguments import is_integer, positive_int, shape_tuple
 from .base import Layer, unique_name
 from .symbolic import Node
 
@@ -24,9 +25,9 @@ class InputLayer(Layer):
                                  f"Received: shape={shape}, batch_shape={batch_shape}")
             batch_shape = tuple(batch_shape)
             batch_size, shape = batch_shape[0], batch_shape[1:]
-        shape = (shape,) if isinstance(shape, int) else tuple(shape)
-        if any(d is not None and (isinstance(d, bool) or not isinstance(d, int) or d <= 0) for d in shape):
-            raise ValueError(f"Input shape must be positive integers (or None). Received: shape={shape}")
+        shape = shape_tuple("Input", "shape", (shape,) if is_integer(shape) else shape)
+        if batch_size is not None:
+            batch_size = positive_int("Input", "batch_size", batch_size)
         super().__init__(name=name or unique_name("input_layer"), **kwargs)
         self.batch_shape = (batch_size,) + shape
         self.input_dtype = str(dtype or backend.floatx().name)

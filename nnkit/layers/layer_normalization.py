@@ -2,6 +2,7 @@
 import numbers
 
 from .. import initializers, regularizers
+from .._arguments import positive_number
 from ..primitives import layer_norm as layer_norm_ops
 from .base import Layer
 
@@ -18,9 +19,7 @@ def axis_list(layer_name, axis):
 def set_gamma_beta_arguments(layer, kind, epsilon, center, scale, beta_initializer, gamma_initializer,
                              beta_regularizer, gamma_regularizer):
     """Check and store the arguments a normalization layer with an optional gamma and beta shares."""
-    if isinstance(epsilon, bool) or not isinstance(epsilon, numbers.Real) or not epsilon > 0:
-        raise ValueError(f"{kind}: expected a positive number for `epsilon`. Received: epsilon={epsilon!r}")
-    layer.epsilon = float(epsilon)
+    layer.epsilon = positive_number(kind, "epsilon", epsilon)
     layer.center = bool(center)
     layer.scale = bool(scale)
     layer.beta_initializer = initializers.get(beta_initializer)

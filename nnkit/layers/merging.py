@@ -13,6 +13,7 @@ import itertools
 import operator
 
 from .. import backend
+from .._arguments import integer, is_integer
 from .base import Layer
 
 
@@ -224,7 +225,7 @@ class Concatenate(_MultiInput):
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
-        self.axis = axis
+        self.axis = integer("Concatenate", "axis", axis)
 
     def _axis(self, shapes):
         rank = len(shapes[0])
@@ -293,17 +294,17 @@ class Dot(_MultiInput):
 
     def __init__(self, axes, normalize=False, **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(axes, int):
+        if not is_integer(axes):
             if not isinstance(axes, (list, tuple)):
                 raise TypeError(f"Dot: invalid type for argument `axes`: it should be a list or an int. "
                                 f"Received: axes={axes!r}")
             if len(axes) != 2:
                 raise ValueError(f"Dot: invalid format for argument `axes`: it should contain two elements. "
                                  f"Received: axes={axes!r}")
-            if not all(isinstance(a, int) for a in axes):
+            if not all(is_integer(a) for a in axes):
                 raise ValueError(f"Dot: invalid format for argument `axes`: list elements should be integers. "
                                  f"Received: axes={axes!r}")
-        self.axes = axes if isinstance(axes, int) else tuple(axes)
+        self.axes = int(axes) if is_integer(axes) else tuple(int(a) for a in axes)
         self.normalize = bool(normalize)
 
     def _dot_axes(self, shapes):

@@ -10,8 +10,9 @@ import numbers
 import string
 
 from .. import initializers, regularizers
+from .._arguments import dropout_rate
 from ..primitives.attention import attention_softmax, attention_softmax_backward
-from .attention import AttentionDropoutSeeds, checked_dropout, input_gradients
+from .attention import AttentionDropoutSeeds, input_gradients
 from .base import Layer, positive_int
 from .einsum_dense import EinsumDense
 
@@ -65,9 +66,9 @@ class MultiHeadAttention(Layer):
         self.key_dim = positive_int("MultiHeadAttention", "key_dim", key_dim)
         self.value_dim = self.key_dim if value_dim is None else positive_int("MultiHeadAttention", "value_dim",
                                                                              value_dim)
-        self.dropout = checked_dropout("MultiHeadAttention", dropout)
+        self.dropout = dropout_rate("MultiHeadAttention", "dropout", dropout)
         self.use_bias = bool(use_bias)
-        if isinstance(output_shape, numbers.Integral):
+        if output_shape is not None and not isinstance(output_shape, (tuple, list)):
             output_shape = (output_shape,)
         self.projected_shape = None if output_shape is None else tuple(
             positive_int("MultiHeadAttention", "output_shape", size) for size in output_shape)

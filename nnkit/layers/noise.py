@@ -5,18 +5,11 @@ generators, as Dropout does: the global one (``nnkit.utils.set_random_seed``), o
 ``seed``. The backward multiplies by what the forward multiplied the input with.
 """
 import math
-import numbers
 
 from .. import backend
+from .._arguments import number
 from .base import Layer
 from .core import Dropout
-
-
-def checked_rate(layer_name, rate):
-    """``rate`` as a float in [0, 1), or a ValueError naming the layer."""
-    if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not 0 <= rate < 1:
-        raise ValueError(f"{layer_name}: expected `rate` in [0, 1). Received: rate={rate!r}")
-    return float(rate)
 
 
 def standard_normal(rng, shape, dtype):
@@ -32,7 +25,7 @@ class _SpatialDropout(Dropout):
     rank = None
 
     def __init__(self, rate, seed=None, **kwargs):
-        super().__init__(checked_rate(type(self).__name__, rate), noise_shape=None, seed=seed, **kwargs)
+        super().__init__(rate, noise_shape=None, seed=seed, **kwargs)
 
     def build(self, input_shape):
         self._check_rank(input_shape)
@@ -112,9 +105,7 @@ class GaussianNoise(Layer):
 
     def __init__(self, stddev, seed=None, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(stddev, bool) or not isinstance(stddev, numbers.Real) or not 0 <= stddev <= 1:
-            raise ValueError(f"GaussianNoise: expected `stddev` in [0, 1]. Received: stddev={stddev!r}")
-        self.stddev = float(stddev)
+        self.stddev = number("GaussianNoise", "stddev", stddev, low=0, high=1)
         self.seed = seed
         self._own_rng = None
 
@@ -142,7 +133,7 @@ class GaussianDropout(Dropout):
     """
 
     def __init__(self, rate, seed=None, **kwargs):
-        super().__init__(checked_rate("GaussianDropout", rate), noise_shape=None, seed=seed, **kwargs)
+        super().__init__(rate, noise_shape=None, seed=seed, **kwargs)
 
     def forward(self, x, training=False):
         if not training or self.rate == 0:
@@ -176,7 +167,7 @@ class AlphaDropout(Dropout):
     SCALE = 1.0507009873554804934193349852946
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
-        super().__init__(checked_rate("AlphaDropout", rate), noise_shape=noise_shape, seed=seed, **kwargs)
+        super().__init__(rate, noise_shape=noise_shape, seed=seed, **kwargs)
 
     def forward(self, x, training=False):
         if not training or self.rate == 0:

@@ -1,5 +1,6 @@
 """BatchNormalization (Ioffe & Szegedy 2015), with Keras' defaults and moving statistics."""
 from .. import backend, distribution, initializers, regularizers
+from .._arguments import integer, number, positive_number
 from .base import Layer
 
 
@@ -34,19 +35,13 @@ class BatchNormalization(Layer):
                  moving_variance_initializer="ones", beta_regularizer=None, gamma_regularizer=None,
                  synchronized=False, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(axis, bool) or not isinstance(axis, int):
-            raise ValueError(f"BatchNormalization: expected an integer `axis`. Received: axis={axis!r}")
-        if not 0 <= momentum <= 1:
-            raise ValueError(f"BatchNormalization: expected `momentum` in [0, 1]. Received: momentum={momentum!r}")
-        if not epsilon > 0:
-            raise ValueError(f"BatchNormalization: expected a positive `epsilon`. Received: epsilon={epsilon!r}")
+        self.axis = integer("BatchNormalization", "axis", axis)
+        self.momentum = number("BatchNormalization", "momentum", momentum, low=0, high=1)
+        self.epsilon = positive_number("BatchNormalization", "epsilon", epsilon)
         if not isinstance(synchronized, bool):
             raise ValueError(f"BatchNormalization: expected True or False for `synchronized`. "
                              f"Received: synchronized={synchronized!r}")
         self.synchronized = synchronized
-        self.axis = axis
-        self.momentum = float(momentum)
-        self.epsilon = float(epsilon)
         self.center = bool(center)
         self.scale = bool(scale)
         self.beta_initializer = initializers.get(beta_initializer)

@@ -2,6 +2,7 @@
 import numbers
 
 from .. import backend, initializers, regularizers
+from .._arguments import integer
 from ..primitives import layer_norm as layer_norm_ops
 from .base import Layer
 from .layer_normalization import axis_list, check_no_constraints, resolve_axes, set_gamma_beta_arguments
@@ -40,10 +41,8 @@ class GroupNormalization(Layer):
         if isinstance(groups, bool) or not isinstance(groups, numbers.Integral) or (groups <= 0 and groups != -1):
             raise ValueError(f"GroupNormalization: expected a positive integer for `groups` (or -1 for instance "
                              f"normalization). Received: groups={groups!r}")
-        if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
-            raise TypeError(f"GroupNormalization: expected an int for `axis`. Received: axis={axis!r}")
         self.groups = int(groups)
-        self.axis = int(axis)
+        self.axis = integer("GroupNormalization", "axis", axis)
         set_gamma_beta_arguments(self, "GroupNormalization", epsilon, center, scale, beta_initializer,
                                  gamma_initializer, beta_regularizer, gamma_regularizer)
 

@@ -33,10 +33,10 @@ def check_images(layer, shape):
 
 
 def _numbers(layer_name, argument, value):
-    """A float, or nested lists of floats (``scale=[1, 0.5, 0.25]`` scales each channel)."""
+    """A float, or nested lists of floats (``scale=[1, 0.5, 0.25]`` scales each channel); all finite."""
     array = numpy.asarray(value)
-    if array.dtype.kind not in "biuf" or array.dtype.kind == "b":
-        raise ValueError(f"{layer_name}: expected a number or a list of numbers for `{argument}`. "
+    if array.dtype.kind not in "iuf" or not numpy.isfinite(array).all():
+        raise ValueError(f"{layer_name}: expected a finite number or a list of finite numbers for `{argument}`. "
                          f"Received: {argument}={value!r}")
     return float(array) if array.ndim == 0 else array.astype(float).tolist()
 

@@ -9,6 +9,7 @@ import math
 import numpy
 
 from .. import backend
+from .._arguments import is_integer, number
 from .base import Layer
 
 
@@ -29,8 +30,11 @@ class Reshape(Layer):
 
     def __init__(self, target_shape, **kwargs):
         super().__init__(**kwargs)
+        if not isinstance(target_shape, (tuple, list)):
+            raise ValueError(f"Reshape: expected a tuple of integers for `target_shape`. "
+                             f"Received: target_shape={target_shape!r}")
         target_shape = tuple(target_shape)
-        if any(isinstance(d, bool) or not isinstance(d, (int, numpy.integer)) or d < -1 for d in target_shape):
+        if any(not is_integer(d) or d < -1 for d in target_shape):
             raise ValueError("Reshape: each dimension in `target_shape` must be a non-negative integer, or `-1` "
                              f"for a single unknown dimension. Received: target_shape={target_shape}")
         if target_shape.count(-1) > 1:
@@ -93,6 +97,8 @@ class Permute(Layer):
 
     def __init__(self, dims, **kwargs):
         super().__init__(**kwargs)
+        if not isinstance(dims, (tuple, list)) or not all(is_integer(d) for d in dims):
+            raise ValueError(f"Permute: expected a tuple of integers for `dims`. Received: dims={dims!r}")
         dims = tuple(dims)
         if sorted(dims) != list(range(1, len(dims) + 1)):
             raise ValueError("Permute: invalid permutation argument `dims`. The set of indices in `dims` must be "
@@ -196,11 +202,7 @@ class Masking(Layer):
 
     def __init__(self, mask_value=0.0, **kwargs):
         super().__init__(**kwargs)
-        try:
-            self.mask_value = float(mask_value)
-        except (TypeError, ValueError):
-            raise ValueError(f"Masking: expected a number for `mask_value`. Received: mask_value={mask_value!r}") \
-                from None
+        self.mask_value = number("Masking", "mask_value", mask_value)  # (NaN would equal no step: mask nothing)
 
     def forward(self, x, training=False):
         return self.forward_masked(x, None, training)[0]

@@ -18,6 +18,7 @@ A subclass sets ``gates`` (G), builds its weights and writes ``_scan`` and ``_sc
 import numpy
 
 from .. import activations, backend, initializers, regularizers
+from .._arguments import dropout_rate
 from .base import Layer, positive_int
 
 
@@ -54,10 +55,8 @@ class Recurrent(Layer):
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.recurrent_regularizer = regularizers.get(recurrent_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
-        for name, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
-            if not 0 <= rate < 1:
-                raise ValueError(f"{kind}: expected `{name}` in [0, 1). Received: {name}={rate!r}")
-        self.dropout, self.recurrent_dropout = float(dropout), float(recurrent_dropout)
+        self.dropout = dropout_rate(kind, "dropout", dropout)
+        self.recurrent_dropout = dropout_rate(kind, "recurrent_dropout", recurrent_dropout)
         self.return_sequences = bool(return_sequences)
         self.return_state = bool(return_state)
         self.go_backwards = bool(go_backwards)

@@ -220,6 +220,8 @@ class Model(Trainer, Layer):
         numbers) before any is written, so a bad list leaves the model as it was."""
         if not self.built:
             raise ValueError("Build the model (give it an input shape) before set_weights().")
+        if not isinstance(weights, (list, tuple)):
+            raise TypeError(f"set_weights expects a list of arrays for model '{self.name}'. Received: {weights!r}")
         layers = [layer for _, layer in self.named_sublayers()]
         expected = sum(len(layer._weight_specs) for layer in layers)
         if len(weights) != expected:

@@ -305,7 +305,7 @@ def _restore_compile(model, compile_config):
                       loss_weights=compile_config.get("loss_weights"),
                       metrics=deserialize_compiled(compile_config["metrics"], "metric"),
                       weighted_metrics=deserialize_compiled(compile_config.get("weighted_metrics"), "metric"))
-    except ValueError as error:
+    except ValueError as error:  # (a TypeError becomes load_model's "configuration nnkit cannot rebuild")
         raise WeightsFileError(str(error)) from None
 
 
@@ -320,9 +320,13 @@ def _restore_optimizer_state(model, tensors, iterations, path):
         reshaped = sorted(n for n in set(expected) & set(found) if expected[n] != found[n])
         raise WeightsFileError(f"The optimizer state in '{path}' does not fit its {type(optimizer).__name__}: "
                                f"missing {missing}, unexpected {unexpected}, other shapes {reshaped}.")
-    for slot, flat in zip(optimizer.slot_names, optimizer.variables()):
+    slots = {}
+    for slot in optimizer.slot_names:
+        flat = numpy.zeros(store.values.size, dtype=numpy.dtype(store.values.dtype))
         for name, start, shape in layout:
-            view = flat[start:start + math.prod(shape)]
-            view[...] = backend.get_array_module(view).asarray(
-                tensors[f"{OPTIMIZER_PREFIX}{slot}/{name}"].reshape(-1), dtype=view.dtype)
-    optimizer.iterations = int(iterations)
+            flat[start:start + math.prod(shape)] = tensors[f"{OPTIMIZER_PREFIX}{slot}/{name}"].reshape(-1)
+        slots[slot] = flat
+    try:
+        optimizer.load_state(slots, iterations)  # checked before anything is written
+    except ValueError as error:
+        raise WeightsFileError(f"The optimizer state in '{path}' is damaged: {error}") from None

@@ -1,5 +1,6 @@
 """Adagrad and RMSprop: per-parameter step sizes from accumulated squared gradients (Keras' update rules)."""
 from .. import backend
+from .._arguments import non_negative_number, number, positive_number
 from .base import Optimizer
 
 
@@ -7,13 +8,16 @@ class Adagrad(Optimizer):
     """Adagrad (Duchi et al. 2011): ``acc += g^2; p -= lr * g / sqrt(acc + epsilon)``.
 
     Args:
-        learning_rate: 0.001. initial_accumulator_value: 0.1. epsilon: 1e-7.
+        learning_rate: 0.001. initial_accumulator_value: 0.1, >= 0. epsilon: 1e-7, > 0.
     """
     slot_names = ("accumulator",)
+    non_negative_slots = ("accumulator",)
 
     def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, **kwargs):
         super().__init__(learning_rate, **kwargs)
-        self.initial_accumulator_value, self.epsilon = float(initial_accumulator_value), float(epsilon)
+        self.initial_accumulator_value = non_negative_number("Adagrad", "initial_accumulator_value",
+                                                             initial_accumulator_value)
+        self.epsilon = positive_number("Adagrad", "epsilon", epsilon)
 
     def build(self, store):
         super().build(store)
@@ -39,12 +43,17 @@ class RMSprop(Optimizer):
         p -= step, or with momentum:  u = momentum * u + step;  p -= u
 
     Args:
-        learning_rate: 0.001. rho: 0.9. momentum: 0.0. epsilon: 1e-7. centered: False.
+        learning_rate: 0.001. rho: 0.9, in [0, 1). momentum: 0.0, in [0, 1]. epsilon: 1e-7, > 0. centered: False.
     """
+
+    non_negative_slots = ("velocity",)
 
     def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False, **kwargs):
         super().__init__(learning_rate, **kwargs)
-        self.rho, self.momentum, self.epsilon, self.centered = float(rho), float(momentum), float(epsilon), centered
+        self.rho = number("RMSprop", "rho", rho, low=0, high=1, high_open=True)
+        self.momentum = number("RMSprop", "momentum", momentum, low=0, high=1)
+        self.epsilon = positive_number("RMSprop", "epsilon", epsilon)
+        self.centered = centered
         self.slot_names = ("velocity",) + (("average_gradient",) if centered else ()) + \
             (("momentum",) if self.momentum else ())
 

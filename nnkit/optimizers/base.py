@@ -1,6 +1,11 @@
 """The optimizer contract: slot buffers shaped like the model's flat parameter buffer, gradient clipping
 (``clipnorm``, ``clipvalue``, ``global_clipnorm``), and one vectorised ``update`` per step."""
+import numbers
+
+import numpy
+
 from .. import backend
+from .._arguments import check_finite_as, non_negative_int, non_negative_number, positive_number
 from ..params import ParameterStore
 from . import schedules
 
@@ -9,33 +14,34 @@ class Optimizer:
     """Base of the optimizers: subclasses name their ``slot_names`` and write ``update``.
 
     Args:
-        learning_rate: a float, or a schedule (a callable of the step number, or its serialized dict).
+        learning_rate: a finite number >= 0, or a schedule (a callable of the step number, or its serialized
+            dict). Keras accepts 0 too (a model that trains nothing, e.g. to read its metrics).
         clipnorm: rescale each weight's gradient to at most this L2 norm.
         clipvalue: clip every gradient element to ``[-clipvalue, clipvalue]``.
         global_clipnorm: rescale all gradients together to at most this joint L2 norm.
         name: defaults to the lower-cased class name.
 
-    At most one of the three clipping arguments may be set.
+    At most one of the three clipping arguments may be set; each is a finite number > 0. Every argument is
+    checked here, so a bad one fails at construction (Keras' optimizers check only some). A learning rate that is
+    no number is a TypeError (Keras: a ValueError), any other bad value a ValueError.
     """
     #: Names of the per-parameter state buffers, each as long as the flat parameter buffer.
     slot_names = ()
+    #: The slots that accumulate squared gradients: never negative (a square root is taken of them).
+    non_negative_slots = ()
 
     def __init__(self, learning_rate=0.001, clipnorm=None, clipvalue=None, global_clipnorm=None, name=None):
-        set_clips = [k for k, v in (("clipnorm", clipnorm), ("clipvalue", clipvalue),
-                                    ("global_clipnorm", global_clipnorm)) if v is not None]
-        if len(set_clips) > 1:
+        owner = type(self).__name__
+        clips = {key: value for key, value in (("clipnorm", clipnorm), ("clipvalue", clipvalue),
+                                              ("global_clipnorm", global_clipnorm)) if value is not None}
+        if len(clips) > 1:
             raise ValueError(f"Only one of clipnorm, clipvalue and global_clipnorm can be set. "
-                             f"Received: {', '.join(set_clips)}")
-        for key in set_clips:
-            value = locals()[key]
-            if value <= 0:
-                raise ValueError(f"{type(self).__name__}: expected a positive {key}. Received: {key}={value!r}")
-        if isinstance(learning_rate, dict):  # a serialized schedule, as get_config writes it
-            learning_rate = schedules.get(learning_rate)
-        if not callable(learning_rate) and learning_rate < 0:
-            raise ValueError(f"{type(self).__name__}: expected a non-negative learning_rate. "
-                             f"Received: learning_rate={learning_rate!r}")
-        self.learning_rate = learning_rate
+                             f"Received: {', '.join(clips)}")
+        for key, value in clips.items():
+            positive_number(owner, key, value)
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"{owner}: expected a string for `name`. Received: name={name!r}")
+        self.learning_rate = checked_learning_rate(owner, learning_rate)
         self.clipnorm, self.clipvalue, self.global_clipnorm = clipnorm, clipvalue, global_clipnorm
         self.name = name or type(self).__name__.lower()
         self.iterations = 0
@@ -122,6 +128,42 @@ class Optimizer:
         """The optimizer state, for checkpoints: the slots in ``slot_names`` order."""
         return [self.slots[name] for name in self.slot_names]
 
+    def load_state(self, slots, iterations):
+        """Restore a checkpoint's state into the built optimizer: ``slots`` maps each name of ``slot_names`` to a
+        flat array (NumPy or CuPy) as long as the parameter buffer, ``iterations`` is the step count.
+
+        Everything is checked before anything is written (the slot names, the lengths, values finite in the
+        slots' dtype, no negative value in a slot of squares, a non-negative integer step count); a ValueError
+        says what is wrong, so a damaged state leaves the optimizer as it was.
+        """
+        owner = type(self).__name__
+        if self._built_for is None:
+            raise ValueError(f"{owner}.load_state: the optimizer has no slots yet; build it for the model's "
+                             f"parameters first (compile the model, then model.optimizer.build(model.store)).")
+        iterations = non_negative_int(owner, "iterations", iterations)
+        if sorted(slots) != sorted(self.slot_names):
+            raise ValueError(f"{owner}.load_state: expected the slots {list(self.slot_names)}. "
+                             f"Received: {sorted(slots)}")
+        size = self._built_for.values.size
+        checked = {}
+        for name in self.slot_names:
+            value = slots[name]
+            array = value if backend.is_device_array(value) else numpy.asarray(value)
+            what = f"{owner} slot '{name}'"
+            if array.dtype.kind not in "iuf" or tuple(array.shape) != (size,):
+                raise ValueError(f"{what}: expected a flat array of {size} real numbers (the parameter count). "
+                                 f"Received: dtype {array.dtype}, shape {tuple(array.shape)}")
+            check_finite_as(what, array, self.slots[name].dtype)
+            if name in self.non_negative_slots and bool((array < 0).any()):
+                raise ValueError(f"{what} accumulates squared gradients, so it cannot be negative; the state "
+                                 f"given has {int((array < 0).sum())} negative value(s).")
+            checked[name] = array
+        for name, array in checked.items():
+            target = self.slots[name]
+            xp = backend.get_array_module(target)
+            target[...] = xp.asarray(backend.to_host(array) if xp is numpy else array, dtype=target.dtype)
+        self.iterations = iterations
+
     def get_config(self):
         """The constructor arguments (a schedule as its serialized dict); subclasses add their own."""
         learning_rate = self.learning_rate
@@ -138,3 +180,18 @@ def _clip_by_norm(xp, grads, max_norm):
     scale = max_norm / xp.maximum(norm, max_norm)
     for grad in grads:
         grad *= scale
+
+
+def checked_learning_rate(owner, learning_rate):
+    """``learning_rate`` as the optimizer keeps it: a schedule (a serialized one deserialized), a callable of the
+    step, or a float >= 0; anything else is a TypeError (not a number: a string) or a ValueError (negative, NaN,
+    inf) naming ``owner``."""
+    if isinstance(learning_rate, dict):  # a serialized schedule, as get_config writes it
+        return schedules.get(learning_rate)
+    if callable(learning_rate):
+        return learning_rate
+    if isinstance(learning_rate, bool) or not isinstance(learning_rate, numbers.Real):
+        raise TypeError(f"{owner}: expected a number, a LearningRateSchedule or a callable of the step for "
+                        f"`learning_rate`. Received: learning_rate={learning_rate!r} (of type "
+                        f"{type(learning_rate).__name__})")
+    return non_negative_number(owner, "learning_rate", learning_rate)

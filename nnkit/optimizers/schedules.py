@@ -3,6 +3,7 @@ wherever a learning rate is (``Adam(learning_rate=ExponentialDecay(1e-3, 1000, 0
 calls the schedule with its step count before each update (0 for the first)."""
 import math
 
+from .._arguments import non_negative_number, number, positive_number
 from .._registry import Registry
 
 class LearningRateSchedule:
@@ -30,17 +31,18 @@ class ExponentialDecay(LearningRateSchedule):
     """``initial_learning_rate * decay_rate ** (step / decay_steps)``; with ``staircase`` the exponent is
     floored, so the rate drops every ``decay_steps`` steps.
 
+    ``initial_learning_rate`` is a finite number >= 0, ``decay_steps`` and ``decay_rate`` finite numbers > 0.
+
     Example:
         >>> ExponentialDecay(0.1, decay_steps=10, decay_rate=0.5)(20)
         0.025
     """
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name="ExponentialDecay"):
-        if decay_steps <= 0:
-            raise ValueError(f"ExponentialDecay: expected a positive decay_steps. Received: decay_steps={decay_steps!r}")
-        self.initial_learning_rate = initial_learning_rate
-        self.decay_steps = decay_steps
-        self.decay_rate = decay_rate
+        self.initial_learning_rate = non_negative_number("ExponentialDecay", "initial_learning_rate",
+                                                         initial_learning_rate)
+        self.decay_steps = positive_number("ExponentialDecay", "decay_steps", decay_steps)
+        self.decay_rate = positive_number("ExponentialDecay", "decay_rate", decay_rate)
         self.staircase = staircase
         self.name = name
 
@@ -54,7 +56,7 @@ class ExponentialDecay(LearningRateSchedule):
 @registry.register("piecewise_constant_decay")
 class PiecewiseConstantDecay(LearningRateSchedule):
     """``values[0]`` while ``step <= boundaries[0]``, ``values[1]`` while ``step <= boundaries[1]``, ...,
-    ``values[-1]`` after the last boundary.
+    ``values[-1]`` after the last boundary. Boundaries are finite increasing numbers, values finite numbers >= 0.
 
     Example:
         >>> schedule = PiecewiseConstantDecay([100, 200], [1.0, 0.5, 0.1])
@@ -66,10 +68,11 @@ class PiecewiseConstantDecay(LearningRateSchedule):
         if len(values) != len(boundaries) + 1:
             raise ValueError(f"PiecewiseConstantDecay: expected len(values) == len(boundaries) + 1. Received: "
                              f"{len(boundaries)} boundaries and {len(values)} values.")
+        boundaries = [number("PiecewiseConstantDecay", "boundaries", b) for b in boundaries]
         if any(b >= a for a, b in zip(boundaries[1:], boundaries)):
-            raise ValueError(f"PiecewiseConstantDecay: boundaries must increase. Received: {list(boundaries)}")
-        self.boundaries = list(boundaries)
-        self.values = list(values)
+            raise ValueError(f"PiecewiseConstantDecay: boundaries must increase. Received: {boundaries}")
+        self.boundaries = boundaries
+        self.values = [non_negative_number("PiecewiseConstantDecay", "values", v) for v in values]
         self.name = name
 
     def __call__(self, step):
@@ -89,22 +92,22 @@ class CosineDecay(LearningRateSchedule):
     from ``warmup_target`` as above over the next ``decay_steps`` steps.
 
     Args:
-        initial_learning_rate, decay_steps, alpha: 0.0 (the final rate as a fraction of the peak),
-        warmup_target: None, warmup_steps: 0.
+        initial_learning_rate: a finite number >= 0.
+        decay_steps: a finite number > 0.
+        alpha: 0.0, the final rate as a fraction of the peak, in [0, 1].
+        warmup_target: None, or a finite number >= 0.
+        warmup_steps: 0, a finite number >= 0.
     """
 
     def __init__(self, initial_learning_rate, decay_steps, alpha=0.0, name="CosineDecay", warmup_target=None,
                  warmup_steps=0):
-        if decay_steps <= 0:
-            raise ValueError(f"CosineDecay: expected a positive decay_steps. Received: decay_steps={decay_steps!r}")
-        if warmup_steps < 0:
-            raise ValueError(f"CosineDecay: expected warmup_steps >= 0. Received: warmup_steps={warmup_steps!r}")
-        self.initial_learning_rate = initial_learning_rate
-        self.decay_steps = decay_steps
-        self.alpha = alpha
+        self.initial_learning_rate = non_negative_number("CosineDecay", "initial_learning_rate", initial_learning_rate)
+        self.decay_steps = positive_number("CosineDecay", "decay_steps", decay_steps)
+        self.alpha = number("CosineDecay", "alpha", alpha, low=0, high=1)
         self.name = name
-        self.warmup_target = warmup_target
-        self.warmup_steps = warmup_steps
+        self.warmup_target = (None if warmup_target is None else
+                              non_negative_number("CosineDecay", "warmup_target", warmup_target))
+        self.warmup_steps = non_negative_number("CosineDecay", "warmup_steps", warmup_steps)
 
     def _decay(self, step, peak):
         fraction = step / self.decay_steps

@@ -1,4 +1,5 @@
 from .. import primitives
+from .._arguments import number
 from .base import Optimizer
 
 
@@ -6,14 +7,12 @@ class SGD(Optimizer):
     """Stochastic gradient descent with optional (Nesterov) momentum; Keras' defaults.
 
     Args:
-        learning_rate: 0.01. momentum: 0.0. nesterov: False.
+        learning_rate: 0.01. momentum: 0.0, in [0, 1]. nesterov: False.
     """
 
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, **kwargs):
         super().__init__(learning_rate, **kwargs)
-        if not 0 <= momentum <= 1:
-            raise ValueError(f"SGD: expected momentum in [0, 1]. Received: momentum={momentum!r}")
-        self.momentum, self.nesterov = float(momentum), bool(nesterov)
+        self.momentum, self.nesterov = number("SGD", "momentum", momentum, low=0, high=1), bool(nesterov)
         self.slot_names = ("momentum",) if self.momentum else ()
 
     def update(self, params, grads, slots, learning_rate):
