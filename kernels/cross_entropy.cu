@@ -33,6 +33,10 @@ __device__ __forceinline__ float exp_of(float x) { return expf(x); }
 __device__ __forceinline__ double exp_of(double x) { return exp(x); }
 __device__ __forceinline__ float log_of(float x) { return logf(x); }
 __device__ __forceinline__ double log_of(double x) { return log(x); }
+// A soft target's share of the loss, t * (lse - shifted); a zero target adds nothing even where lse - shifted is
+// inf (logits further apart than the dtype's range), instead of 0 * inf = NaN.
+template <typename T>
+__device__ __forceinline__ T soft_term(T t, T lse, T shifted) { return t != T(0) ? t * (lse - shifted) : T(0); }
 __device__ __forceinline__ float log1p_of(float x) { return log1pf(x); }
 __device__ __forceinline__ double log1p_of(double x) { return log1p(x); }
 
@@ -116,7 +120,7 @@ __device__ T row_cached(const T* __restrict__ z, int label, const T* __restrict_
         if (j < K) {
             if (DENSE) {
                 const T t = targets[j];
-                loss += t * (lse - vals[it]);
+                loss += soft_term(t, lse, vals[it]);
                 grad[j] = (exp_of(vals[it]) * inv_sum - t) * inv_n;
             } else {
                 const T p = vals[it] * inv_sum;
@@ -185,7 +189,7 @@ __device__ T row_cached_vec(const T* __restrict__ z, int label, const T* __restr
 #pragma unroll
             for (int w = 0; w < VW; ++w) {
                 if (DENSE) {
-                    loss += ts[w] * (lse - vals[it][w]);
+                    loss += soft_term(ts[w], lse, vals[it][w]);
                     os[w] = (exp_of(vals[it][w]) * inv_sum - ts[w]) * inv_n;
                 } else {
                     const T p = vals[it][w] * inv_sum;
@@ -226,7 +230,7 @@ __device__ T row_online(const T* __restrict__ z, int label, const T* __restrict_
         const T p = exp_of(shifted) * inv_sum;
         if (DENSE) {
             const T t = targets[j];
-            loss += t * (lse - shifted);
+            loss += soft_term(t, lse, shifted);
             grad[j] = (p - t) * inv_n;
         } else {
             if (j == label) picked = shifted;

@@ -395,14 +395,28 @@ class Huber(_FormulaLoss):
 
 @registry.register("log_cosh")
 class LogCosh(_FormulaLoss):
-    """``log(cosh(e))`` (``e = y_pred - y_true``) as ``e + softplus(-2 e) - log(2)``, averaged over every
-    element; the derivative is ``tanh(e)``."""
+    """``log(cosh(e))`` (``e = y_pred - y_true``), averaged over every element; the derivative is ``tanh(e)``."""
 
     def _terms(self, t, p):
-        xp = backend.get_array_module(p)
         e = p - t
-        softplus = xp.maximum(-2 * e, 0) + xp.log1p(xp.exp(-2 * xp.abs(e)))
-        return e + softplus - numpy.log(2.0), xp.tanh(e)
+        return stable_log_cosh(e), backend.get_array_module(e).tanh(e)
+
+
+def l2_norm(x, axis):
+    """``sqrt(sum(x**2))`` along ``axis`` (kept), computed on ``x`` scaled by its largest magnitude so that the
+    squares cannot overflow where the norm itself is finite."""
+    xp = backend.get_array_module(x)
+    scale = xp.abs(x).max(axis=axis, keepdims=True)
+    scale = xp.where(scale > 0, scale, x.dtype.type(1))
+    return scale * xp.sqrt(xp.square(x / scale).sum(axis=axis, keepdims=True))
+
+
+def stable_log_cosh(e):
+    """``log(cosh(e))`` as ``|e| + log1p(exp(-2|e|)) - log(2)``: Keras' ``e + softplus(-2e) - log 2`` in the form
+    that stays finite for every finite ``e`` (cosh is even, so the large side is ``|e|``)."""
+    xp = backend.get_array_module(e)
+    magnitude = xp.abs(e)
+    return magnitude + xp.log1p(xp.exp(-2 * magnitude)) - e.dtype.type(numpy.log(2.0))
 
 
 @registry.register("kl_divergence", "kld", "kullback_leibler_divergence")
@@ -498,8 +512,7 @@ class CosineSimilarity(_FormulaLoss):
         xp = backend.get_array_module(p)
         if self.axis % p.ndim == 0:
             raise ValueError(f"{self.name}: axis={self.axis} is the batch axis of outputs of shape {p.shape}.")
-        t_norm = xp.sqrt((t * t).sum(axis=self.axis, keepdims=True))
-        p_norm = xp.sqrt((p * p).sum(axis=self.axis, keepdims=True))
+        t_norm, p_norm = l2_norm(t, self.axis), l2_norm(p, self.axis)
         tn, pn = t / xp.maximum(t_norm, EPSILON), p / xp.maximum(p_norm, EPSILON)
         cosine = (tn * pn).sum(axis=self.axis, keepdims=True)
         # Through pn = p / ||p||: d/dp = (tn - pn * cos) / ||p||; where the norm is clipped, pn = p / 1e-7.

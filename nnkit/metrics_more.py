@@ -7,11 +7,10 @@ over the sample's other axes); their ``batch_total`` is its sum, so the trainer 
 and their own ``update_state`` weighs each sample by ``sample_weight`` as Keras' ``Mean`` does. The others keep
 Keras' state variables on the device and read nothing back to the host while updating.
 """
-import math
-
 import numpy
 
 from . import backend, targets
+from .losses import l2_norm, stable_log_cosh
 from .metrics import Metric, registry
 
 #: Keras' ``backend.epsilon()``.
@@ -146,8 +145,7 @@ class LogCoshError(_ErrorMetric):
 
     def per_element(self, xp, y_true, y_pred):
         """The log-cosh of each element's error."""
-        x = y_pred - y_true
-        return x + xp.logaddexp(0.0, -2.0 * x) - math.log(2.0)
+        return stable_log_cosh(y_pred - y_true)
 
 
 @registry.register("cosine_similarity")
@@ -164,7 +162,7 @@ class CosineSimilarity(_SampleMeanMetric):
         y_true = y_true.astype(y_pred.dtype)
 
         def normalize(x):
-            return x / xp.sqrt(xp.maximum((x * x).sum(axis=self.axis, keepdims=True), 1e-12))
+            return x / xp.maximum(l2_norm(x, self.axis), x.dtype.type(1e-6))
         return _sample_mean((normalize(y_true) * normalize(y_pred)).sum(axis=self.axis))
 
 

@@ -6,9 +6,9 @@ binary logits span all of float32; the losses that average unbounded values (of 
 y_true``, a margin, logsumexp(z) - z_k of softmax logits z) take inputs up to float32's max / 64 (Poisson's rates,
 whose values reach 89 times them, up to max / 4096), so that ``e`` and the sum of the values of a batch stay
 representable (a mean is a sum first, in float32, as in Keras); probabilities span [0, 1] with 0, 1, the clip bounds
-and subnormals; the cosine's inputs stay below 1e18, where the sums of their squares are representable. What lies
-beyond those domains and fails is pinned by the xfail tests at the end (known flaws of code outside this suite's
-owner, reported).
+and subnormals; the cosine's inputs stay below 1e18. The tests at the end go beyond those domains where a loss
+must still be finite (log-cosh of a huge error, the cosine of huge predictions, soft-target cross-entropy of logits
+further apart than float32's max).
 
 Where the sum of the values, or an element's own slope, is already beyond float32 (before the mean brings it back),
 that value or gradient element is not checked: float32 evaluates it first, as Keras does.
@@ -243,24 +243,16 @@ def _value_and_gradient(loss, y_true, y_pred):
     return float(value), backend.to_host(grad)
 
 
-@pytest.mark.xfail(strict=True, reason="LogCosh evaluates softplus(-2e), inf for e < -1.7e38 although log(cosh(e)) "
-                                       "is finite; |e| + softplus(-2|e|) - log(2) (it is even) would not overflow")
 def test_log_cosh_of_a_huge_negative_error_is_finite(backend_name):
     value, grad = _value_and_gradient(losses.LogCosh(), [[0.0]], [[-3e38]])
     assert value == pytest.approx(3e38, rel=1e-6) and grad.tolist() == [[-1.0]]
 
 
-@pytest.mark.xfail(strict=True, reason="CosineSimilarity squares y_pred: beyond |y_pred| ~ 1.8e19 the norm is inf and "
-                                       "the cosine 0; scaling each row by its largest |value| first would not (Keras "
-                                       "has the same flaw)")
 def test_cosine_similarity_of_huge_predictions(backend_name):
     value, _ = _value_and_gradient(losses.CosineSimilarity(), [[1.0, 0.0]], [[3e38, 0.0]])
     assert value == pytest.approx(-1.0)
 
 
-@pytest.mark.xfail(strict=True, reason="the soft-target softmax cross-entropy multiplies a zero target by "
-                                       "logsumexp(z) - z_k, inf when logits lie further apart than float32's max: "
-                                       "0 * inf = NaN; skipping zero targets (where(t > 0, ...)) would not")
 def test_soft_target_cross_entropy_of_logits_further_apart_than_float32_max(backend_name):
     value, grad = _value_and_gradient(losses.CategoricalCrossentropy(from_logits=True), [[1.0, 0.0]],
                                       [[2e38, -2e38]])
