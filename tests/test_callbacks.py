@@ -180,9 +180,9 @@ def test_model_checkpoint_save_best_only_and_weights_only():
 
 
 def test_model_checkpoint_checks_the_suffix_and_the_pattern_keys():
-    with pytest.raises(ValueError, match="must end in '.weights.safetensors'"):
+    with pytest.raises(ValueError, match="must end in '.weights.h5' or '.safetensors'"):
         ModelCheckpoint("w.nnkit", save_weights_only=True)
-    with pytest.raises(ValueError, match="must end in '.nnkit'"):
+    with pytest.raises(ValueError, match="must end in '.keras' or '.nnkit'"):
         ModelCheckpoint("model.h5")
     with pytest.raises(KeyError, match="refers to 'val_acc', which is not in the epoch logs"):
         run(ModelCheckpoint("m-{val_acc}.nnkit"), losses(0.5))
