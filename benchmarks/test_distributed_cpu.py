@@ -12,7 +12,7 @@ import pytest
 SCRIPT = os.path.join(os.path.dirname(__file__), "distributed_scaling.py")
 MPIEXEC = os.path.join(os.path.dirname(sys.executable), "mpiexec")
 MPIEXEC = MPIEXEC if os.path.exists(MPIEXEC) else shutil.which("mpiexec")
-pytestmark = pytest.mark.skipif(MPIEXEC is None, reason="mpiexec not found (pip install 'nnkit[distributed]')")
+pytestmark = pytest.mark.skipif(MPIEXEC is None, reason="mpiexec not found (pip install 'nnkit-keras[distributed]')")
 
 
 def run(processes, *arguments):

@@ -1,7 +1,7 @@
 """The MNIST convolutional network trained data-parallel: the same script on 1, 2 or N processes.
 
     python examples/distributed_mnist.py                          # one process
-    mpiexec -n 2 python examples/distributed_mnist.py             # two processes (CPU: pip install "nnkit[distributed]")
+    mpiexec -n 2 python examples/distributed_mnist.py             # two processes (CPU: pip install "nnkit-keras[distributed]")
     python -m nnkit.distribution.launch -n 2 examples/distributed_mnist.py   # the same, without typing mpiexec
     python examples/distributed_mnist.py --dataset mnist          # full MNIST (downloaded once, ~11 MB)
 

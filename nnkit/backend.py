@@ -32,7 +32,7 @@ def gpu_unavailable_reason():
     """Why the GPU backend cannot run here, or None when it can."""
     if cupy is None:
         return (f"CuPy is not installed ({_CUPY_IMPORT_ERROR}); install it with "
-                "`pip install nnkit[cuda12]` or `pip install nnkit[cuda13]`")
+                "`pip install nnkit-keras[cuda12]` or `pip install nnkit-keras[cuda13]`")
     try:
         count = cupy.cuda.runtime.getDeviceCount()
     except Exception as error:  # CUDARuntimeError, or a missing driver library

@@ -16,11 +16,11 @@ WORKER = os.path.join(os.path.dirname(__file__), "distributed", "worker.py")
 MPIEXEC = os.path.join(os.path.dirname(sys.executable), "mpiexec")
 MPIEXEC = MPIEXEC if os.path.exists(MPIEXEC) else shutil.which("mpiexec")
 needs_mpi = pytest.mark.skipif(MPIEXEC is None,
-                               reason="mpiexec not found (pip install 'nnkit[distributed]')")
+                               reason="mpiexec not found (pip install 'nnkit-keras[distributed]')")
 try:
     import mpi4py  # noqa: F401
 except ImportError:
-    needs_mpi = pytest.mark.skip(reason="mpi4py not installed (pip install 'nnkit[distributed]')")
+    needs_mpi = pytest.mark.skip(reason="mpi4py not installed (pip install 'nnkit-keras[distributed]')")
 
 
 def run(command, timeout=120):
@@ -81,7 +81,7 @@ def test_the_launcher_starts_processes_that_meet_at_its_rendezvous(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((tmp_path / "rendezvous.json").read_text())
     assert report["ranks"] == [0, 1] and report["pids"] == 2 and report["greeting"] == "from rank 0"
-    assert "runs on MPI" in report["host_error"] and "nnkit[distributed]" in report["host_error"]
+    assert "runs on MPI" in report["host_error"] and "nnkit-keras[distributed]" in report["host_error"]
 
 
 def test_the_launcher_stops_the_job_when_a_process_fails(tmp_path):

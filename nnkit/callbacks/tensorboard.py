@@ -6,7 +6,7 @@ import time
 
 from .base import Callback
 
-INSTALL_HINT = 'pip install "nnkit[tensorboard]"'
+INSTALL_HINT = 'pip install "nnkit-keras[tensorboard]"'
 
 
 class TensorBoard(Callback):
@@ -23,7 +23,7 @@ class TensorBoard(Callback):
       ``evaluation_<name>_vs_iterations`` at step = optimizer iterations after every evaluation (fit's validation
       or ``evaluate(callbacks=[...])``).
 
-    Needs the ``tensorboard`` package (``pip install "nnkit[tensorboard]"``); without it, creating the callback
+    Needs the ``tensorboard`` package (``pip install "nnkit-keras[tensorboard]"``); without it, creating the callback
     raises an ImportError saying so. TensorFlow is not needed.
 
     Args:

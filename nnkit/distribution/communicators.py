@@ -156,8 +156,8 @@ class StoreCommunicator(Communicator):
     def _host_allreduce(self, array):
         raise RuntimeError("nnkit.distribution: training on the CPU across processes runs on MPI, and these "
                            "processes were started without it. Install the extra (pip install "
-                           "'nnkit[distributed]': mpi4py and the mpich wheel) and start them with mpiexec -n N, or "
-                           "with python -m nnkit.distribution.launch, which uses mpiexec when no GPU is found.")
+                           "'nnkit-keras[distributed]': mpi4py and the mpich wheel) and start them with mpiexec -n N, "
+                           "or with python -m nnkit.distribution.launch, which uses mpiexec when no GPU is found.")
 
 
 def for_environment(environment):
@@ -169,5 +169,5 @@ def for_environment(environment):
             return MPICommunicator()
         except ImportError:
             raise ImportError("nnkit.distribution: this process was started by mpiexec, but mpi4py is not "
-                              "installed: pip install 'nnkit[distributed]'.") from None
+                              "installed: pip install 'nnkit-keras[distributed]'.") from None
     return StoreCommunicator(environment)

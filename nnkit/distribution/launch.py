@@ -3,7 +3,7 @@
 On a machine with GPUs it starts N processes itself, one per GPU, with torchrun's variables (``RANK``,
 ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR``, ``MASTER_PORT``); they meet at a TCP rendezvous served by rank 0 and
 reduce over NCCL, so no MPI is needed. On the CPU, where the reductions run on MPI, it hands the job to
-``mpiexec`` (the ``mpich`` wheel of ``nnkit[distributed]`` provides one). ``--engine`` chooses explicitly.
+``mpiexec`` (the ``mpich`` wheel of ``nnkit-keras[distributed]`` provides one). ``--engine`` chooses explicitly.
 
 When a process fails, the launcher stops the others and exits with the failed one's code, naming its rank.
 """
@@ -95,7 +95,7 @@ def main(argv=None):
         mpiexec = _mpiexec()
         if mpiexec is None:
             parser.error("no GPU was found, and training on the CPU across processes runs on MPI, but there is no "
-                         "mpiexec: pip install 'nnkit[distributed]' (mpi4py and the mpich wheel), or pass "
+                         "mpiexec: pip install 'nnkit-keras[distributed]' (mpi4py and the mpich wheel), or pass "
                          "--engine spawn on a machine with GPUs.")
         return subprocess.call([mpiexec, "-n", str(args.nproc), *command])
     return spawn(args.nproc, command, args.master_port)

@@ -11,7 +11,7 @@ has a ``vars`` group whose ``name`` attribute is the layer's name. A nested mode
 
 A legacy ``.h5`` file lists its layers in the ``layer_names`` attribute of ``model_weights`` and each layer's
 datasets in its group's ``weight_names`` attribute; Keras matches them to the layers that have weights, in order.
-h5py is needed only here: ``pip install nnkit[h5]``.
+h5py is needed only here: ``pip install nnkit-keras[h5]``.
 """
 import math
 import warnings
@@ -40,7 +40,7 @@ def h5py_module():
         import h5py
     except ImportError:
         raise ImportError("Reading or writing Keras' HDF5 files (.weights.h5, .keras, .h5) needs h5py: "
-                          "pip install nnkit[h5] (or pip install h5py).") from None
+                          "pip install nnkit-keras[h5] (or pip install h5py).") from None
     return h5py
 
 
@@ -145,8 +145,8 @@ def read_optimizer(model, path, handle):
     if len(stored) == first:  # Keras' optimizer had not taken a step (nor been built): nothing but its counters
         slots, expected = [], first
     if slots is None or len(stored) != expected:
-        warnings.warn(f"'{path}': the optimizer state was not loaded: the file holds {len(stored)} optimizer variables, "
-                      f"this {type(optimizer).__name__} has {expected}. Training starts with a fresh optimizer.")
+        warnings.warn(f"'{path}': the optimizer state was not loaded: the file holds {len(stored)} optimizer "
+                      f"variables, this {type(optimizer).__name__} has {expected}. Training starts with a fresh optimizer.")
         return
     values = [stored[str(index)][()] for index in range(expected)]
     flats = dict(zip(optimizer.slot_names, optimizer.variables()))
@@ -238,8 +238,8 @@ def read_legacy_weights(model, path, handle):
     layers = [(key, layer) for key, layer in model.named_sublayers() if layer._weight_specs]
     if len(stored) != len(layers):
         raise WeightsFileError(f"'{path}' holds the weights of {len(stored)} layers "
-                               f"({', '.join(n for n, _ in stored)}), but model '{model.name}' has {len(layers)} layers "
-                               f"with weights ({', '.join(k for k, _ in layers)}).")
+                               f"({', '.join(n for n, _ in stored)}), but model '{model.name}' has {len(layers)} "
+                               f"layers with weights ({', '.join(k for k, _ in layers)}).")
     values, problems = [], []
     for (name, arrays), (key, layer) in zip(stored, layers):
         expected = [tuple(getattr(layer, spec.name).shape) for spec in layer._weight_specs]

@@ -1,5 +1,5 @@
 """``image_dataset_from_directory``: a folder of images, one subfolder per class, as batches (Keras 3's function).
-Images are decoded by Pillow (``pip install nnkit[image]``) when a batch is read."""
+Images are decoded by Pillow (``pip install nnkit-keras[image]``) when a batch is read."""
 import os
 
 import numpy
@@ -100,7 +100,7 @@ def _pillow():
     try:
         from PIL import Image
     except ImportError as error:
-        raise ImportError("image_dataset_from_directory reads images with Pillow: `pip install nnkit[image]` (or "
+        raise ImportError("image_dataset_from_directory reads images with Pillow: `pip install nnkit-keras[image]` (or "
                           "`pip install pillow`).") from error
     return Image
 

@@ -1,4 +1,4 @@
-"""``plot_model``: a model's graph of layers drawn with Graphviz (needs pydot and Graphviz: ``nnkit[graph]``)."""
+"""``plot_model``: a model's graph of layers drawn with Graphviz (needs pydot and Graphviz: ``nnkit-keras[graph]``)."""
 import os
 
 from .._shapes import format_shapes
@@ -22,7 +22,7 @@ def plot_model(model, to_file="model.png", show_shapes=False, show_dtype=False, 
     try:
         import pydot
     except ImportError as error:
-        raise ImportError("plot_model needs pydot and Graphviz. Install them with `pip install nnkit[graph]` and "
+        raise ImportError("plot_model needs pydot and Graphviz. Install them with `pip install nnkit-keras[graph]` and "
                           "Graphviz from your system's packages (e.g. `apt-get install graphviz`).") from error
     if getattr(model, "graph", None) is None:
         raise ValueError(f"Model '{model.name}' is not built yet: call it on data or build(input_shape) first.")

@@ -1,4 +1,4 @@
-"""``plot_history``: the learning curves of a ``fit`` as a PNG (needs matplotlib: ``pip install nnkit[plot]``)."""
+"""``plot_history``: the learning curves of a ``fit`` as a PNG (needs matplotlib: ``pip install nnkit-keras[plot]``)."""
 import os
 
 
@@ -22,7 +22,7 @@ def plot_history(history, path, title=None):
         from matplotlib.ticker import MaxNLocator
     except ImportError as error:
         raise ImportError("plot_history needs matplotlib, which is not installed. Install it with "
-                          "`pip install nnkit[plot]` (or `pip install matplotlib`).") from error
+                          "`pip install nnkit-keras[plot]` (or `pip install matplotlib`).") from error
     logs = getattr(history, "history", history)
     names = [name for name in logs if not name.startswith("val_")]
     names.sort(key=lambda name: (name != "loss", name))
