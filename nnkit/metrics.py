@@ -274,3 +274,4 @@ from .metrics_more import (  # noqa: E402,F401
     AUC, Accuracy, CosineSimilarity, F1Score, FBetaScore, FalseNegatives, FalsePositives, LogCoshError,
     MeanAbsolutePercentageError, MeanSquaredLogarithmicError, Precision, R2Score, Recall, RootMeanSquaredError, SparseTopKCategoricalAccuracy,
     Sum, TopKCategoricalAccuracy, TrueNegatives, TruePositives)
+from .metrics_iou import IoU, MeanIoU, OneHotIoU, OneHotMeanIoU  # noqa: E402,F401
