@@ -175,3 +175,15 @@ def test_the_usual_label_slips_get_a_hint(data):
     with pytest.raises(ValueError, match=r"label 1 is out of range.*For 0/1 labels and one sigmoid unit use "
                                          r"binary_crossentropy"):
         model.fit(x, labels % 2, verbose=0)
+
+
+@pytest.mark.parametrize("class_weight, message", [
+    ({0: 1.0, 1: float("nan")}, "class_weight values must be finite numbers. Received nan for class 1"),
+    ({0: 1.0, 1: "2"}, "class_weight values must be finite numbers"),
+    ({"cat": 1.0}, "class_weight keys must be non-negative class indices. Received key 'cat'"),
+])
+def test_class_weight_is_checked_before_training(class_weight, message):
+    model = nnkit.Sequential([nnkit.Input(shape=(2,)), nnkit.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    with pytest.raises(ValueError, match=message):
+        model.fit(numpy.zeros((4, 2), "float32"), numpy.array([0, 1, 0, 1]), class_weight=class_weight, verbose=0)

@@ -43,10 +43,13 @@ def _from_class_weight(y, class_weight):
     else:
         raise ValueError(f"class_weight works with targets of shape (N,), (N, 1) or one-hot (N, K); received "
                          f"targets of shape {labels.shape}. Pass sample_weight instead.")
-    table_size = max(int(classes.max(initial=0)), max(class_weight, default=0)) + 1
-    table = numpy.ones(table_size)
-    for index, weight in class_weight.items():
+    for index, weight in class_weight.items():  # all checked before the table is sized by the keys
         if isinstance(index, bool) or not isinstance(index, (int, numpy.integer)) or index < 0:
             raise ValueError(f"class_weight keys must be non-negative class indices. Received key {index!r}.")
+        number = isinstance(weight, (int, float, numpy.number)) and not isinstance(weight, bool)
+        if not number or not numpy.isfinite(weight):
+            raise ValueError(f"class_weight values must be finite numbers. Received {weight!r} for class {index}.")
+    table = numpy.ones(max(int(classes.max(initial=0)), max(class_weight, default=0)) + 1)
+    for index, weight in class_weight.items():
         table[index] = float(weight)
     return table[classes]
