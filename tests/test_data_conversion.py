@@ -187,3 +187,12 @@ def test_class_weight_is_checked_before_training(class_weight, message):
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     with pytest.raises(ValueError, match=message):
         model.fit(numpy.zeros((4, 2), "float32"), numpy.array([0, 1, 0, 1]), class_weight=class_weight, verbose=0)
+
+
+def test_a_validation_size_mismatch_names_the_validation_data():
+    model = nnkit.Sequential([nnkit.Input(shape=(2,)), nnkit.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = numpy.zeros((4, 2), "float32"), numpy.zeros((4, 1), "float32")
+    with pytest.raises(ValueError, match="validation x and validation y must have the same number of samples: "
+                                         "validation x has 3, validation y has 2"):
+        model.fit(x, y, validation_data=(x[:3], y[:2]), verbose=0)

@@ -96,7 +96,8 @@ def as_target_array(y, loss, output_shape, num_samples, what="y", on_device=True
     array = _as_array(y, what)
     if array.ndim == 0 or len(array) != num_samples:
         received = "a scalar" if array.ndim == 0 else f"{len(array)} samples"
-        raise ValueError(f"x and {what} must have the same number of samples: x has {num_samples}, "
+        inputs = "validation x" if what.startswith("validation") else "x"
+        raise ValueError(f"{inputs} and {what} must have the same number of samples: {inputs} has {num_samples}, "
                          f"{what} has {received}.")
     if array.dtype.kind not in "biuf":
         raise TypeError(f"{what} must hold numbers; received dtype {array.dtype}.")
