@@ -143,5 +143,5 @@ def test_without_the_tensorboard_package_the_error_names_the_extra(monkeypatch):
     for name in [name for name in sys.modules if name == "tensorboard" or name.startswith("tensorboard.")]:
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "tensorboard", None)  # as if it were not installed
-    with pytest.raises(ImportError, match=r'with the tensorboard package.*pip install "nnkit\[tensorboard\]"'):
+    with pytest.raises(ImportError, match=r'with the tensorboard package.*pip install "nnkit-keras\[tensorboard\]"'):
         TensorBoard("logs")

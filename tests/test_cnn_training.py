@@ -87,6 +87,6 @@ def test_plot_history_writes_a_png(tmp_path):
 def test_plot_history_without_matplotlib_says_how_to_install(tmp_path, monkeypatch):
     for name in ("matplotlib", "matplotlib.figure", "matplotlib.backends.backend_agg"):
         monkeypatch.setitem(sys.modules, name, None)  # makes `import matplotlib...` raise ImportError
-    with pytest.raises(ImportError, match=r"pip install nnkit\[plot\]"):
+    with pytest.raises(ImportError, match=r"pip install nnkit-keras\[plot\]"):
         nnkit.utils.plot_history({"loss": [1.0]}, tmp_path / "h.png")
     assert not (tmp_path / "h.png").exists()

@@ -398,5 +398,5 @@ def test_keras_text_classification_pipeline(reviews):
 
 def test_without_pillow_the_error_names_the_extra(pets, monkeypatch):
     monkeypatch.setitem(sys.modules, "PIL", None)  # as if Pillow were not installed
-    with pytest.raises(ImportError, match=r"reads images with Pillow: `pip install nnkit\[image\]`"):
+    with pytest.raises(ImportError, match=r"reads images with Pillow: `pip install nnkit-keras\[image\]`"):
         image_dataset_from_directory(pets)

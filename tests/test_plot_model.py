@@ -45,7 +45,7 @@ def test_png_is_written_with_graphviz(tmp_path):
 
 def test_without_pydot_the_error_names_the_extra(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "pydot", None)
-    with pytest.raises(ImportError, match=r"nnkit\[graph\]"):
+    with pytest.raises(ImportError, match=r"nnkit-keras\[graph\]"):
         nnkit.utils.plot_model(two_branch_model(), tmp_path / "model.png")
 
 

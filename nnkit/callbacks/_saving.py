@@ -10,6 +10,18 @@ def check_save_freq(save_freq, owner):
                          f"Received: save_freq={save_freq!r}")
 
 
+def batch_save_due(callback):
+    """After a training batch: whether ``callback`` (with ``save_freq`` and a ``_batches_since_save`` count) saves
+    now, every ``save_freq`` batches counted across epochs; never with ``save_freq="epoch"``."""
+    if callback.save_freq == "epoch":
+        return False
+    callback._batches_since_save += 1
+    if callback._batches_since_save < callback.save_freq:
+        return False
+    callback._batches_since_save = 0
+    return True
+
+
 def check_folder_can_be_made(pattern, owner):
     """A clear error when the folder of ``pattern`` (up to its first ``{key}``) cannot be created or written:
     some part of it is a file, or the nearest existing folder is not writable."""

@@ -7,7 +7,7 @@ import numpy
 
 from .. import backend, distribution
 from .base import Callback
-from ._saving import check_folder_can_be_made, check_save_freq
+from ._saving import batch_save_due, check_folder_can_be_made, check_save_freq
 
 METADATA = "training_metadata.json"
 ENTRY_KEYS = ("file", "epoch", "step", "generators")
@@ -131,15 +131,12 @@ class BackupAndRestore(Callback):
         self._epoch_begin_generators = _generator_states()
 
     def on_train_batch_end(self, batch, logs=None):
-        if self.save_freq == "epoch":
+        if not batch_save_due(self):
             return
-        self._batches_since_save += 1
-        if self._batches_since_save >= self.save_freq:
-            self._batches_since_save = 0
-            if batch + 1 == self.params.get("steps"):  # the epoch's last step: resume at the next epoch
-                self._back_up(self._epoch + 1, 0, _generator_states())
-            else:
-                self._back_up(self._epoch, batch + 1, self._epoch_begin_generators, _generator_states())
+        if batch + 1 == self.params.get("steps"):  # the epoch's last step: resume at the next epoch
+            self._back_up(self._epoch + 1, 0, _generator_states())
+        else:
+            self._back_up(self._epoch, batch + 1, self._epoch_begin_generators, _generator_states())
 
     def on_epoch_end(self, epoch, logs=None):
         if self.save_freq == "epoch":

@@ -4,7 +4,7 @@ import string
 
 from .base import Callback
 from ._monitor import better, monitored_value, resolve_mode
-from ._saving import check_folder_can_be_made, check_save_freq
+from ._saving import batch_save_due, check_folder_can_be_made, check_save_freq
 
 KEYS_ADDED_BY_CALLBACKS = ("learning_rate",)  # ReduceLROnPlateau and LearningRateScheduler log it
 
@@ -68,11 +68,7 @@ class ModelCheckpoint(Callback):
         self._current_epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
-        if self.save_freq == "epoch":
-            return
-        self._batches_since_save += 1
-        if self._batches_since_save >= self.save_freq:
-            self._batches_since_save = 0
+        if batch_save_due(self):
             self._save(self._current_epoch, batch, logs)
 
     def on_epoch_end(self, epoch, logs=None):

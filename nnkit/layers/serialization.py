@@ -27,9 +27,15 @@ def deserialize(entry, custom_objects=None):
     """The layer (or model) ``serialize`` described; an unknown class is a ValueError naming the known ones."""
     with custom_object_scope(custom_objects):
         class_name = entry["class_name"]
-        cls = _custom_objects[-1].get(class_name) or LAYER_CLASSES.get(class_name)
-        if not (isinstance(cls, type) and issubclass(cls, Layer)):
+        cls = layer_class(class_name)
+        if cls is None:
             raise ValueError(f"Unknown layer class '{class_name}' in the saved architecture. nnkit has: "
                              f"{', '.join(sorted(LAYER_CLASSES))}. Pass custom layers and models as "
                              f"custom_objects={{'{class_name}': {class_name}}}.")
         return cls.from_config(dict(entry["config"]))
+
+
+def layer_class(class_name):
+    """The Layer class named ``class_name``: a custom object in scope first, then nnkit's; None when neither."""
+    cls = _custom_objects[-1].get(class_name) or LAYER_CLASSES.get(class_name)
+    return cls if isinstance(cls, type) and issubclass(cls, Layer) else None

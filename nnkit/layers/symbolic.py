@@ -17,6 +17,15 @@ def flatten(structure):
     return [structure]
 
 
+def map_structure(structure, function):
+    """``function`` applied to every item of a single item, a list/tuple (a list comes back) or a dict, nested."""
+    if isinstance(structure, dict):
+        return {key: map_structure(value, function) for key, value in structure.items()}
+    if isinstance(structure, (list, tuple)):
+        return [map_structure(value, function) for value in structure]
+    return function(structure)
+
+
 def pack_like(structure, flat):
     """``flat`` (a list) put back into the shape of ``structure`` (single item, flat list or dict)."""
     flat = list(flat)

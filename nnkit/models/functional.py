@@ -2,7 +2,7 @@
 from ..layers.base import Layer, unique_name
 from ..layers.graph import Graph
 from ..layers.serialization import deserialize, serialize
-from ..layers.symbolic import flatten, pack_like
+from ..layers.symbolic import flatten, map_structure, pack_like
 from .model import Model
 
 
@@ -45,10 +45,12 @@ class Functional(Model):
         for layer in graph.layers:
             calls = [node for node in layer.inbound_nodes if node in graph.nodes]
             layers.append({**serialize(layer), "name": layer.name, "inbound_nodes": [
-                {"args": _map(node.inputs, reference), "training": node.training, **({"options": node.options} if node.options else {})}
+                {"args": map_structure(node.inputs, reference), "training": node.training,
+                 **({"options": node.options} if node.options else {})}
                 for node in calls]})
         return {"name": self.name, "trainable": self.trainable, "layers": layers,
-                "input_layers": _map(graph.inputs, reference), "output_layers": _map(graph.outputs, reference)}
+                "input_layers": map_structure(graph.inputs, reference),
+                "output_layers": map_structure(graph.outputs, reference)}
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
@@ -76,14 +78,6 @@ class Functional(Model):
             return outputs[(ref[0], ref[1])][ref[2]]
         return cls(_map_references(config["input_layers"], tensor), _map_references(config["output_layers"], tensor),
                    name=config.get("name"), trainable=config.get("trainable", True))
-
-
-def _map(structure, function):
-    if isinstance(structure, dict):
-        return {key: _map(value, function) for key, value in structure.items()}
-    if isinstance(structure, (list, tuple)):
-        return [_map(value, function) for value in structure]
-    return function(structure)
 
 
 def _is_reference(value):

@@ -19,8 +19,8 @@ from .. import backend, optimizers
 from .._registry import snake_case
 from ..layers.base import LAYER_CLASSES, Layer
 from ..layers.input_layer import InputLayer
-from ..layers.serialization import custom_object_scope
-from ..layers.symbolic import flatten, pack_like
+from ..layers.serialization import custom_object_scope, layer_class
+from ..layers.symbolic import flatten, map_structure
 from ..trainer.compiled import deserialize as deserialize_compiled
 
 #: Where Keras' deserializer finds a class (``module`` of the serialized object); layers are in keras.layers.
@@ -138,7 +138,7 @@ def _keras_arguments(layer, node, convert):
     (``MultiHeadAttention(query, value, key=...)``), or as one list for the layers of ``INPUT_LISTS``."""
     inputs = node.inputs
     if not isinstance(inputs, dict):
-        return [("inputs", _map(inputs, convert))], {}
+        return [("inputs", map_structure(inputs, convert))], {}
     listed = INPUT_LISTS.get(type(layer).__name__)
     if listed:
         masks = [inputs.get(f"{name}_mask") for name in listed[:2]]
@@ -148,8 +148,9 @@ def _keras_arguments(layer, node, convert):
     parameters = inspect.signature(layer.bind_call).parameters
     required = [name for name, p in parameters.items() if p.default is inspect.Parameter.empty
                 and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    positional = [(name, _map(inputs[name], convert)) for name in required if name in inputs]
-    return positional, {name: _map(value, convert) for name, value in inputs.items() if name not in required}
+    positional = [(name, map_structure(inputs[name], convert)) for name in required if name in inputs]
+    return positional, {name: map_structure(value, convert) for name, value in inputs.items()
+                        if name not in required}
 
 
 def _functional_to_keras(model):
@@ -176,7 +177,8 @@ def _functional_to_keras(model):
         entry.update(name=layer.name, inbound_nodes=[_keras_call(layer, node, keras_tensor) for node in calls])
         layers.append(entry)
     return {"name": model.name, "trainable": model.trainable, "layers": layers,
-            "input_layers": _map(graph.inputs, history), "output_layers": _map(graph.outputs, history)}
+            "input_layers": map_structure(graph.inputs, history),
+            "output_layers": map_structure(graph.outputs, history)}
 
 
 def _keras_call(layer, node, keras_tensor):
@@ -190,14 +192,6 @@ def _keras_call(layer, node, keras_tensor):
     if node.training is not None:
         kwargs["training"] = node.training
     return {"args": [value for _, value in positional], "kwargs": kwargs}
-
-
-def _map(structure, function):
-    if isinstance(structure, dict):
-        return {key: _map(value, function) for key, value in structure.items()}
-    if isinstance(structure, (list, tuple)):
-        return [_map(value, function) for value in structure]
-    return function(structure)
 
 
 def compile_to_keras(model):
@@ -253,10 +247,9 @@ def _layer_from_keras(entry):
 
 
 def _layer_class(entry):
-    from ..layers.serialization import _custom_objects
     class_name = entry["class_name"]
-    cls = _custom_objects[-1].get(class_name) or LAYER_CLASSES.get(class_name)
-    if not (isinstance(cls, type) and issubclass(cls, Layer)):
+    cls = layer_class(class_name)
+    if cls is None:
         raise KerasConfigError(f"The Keras model uses the layer class '{class_name}' "
                                f"(module {entry.get('module')!r}), which nnkit does not have. Pass your own as "
                                f"custom_objects={{'{class_name}': ...}}; nnkit's layers are "

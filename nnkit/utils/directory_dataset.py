@@ -37,6 +37,19 @@ def check_arguments(labels, label_mode, class_names, validation_split, subset, s
                          "to make sure that there is no overlap between the training and validation subset.")
 
 
+def listed_files(directory, labels, label_mode, formats, class_names, shuffle, seed, follow_links, verbose):
+    """``index_directory`` as the builders call it, with Keras' defaults: no labels when ``labels`` or
+    ``label_mode`` is None, a random seed when none is given. Returns ``(file_paths, labels, label_mode,
+    class_names, seed)``."""
+    if labels is None or label_mode is None:
+        labels, label_mode = None, None
+    if seed is None:
+        seed = numpy.random.randint(int(1e6))
+    file_paths, labels, class_names = index_directory(directory, labels, formats, class_names, shuffle, seed,
+                                                      follow_links, verbose)
+    return file_paths, labels, label_mode, class_names, seed
+
+
 def index_directory(directory, labels, formats, class_names=None, shuffle=True, seed=None, follow_links=False,
                     verbose=True):
     """``(file_paths, labels, class_names)`` of the files in ``directory`` whose names end in ``formats``.

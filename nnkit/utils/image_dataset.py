@@ -83,12 +83,8 @@ def image_dataset_from_directory(directory, labels="inferred", label_mode="int",
         raise ValueError(f'`data_format` must be "channels_last" or "channels_first". Received: '
                          f"data_format={data_format}")
     pil_image = _pillow()
-    if labels is None or label_mode is None:
-        labels, label_mode = None, None
-    if seed is None:
-        seed = numpy.random.randint(int(1e6))
-    file_paths, labels, class_names = directory_dataset.index_directory(
-        directory, labels, ALLOWLIST_FORMATS, class_names, shuffle, seed, follow_links, verbose)
+    file_paths, labels, label_mode, class_names, seed = directory_dataset.listed_files(
+        directory, labels, label_mode, ALLOWLIST_FORMATS, class_names, shuffle, seed, follow_links, verbose)
     reader = ImageReader(pil_image, COLOR_MODES[color_mode], tuple(image_size), interpolation,
                          crop_to_aspect_ratio, pad_to_aspect_ratio, data_format)
     return directory_dataset.datasets(directory, "image", ALLOWLIST_FORMATS, lambda paths: ImageFiles(paths, reader),

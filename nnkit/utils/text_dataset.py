@@ -50,12 +50,8 @@ def text_dataset_from_directory(directory, labels="inferred", label_mode="int", 
     if max_length is not None and (isinstance(max_length, bool) or not isinstance(max_length, int)
                                    or max_length < 0):
         raise ValueError(f"`max_length` must be a non-negative integer or None. Received: max_length={max_length!r}")
-    if labels is None or label_mode is None:
-        labels, label_mode = None, None
-    if seed is None:
-        seed = numpy.random.randint(int(1e6))
-    file_paths, labels, class_names = directory_dataset.index_directory(
-        directory, labels, ALLOWLIST_FORMATS, class_names, shuffle, seed, follow_links, verbose)
+    file_paths, labels, label_mode, class_names, seed = directory_dataset.listed_files(
+        directory, labels, label_mode, ALLOWLIST_FORMATS, class_names, shuffle, seed, follow_links, verbose)
     return directory_dataset.datasets(directory, "text", ALLOWLIST_FORMATS,
                                       lambda paths: TextFiles(paths, max_length), file_paths, labels, label_mode,
                                       class_names, batch_size, shuffle, seed, validation_split, subset, verbose)
