@@ -20,6 +20,7 @@ import traceback
 import numpy
 
 from .. import backend
+from ..layers.symbolic import flatten
 from . import communicators, environment
 
 
@@ -105,7 +106,7 @@ class DataParallel:
 
     def local_batch(self, batch):
         """This process's rows of every array of a global batch (a nested tuple / list / dict of arrays)."""
-        arrays = [a for a in _leaves(batch) if a is not None]
+        arrays = [a for a in flatten(batch) if a is not None]
         share = self.share_of(len(arrays[0]))
         return _map(batch, lambda a: a[share.start:share.start + share.rows])
 
@@ -196,15 +197,8 @@ class DataParallel:
         self.communicator.barrier()
 
 
-def _leaves(structure):
-    if isinstance(structure, dict):
-        return [leaf for value in structure.values() for leaf in _leaves(value)]
-    if isinstance(structure, (list, tuple)):
-        return [leaf for value in structure for leaf in _leaves(value)]
-    return [structure]
-
-
 def _map(structure, function):
+    """``function`` on every array of a batch, tuples kept as tuples (a step unpacks ``(x, y[, w])``), None kept."""
     if isinstance(structure, dict):
         return {key: _map(value, function) for key, value in structure.items()}
     if isinstance(structure, (list, tuple)):

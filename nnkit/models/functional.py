@@ -33,14 +33,7 @@ class Functional(Model):
         """``{"name", "trainable", "layers": [{"class_name", "config", "name", "inbound_nodes"}], "input_layers",
         "output_layers"}``; a tensor is ``[layer name, call index, output index]``, as in Keras."""
         graph = self.graph
-        node_index = {}
-        for layer in graph.layers:
-            for index, node in enumerate(n for n in layer.inbound_nodes if n in graph.nodes or not n.flat_inputs):
-                node_index[node] = index
-
-        def reference(tensor):
-            return [tensor.node.layer.name, node_index[tensor.node], tensor.index]
-
+        reference = tensor_reference(graph)
         layers = []
         for layer in graph.layers:
             calls = [node for node in layer.inbound_nodes if node in graph.nodes]
@@ -78,6 +71,16 @@ class Functional(Model):
             return outputs[(ref[0], ref[1])][ref[2]]
         return cls(_map_references(config["input_layers"], tensor), _map_references(config["output_layers"], tensor),
                    name=config.get("name"), trainable=config.get("trainable", True))
+
+
+def tensor_reference(graph):
+    """A function giving a tensor of ``graph`` as Keras' history ``[layer name, call index, output index]`` (the
+    call index counts the layer's calls within this graph)."""
+    node_index = {}
+    for layer in graph.layers:
+        for index, node in enumerate(n for n in layer.inbound_nodes if n in graph.nodes or not n.flat_inputs):
+            node_index[node] = index
+    return lambda tensor: [tensor.node.layer.name, node_index[tensor.node], tensor.index]
 
 
 def _is_reference(value):

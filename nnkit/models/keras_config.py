@@ -154,14 +154,9 @@ def _keras_arguments(layer, node, convert):
 
 
 def _functional_to_keras(model):
+    from .functional import tensor_reference
     graph = model.graph
-    node_index = {}
-    for layer in graph.layers:
-        for index, node in enumerate(n for n in layer.inbound_nodes if n in graph.nodes or not n.flat_inputs):
-            node_index[node] = index
-
-    def history(tensor):
-        return [tensor.node.layer.name, node_index[tensor.node], tensor.index]
+    history = tensor_reference(graph)
 
     def keras_tensor(tensor):
         return {"class_name": KERAS_TENSOR,
