@@ -467,14 +467,15 @@ static PyObject *bias_activation_backward_f32(PyObject *self, PyObject *args)
 typedef struct {
     float *p, *m, *v;
     const float *g;
-    float alpha, beta_1, beta_2, epsilon, decay, learning_rate, momentum;
+    /* 1 - beta and 1 - decay are taken in double before rounding (1.0f - 0.999f is 4.7e-5 off 0.001) */
+    float alpha, beta_1, beta_2, one_minus_beta_1, one_minus_beta_2, epsilon, keep, learning_rate, momentum;
     int nesterov;
 } optim_args;
 
 static void adam_range(void *ctx, int64_t begin, int64_t end, int part)
 {
     const optim_args *a = (const optim_args *)ctx;
-    const float keep = 1.0f - a->decay, b1 = a->beta_1, b2 = a->beta_2, c1 = 1.0f - b1, c2 = 1.0f - b2;
+    const float keep = a->keep, b1 = a->beta_1, b2 = a->beta_2, c1 = a->one_minus_beta_1, c2 = a->one_minus_beta_2;
     (void)part;
     for (int64_t i = begin; i < end; i++) {
         float g = a->g[i];
@@ -509,8 +510,16 @@ static PyObject *adam_step_f32(PyObject *self, PyObject *args)
     optim_args a = {0};
     Py_buffer views[4];
     PyObject *p_obj, *g_obj, *m_obj, *v_obj;
-    if (!PyArg_ParseTuple(args, "OOOOfffff", &p_obj, &g_obj, &m_obj, &v_obj, &a.alpha, &a.beta_1, &a.beta_2,
-                          &a.epsilon, &a.decay)) return NULL;
+    double alpha, beta_1, beta_2, epsilon, decay;
+    if (!PyArg_ParseTuple(args, "OOOOddddd", &p_obj, &g_obj, &m_obj, &v_obj, &alpha, &beta_1, &beta_2, &epsilon,
+                          &decay)) return NULL;
+    a.alpha = (float)alpha;
+    a.beta_1 = (float)beta_1;
+    a.beta_2 = (float)beta_2;
+    a.one_minus_beta_1 = (float)(1.0 - beta_1);
+    a.one_minus_beta_2 = (float)(1.0 - beta_2);
+    a.epsilon = (float)epsilon;
+    a.keep = (float)(1.0 - decay);
     Py_buffer probe;
     if (PyObject_GetBuffer(p_obj, &probe, PyBUF_C_CONTIGUOUS) != 0) return NULL;
     const int64_t size = probe.len;  /* bytes: every buffer holds as many */
