@@ -10,7 +10,7 @@ import numpy
 import pytest
 
 from nnkit import _cpu, activations, primitives
-from nnkit.primitives import bias_act, conv, optim, pool
+from nnkit.primitives import bias_act, conv, optim, pool, recurrent
 from nnkit.selftest import (reference_col2im, reference_im2col, reference_max_pool2d,
                             reference_max_pool2d_backward)
 
@@ -188,3 +188,43 @@ def test_wrong_buffers_are_refused_before_any_write():
         _kernels.im2col_f32(x, small, 1, 4, 4, 2, 3, 3, 1, 1, 0, 0, 1, 1, 2, 2)
     with pytest.raises(ValueError, match="positive integer. Received: count=0"):
         _cpu.set_num_threads(0)
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_lstm_step_forward_and_backward_match_the_numpy_twin(masked):
+    rng = numpy.random.default_rng(7)
+    N, U = 5, 7
+    tanh, sigmoid = activations.get("tanh"), activations.get("sigmoid")
+    xw, hr = (rng.standard_normal((N, 4 * U)).astype(numpy.float32) * 3 for _ in range(2))
+    h_prev, c_prev = (rng.standard_normal((N, U)).astype(numpy.float32) for _ in range(2))
+    mask = numpy.array([1, 0, 1, 1, 0], dtype=numpy.float32) if masked else None
+    got = [numpy.full((N, U), numpy.nan, numpy.float32), numpy.full((N, U), numpy.nan, numpy.float32),
+           numpy.full((N, 4 * U), numpy.nan, numpy.float32)]
+    expected = [numpy.empty_like(a) for a in got]
+    _cpu.lstm_step(xw, hr, h_prev, c_prev, mask, *got)
+    recurrent.lstm_step_reference(xw, hr, h_prev, c_prev, mask, *expected, tanh, sigmoid)
+    for a, b in zip(got, expected):
+        numpy.testing.assert_allclose(a, b, rtol=2e-6, atol=2e-7)
+
+    h, c, gates = expected
+    dh, dc = (rng.standard_normal((N, U)).astype(numpy.float32) for _ in range(2))
+    got = [numpy.full((N, 4 * U), numpy.nan, numpy.float32), numpy.full((N, U), numpy.nan, numpy.float32),
+           numpy.full((N, U), numpy.nan, numpy.float32)]
+    expected = [numpy.empty_like(a) for a in got]
+    _cpu.lstm_step_backward(dh, dc, c_prev, c, gates, mask, *got)
+    recurrent.lstm_step_backward_reference(dh, dc, xw, hr, c_prev, c, gates, mask, *expected, tanh, sigmoid)
+    for a, b in zip(got, expected):
+        numpy.testing.assert_allclose(a, b, rtol=2e-6, atol=2e-7)
+
+
+def test_polynomial_tanh_and_sigmoid_stay_within_float32_rounding_over_the_whole_range():
+    """Through the LSTM step: with hr = 0, c_prev = 0 the gates are sigmoid(x) and tanh(x) of ``xw``."""
+    x = numpy.concatenate([numpy.linspace(-100, 100, 20001), [0.0, 1e-30, -1e-8, 0.6249, 0.6251, 88.7, -88.7]])
+    U = len(x)
+    xw = numpy.tile(x, 4)[None].astype(numpy.float32)
+    zeros = numpy.zeros((1, U), numpy.float32)
+    h, c, gates = numpy.empty((1, U), numpy.float32), numpy.empty((1, U), numpy.float32), numpy.empty_like(xw)
+    _cpu.lstm_step(xw, numpy.zeros_like(xw), zeros, zeros, None, h, c, gates)
+    x64 = xw[0, :U].astype(numpy.float64)
+    numpy.testing.assert_allclose(gates[0, :U], 1 / (1 + numpy.exp(-x64)), rtol=1e-6, atol=1e-38)
+    numpy.testing.assert_allclose(gates[0, 2 * U:3 * U], numpy.tanh(x64), rtol=1e-6, atol=1e-38)

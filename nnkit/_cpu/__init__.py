@@ -182,5 +182,30 @@ def sgd_step(p, g, velocity, learning_rate, momentum=0.0, nesterov=False):
     _kernels.sgd_step_f32(p, g, velocity if momentum else None, learning_rate, momentum, nesterov)
 
 
+def _mask_f32(mask):
+    return None if mask is None else numpy.ascontiguousarray(mask, dtype=numpy.float32)
+
+
+def lstm_step(xw, hr, h_prev, c_prev, mask, h, c, gates):
+    """One LSTM step (sigmoid gates, tanh candidate and cell): writes ``h``, ``c`` (N, U) and ``gates`` (N, 4U).
+
+    Sigmoid and tanh are polynomial (Cephes), within a few float32 ulp of NumPy's, so that the loops vectorise.
+    """
+    N, U = h.shape
+    for name, array in (("h", h), ("c", c), ("gates", gates)):
+        _contiguous_f32(name, array)
+    _kernels.lstm_step_f32(*(numpy.ascontiguousarray(a) for a in (xw, hr, h_prev, c_prev)), _mask_f32(mask),
+                           h, c, gates, N, U)
+
+
+def lstm_step_backward(dh, dc, c_prev, c, gates, mask, dz, dh_carry, dc_prev):
+    """One LSTM step backward: writes ``dz`` (N, 4U), ``dh_carry`` and ``dc_prev`` (N, U)."""
+    N, U = dh.shape
+    for name, array in (("dz", dz), ("dh_carry", dh_carry), ("dc_prev", dc_prev)):
+        _contiguous_f32(name, array)
+    _kernels.lstm_step_backward_f32(*(numpy.ascontiguousarray(a) for a in (dh, dc, c_prev, c, gates)),
+                                    _mask_f32(mask), dz, dh_carry, dc_prev, N, U)
+
+
 if _kernels is not None:
     _kernels.set_num_threads(min(default_num_threads(), 64))
