@@ -184,8 +184,7 @@ def run_worker(args):
     if model == "prepare":
         result = {"data": prepare(workdir, args)}
     else:
-        run = {"nnkit": run_nnkit, "torch": run_torch, "keras-jax": run_keras}[library]
-        result = run(model, workdir, args)
+        result = run(trainer(library, model, workdir, args.threads), args)
         result["threads"] = blas_threads()
     print(json.dumps(result))
 
@@ -295,19 +294,6 @@ def nnkit_model(model):
     return network
 
 
-def epoch_timer(base):
-    """A Keras-style callback class (on ``base``) recording the wall time of every epoch in ``.times``."""
-    class EpochTimer(base):
-        times = []
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.start = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            self.times.append(time.perf_counter() - self.start)
-    return EpochTimer()
-
-
 def median_time(function, count, warm_up=5):
     for _ in range(warm_up):
         function()
@@ -319,26 +305,46 @@ def median_time(function, count, warm_up=5):
     return statistics.median(times)
 
 
-def summary(label, versions, epoch_times, step, accuracy):
-    return {"label": label, "versions": versions, "epochs": epoch_times, "epoch": statistics.median(epoch_times[1:]),
-            "step": step, "accuracy": float(accuracy)}
+def run(trainer, args):
+    """``--epochs`` timed epochs, the test accuracy, then ``--steps`` timed single steps: the worker's result."""
+    times = []
+    for _ in range(args.epochs):
+        start = time.perf_counter()
+        trainer.epoch()
+        times.append(time.perf_counter() - start)
+    accuracy = trainer.accuracy()
+    step = median_time(trainer.step, args.steps)
+    return {"label": trainer.label, "versions": trainer.versions(), "epochs": times,
+            "epoch": statistics.median(times[1:] or times), "step": step, "accuracy": float(accuracy)}
 
 
-def run_nnkit(model, workdir, args):
-    import numpy
-    import nnkit
-    from nnkit import _cpu, backend
-    x, y, x_test, y_test, weights = load(workdir, model)
-    network = nnkit_model(model)
-    network.set_weights(weights)
-    timer = epoch_timer(nnkit.callbacks.Callback)
-    network.fit(x, y, batch_size=MODELS[model], epochs=args.epochs, verbose=0, callbacks=[timer])
-    accuracy = network.evaluate(x_test, y_test, verbose=0)[1]
-    batch = (backend.to_device(x[:MODELS[model]], dtype=backend.floatx()), backend.to_device(y[:MODELS[model]]))
-    step = median_time(lambda: network.train_step(batch), args.steps)
-    compiled = "compiled kernels" if _cpu.unavailable_reason() is None else "NumPy only"
-    versions = f"nnkit (NumPy {numpy.__version__}, {compiled}, {_cpu.num_threads()} kernel threads)"
-    return summary("nnkit (NumPy)", versions, timer.times, step, accuracy)
+class NnkitTrainer:
+    """nnkit's ordinary loop: ``fit`` one epoch at a time; a step is the public ``train_step`` on one batch."""
+    label = "nnkit (NumPy)"
+
+    def __init__(self, model, workdir):
+        from nnkit import backend
+        self.x, self.y, self.x_test, self.y_test, weights = load(workdir, model)
+        self.batch_size = MODELS[model]
+        self.network = nnkit_model(model)
+        self.network.set_weights(weights)
+        self.batch = (backend.to_device(self.x[:self.batch_size], dtype=backend.floatx()),
+                      backend.to_device(self.y[:self.batch_size]))
+
+    def epoch(self):
+        self.network.fit(self.x, self.y, batch_size=self.batch_size, epochs=1, verbose=0)
+
+    def step(self):
+        self.network.train_step(self.batch)
+
+    def accuracy(self):
+        return self.network.evaluate(self.x_test, self.y_test, verbose=0)[1]
+
+    def versions(self):
+        import numpy
+        from nnkit import _cpu
+        compiled = "compiled kernels" if _cpu.unavailable_reason() is None else "NumPy only"
+        return f"nnkit (NumPy {numpy.__version__}, {compiled}, {_cpu.num_threads()} kernel threads)"
 
 
 def torch_model(torch, model, weights):
@@ -356,7 +362,7 @@ def torch_model(torch, model, weights):
         layers = [nn.Linear(784, 128), nn.ReLU(), nn.Dropout(0.2), nn.Linear(128, 10)]
         shapes = {}
     else:
-        return TorchLSTMClassifier(torch, weights)
+        return torch_lstm_classifier(torch, weights)
     network = nn.Sequential(*layers)
     parameters = iter(weights)
     with torch.no_grad():
@@ -374,7 +380,7 @@ def torch_model(torch, model, weights):
     return network
 
 
-def TorchLSTMClassifier(torch, weights):
+def torch_lstm_classifier(torch, weights):
     """Embedding -> LSTM(64) (last output) -> Linear(1); Keras' gate order (i, f, c, o) is PyTorch's (i, f, g, o)."""
     embeddings, kernel, recurrent_kernel, bias, dense_kernel, dense_bias = weights
 
@@ -398,61 +404,84 @@ def TorchLSTMClassifier(torch, weights):
     return network
 
 
-def run_torch(model, workdir, args):
-    import torch
-    torch.set_num_threads(args.threads)
-    x, y, x_test, y_test, weights = load(workdir, model)
-    network = torch_model(torch, model, weights)
-    optimizer = torch.optim.Adam(network.parameters(), lr=1e-3, eps=1e-7)  # Keras' epsilon
-    if model == "lstm":
-        loss_fn, y, y_test = torch.nn.BCEWithLogitsLoss(), torch.from_numpy(y), torch.from_numpy(y_test)
-        x, x_test = torch.from_numpy(x), torch.from_numpy(x_test)
-    else:
-        loss_fn, y, y_test = torch.nn.CrossEntropyLoss(), torch.from_numpy(y), torch.from_numpy(y_test)
+class TorchTrainer:
+    """PyTorch's ordinary loop: a ``randperm`` of the training set in batches, zero_grad/forward/backward/step."""
+    label = "PyTorch (CPU)"
+
+    def __init__(self, model, workdir, threads):
+        import torch
+        self.torch = torch
+        torch.set_num_threads(threads)
+        x, y, x_test, y_test, weights = load(workdir, model)
+        self.network = torch_model(torch, model, weights)
+        self.optimizer = torch.optim.Adam(self.network.parameters(), lr=1e-3, eps=1e-7)  # Keras' epsilon
+        self.binary = model == "lstm"
+        self.loss_fn = torch.nn.BCEWithLogitsLoss() if self.binary else torch.nn.CrossEntropyLoss()
         nchw = (lambda a: a.transpose(0, 3, 1, 2).copy()) if x.ndim == 4 else (lambda a: a)
-        x, x_test = torch.from_numpy(nchw(x)), torch.from_numpy(nchw(x_test))
-    batch_size = MODELS[model]
+        self.x, self.x_test = torch.from_numpy(nchw(x)), torch.from_numpy(nchw(x_test))
+        self.y, self.y_test = torch.from_numpy(y), torch.from_numpy(y_test)
+        self.batch_size = MODELS[model]
 
-    def step(x_batch, y_batch):
-        optimizer.zero_grad()
-        loss = loss_fn(network(x_batch), y_batch)
+    def train_on(self, x_batch, y_batch):
+        self.optimizer.zero_grad()
+        loss = self.loss_fn(self.network(x_batch), y_batch)
         loss.backward()
-        optimizer.step()
+        self.optimizer.step()
 
-    times = []
-    network.train()
-    for _ in range(args.epochs):
-        start = time.perf_counter()
-        order = torch.randperm(len(x))
-        for begin in range(0, len(x), batch_size):
-            index = order[begin:begin + batch_size]
-            step(x[index], y[index])
-        times.append(time.perf_counter() - start)
-    network.eval()
-    with torch.no_grad():
-        outputs = network(x_test)
-        predicted = (outputs > 0).float() if model == "lstm" else outputs.argmax(dim=1)
-        accuracy = (predicted == y_test).float().mean().item()
-    network.train()
-    step_time = median_time(lambda: step(x[:batch_size], y[:batch_size]), args.steps)
-    versions = f"PyTorch {torch.__version__} ({torch.get_num_threads()} threads)"
-    return summary("PyTorch (CPU)", versions, times, step_time, accuracy)
+    def epoch(self):
+        order = self.torch.randperm(len(self.x))
+        for begin in range(0, len(self.x), self.batch_size):
+            index = order[begin:begin + self.batch_size]
+            self.train_on(self.x[index], self.y[index])
+
+    def step(self):
+        self.train_on(self.x[:self.batch_size], self.y[:self.batch_size])
+
+    def accuracy(self):
+        self.network.eval()
+        with self.torch.no_grad():
+            outputs = self.network(self.x_test)
+        self.network.train()
+        predicted = (outputs > 0).float() if self.binary else outputs.argmax(dim=1)
+        return (predicted == self.y_test).float().mean().item()
+
+    def versions(self):
+        return f"PyTorch {self.torch.__version__} ({self.torch.get_num_threads()} threads)"
 
 
-def run_keras(model, workdir, args):
-    import jax
-    import keras
-    x, y, x_test, y_test, weights = load(workdir, model)
-    network = keras.Sequential(keras_layers(keras.layers, model))
-    network.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3), **compile_args(model))
-    network.set_weights(weights)
-    timer = epoch_timer(keras.callbacks.Callback)
-    network.fit(x, y, batch_size=MODELS[model], epochs=args.epochs, verbose=0, callbacks=[timer])
-    accuracy = network.evaluate(x_test, y_test, verbose=0)[1]
-    batch = (x[:MODELS[model]], y[:MODELS[model]])
-    step = median_time(lambda: network.train_on_batch(*batch), args.steps)
-    versions = f"Keras {keras.__version__} on JAX {jax.__version__} (CPU)"
-    return summary("Keras 3 on JAX", versions, timer.times, step, accuracy)
+class KerasTrainer:
+    """Keras 3's ordinary loop (on JAX here): ``fit`` one epoch at a time; a step is ``train_on_batch``."""
+    label = "Keras 3 on JAX"
+
+    def __init__(self, model, workdir):
+        import keras
+        self.keras = keras
+        self.x, self.y, self.x_test, self.y_test, weights = load(workdir, model)
+        self.batch_size = MODELS[model]
+        self.network = keras.Sequential(keras_layers(keras.layers, model))
+        self.network.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-3), **compile_args(model))
+        self.network.set_weights(weights)
+
+    def epoch(self):
+        self.network.fit(self.x, self.y, batch_size=self.batch_size, epochs=1, verbose=0)
+
+    def step(self):
+        self.network.train_on_batch(self.x[:self.batch_size], self.y[:self.batch_size])
+
+    def accuracy(self):
+        return self.network.evaluate(self.x_test, self.y_test, verbose=0)[1]
+
+    def versions(self):
+        import jax
+        return f"Keras {self.keras.__version__} on {self.keras.backend.backend()} (JAX {jax.__version__}, CPU)"
+
+
+def trainer(library, model, workdir, threads):
+    if library == "nnkit":
+        return NnkitTrainer(model, workdir)
+    if library == "torch":
+        return TorchTrainer(model, workdir, threads)
+    return KerasTrainer(model, workdir)
 
 
 if __name__ == "__main__":
