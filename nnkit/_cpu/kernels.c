@@ -624,19 +624,21 @@ static inline float tanh_poly(float x)
 }
 
 /* One row of the LSTM step, each loop simple enough to vectorise. */
-VECTOR_CLONES static void sigmoid_of_sum(const float *restrict x, const float *restrict r, float *restrict out, int64_t n)
+VECTOR_CLONES static void sigmoid_of_sum(const float *restrict x, const float *restrict r, float *restrict out,
+                                        int64_t n)
 {
     for (int64_t u = 0; u < n; u++) out[u] = sigmoid_poly(x[u] + r[u]);
 }
 
-VECTOR_CLONES static void tanh_of_sum(const float *restrict x, const float *restrict r, float *restrict out, int64_t n)
+VECTOR_CLONES static void tanh_of_sum(const float *restrict x, const float *restrict r, float *restrict out,
+                                     int64_t n)
 {
     for (int64_t u = 0; u < n; u++) out[u] = tanh_poly(x[u] + r[u]);
 }
 
 /* c_t = f * c_{t-1} + i * g;  h_t = o * tanh(c_t), from the activated gates [i, f, g, o] of one row. */
-VECTOR_CLONES static void lstm_cell(const float *restrict gate, const float *restrict c_in, float *restrict c_out,
-                      float *restrict h_out, int64_t U)
+VECTOR_CLONES static void lstm_cell(const float *restrict gate, const float *restrict c_in,
+                                    float *restrict c_out, float *restrict h_out, int64_t U)
 {
     for (int64_t u = 0; u < U; u++) {
         const float c_new = gate[U + u] * c_in[u] + gate[u] * gate[2 * U + u];
@@ -646,9 +648,10 @@ VECTOR_CLONES static void lstm_cell(const float *restrict gate, const float *res
 }
 
 /* One row backward; m is the row's mask (1 for a real step): the share 1 - m of dh and dc skips the step. */
-VECTOR_CLONES static void lstm_cell_backward(const float *restrict dh, const float *restrict dc, const float *restrict c_in,
-                               const float *restrict c, const float *restrict gate, float m, float *restrict dz,
-                               float *restrict dh_carry, float *restrict dc_prev, int64_t U)
+VECTOR_CLONES static void lstm_cell_backward(const float *restrict dh, const float *restrict dc,
+                                             const float *restrict c_in, const float *restrict c,
+                                             const float *restrict gate, float m, float *restrict dz,
+                                             float *restrict dh_carry, float *restrict dc_prev, int64_t U)
 {
     const float skip = 1.0f - m;
     for (int64_t u = 0; u < U; u++) {
