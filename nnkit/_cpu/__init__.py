@@ -9,12 +9,13 @@ passes the shape letters of ``nnkit.primitives``' notation as integers. Kernels 
 ``num_threads()`` threads that exist only while a call runs (see the top of ``kernels.c``).
 """
 import contextlib
+import importlib
 import os
 
 import numpy
 
 try:
-    from . import _kernels
+    _kernels = importlib.import_module(f"{__name__}._kernels")
     _IMPORT_ERROR = None
 except ImportError as error:  # not built: no compiler at install time, or a source tree without build_ext
     _kernels, _IMPORT_ERROR = None, error
