@@ -228,3 +228,21 @@ def test_polynomial_tanh_and_sigmoid_stay_within_float32_rounding_over_the_whole
     x64 = xw[0, :U].astype(numpy.float64)
     numpy.testing.assert_allclose(gates[0, :U], 1 / (1 + numpy.exp(-x64)), rtol=1e-6, atol=1e-38)
     numpy.testing.assert_allclose(gates[0, 2 * U:3 * U], numpy.tanh(x64), rtol=1e-6, atol=1e-38)
+
+
+def test_scatter_add_rows_sums_repeated_indices_as_numpy_add_at():
+    rng = numpy.random.default_rng(8)
+    target = rng.standard_normal((13, 5)).astype(numpy.float32)
+    indices = rng.integers(0, 13, 200)
+    values = rng.standard_normal((200, 5)).astype(numpy.float32)
+    expected = target.copy()
+    numpy.add.at(expected, indices, values)
+    _cpu.scatter_add_rows(target, indices, values)
+    numpy.testing.assert_array_equal(target, expected)
+
+
+def test_scatter_add_rows_refuses_an_index_out_of_range_before_writing():
+    target = numpy.zeros((3, 2), numpy.float32)
+    with pytest.raises(IndexError, match="index 3 at position 1 is out of range for 3 rows"):
+        _cpu.scatter_add_rows(target, numpy.array([0, 3]), numpy.ones((2, 2), numpy.float32))
+    numpy.testing.assert_array_equal(target, 0.0)

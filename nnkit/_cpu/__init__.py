@@ -208,5 +208,18 @@ def lstm_step_backward(dh, dc, c_prev, c, gates, mask, dz, dh_carry, dc_prev):
                                     _mask_f32(mask), dz, dh_carry, dc_prev, N, U)
 
 
+def scatter_add_rows(target, indices, values):
+    """``target[indices] += values`` for a float32 ``target (V, D)``, ``values (rows, D)``: ``numpy.add.at``'s twin.
+
+    Repeated indices sum in index order (as ``numpy.add.at``); an index outside ``[0, V)`` is an IndexError
+    raised before any row is written. ``target`` must be C-contiguous.
+    """
+    V, D = target.shape
+    _contiguous_f32("target", target)
+    indices = numpy.ascontiguousarray(indices, dtype=numpy.int64).reshape(-1)
+    values = _contiguous_f32("values", numpy.ascontiguousarray(values)).reshape(len(indices), D)
+    _kernels.scatter_add_rows_f32(target, indices, values, len(indices), D, V)
+
+
 if _kernels is not None:
     _kernels.set_num_threads(min(default_num_threads(), 64))

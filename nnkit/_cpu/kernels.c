@@ -739,6 +739,45 @@ static PyObject *lstm_step_backward_f32(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* ---- scatter-add of rows: target[indices[i]] += values[i] (an embedding's gradient) ----------------------- */
+
+/* scatter_add_rows_f32(target, indices, values, rows, D, V): int64 indices in [0, V), checked before any write;
+ * one thread in index order, so repeated indices sum in the same order as numpy.add.at. */
+static PyObject *scatter_add_rows_f32(PyObject *self, PyObject *args)
+{
+    PyObject *target_obj, *indices_obj, *values_obj;
+    long long rows, D, V;
+    if (!PyArg_ParseTuple(args, "OOOLLL", &target_obj, &indices_obj, &values_obj, &rows, &D, &V)) return NULL;
+    PyObject *arrays = Py_BuildValue("(OOO)", target_obj, indices_obj, values_obj);
+    if (!arrays) return NULL;
+    Py_buffer views[3];
+    const int writable[] = {1, 0, 0};
+    const int64_t nbytes[] = {V * D * 4, rows * 8, rows * D * 4};
+    int ok = get_buffers(arrays, 3, views, writable, nbytes);
+    Py_DECREF(arrays);
+    if (!ok) return NULL;
+    float *target = views[0].buf;
+    const int64_t *indices = views[1].buf;
+    const float *values = views[2].buf;
+    for (int64_t i = 0; i < rows; i++) {
+        if (indices[i] < 0 || indices[i] >= V) {
+            PyErr_Format(PyExc_IndexError, "index %lld at position %lld is out of range for %lld rows",
+                         (long long)indices[i], (long long)i, V);
+            release_buffers(3, views);
+            return NULL;
+        }
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (int64_t i = 0; i < rows; i++) {
+        float *restrict out = target + indices[i] * D;
+        const float *restrict in = values + i * D;
+        for (int64_t d = 0; d < D; d++) out[d] += in[d];
+    }
+    Py_END_ALLOW_THREADS
+    release_buffers(3, views);
+    Py_RETURN_NONE;
+}
+
 /* ---- threads -------------------------------------------------------------------------------------------- */
 
 static PyObject *set_num_threads(PyObject *self, PyObject *args)
@@ -774,6 +813,8 @@ static PyMethodDef methods[] = {
      "lstm_step_f32(xw, hr, h_prev, c_prev, mask_or_None, h, c, gates, N, U)"},
     {"lstm_step_backward_f32", lstm_step_backward_f32, METH_VARARGS,
      "lstm_step_backward_f32(dh, dc, c_prev, c, gates, mask_or_None, dz, dh_carry, dc_prev, N, U)"},
+    {"scatter_add_rows_f32", scatter_add_rows_f32, METH_VARARGS,
+     "scatter_add_rows_f32(target, indices, values, rows, D, V)"},
     {"set_num_threads", set_num_threads, METH_VARARGS, "set_num_threads(n)"},
     {"get_num_threads", get_num_threads, METH_NOARGS, "get_num_threads()"},
     {NULL, NULL, 0, NULL},
