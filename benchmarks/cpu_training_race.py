@@ -43,6 +43,8 @@ import time
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent
 LIBRARIES = ("nnkit", "torch", "keras-jax")
+#: Also accepted by --libraries: nnkit with its compiled CPU kernels switched off (NNKIT_CPU_KERNELS=0).
+KNOWN_LIBRARIES = LIBRARIES + ("nnkit-numpy",)
 MODELS = {"cnn": 64, "convnet": 128, "mlp": 64, "lstm": 64}  # model -> batch size
 VOCABULARY, TOKENS, MARKERS = 1000, 80, 20
 
@@ -69,7 +71,7 @@ def main():
 
     models = [m for m in args.models.split(",") if m]
     libraries = [lib for lib in args.libraries.split(",") if lib]
-    for name, known, kind in ((models, MODELS, "model"), (libraries, LIBRARIES, "library")):
+    for name, known, kind in ((models, MODELS, "model"), (libraries, KNOWN_LIBRARIES, "library")):
         unknown = sorted(set(name) - set(known))
         if unknown:
             parser.error(f"unknown {kind} {unknown}; expected some of {list(known)}")
@@ -101,7 +103,7 @@ def library_available(library, args):
     if library == "keras-jax":
         probe = [args.keras_python, "-c", "import jax, keras"]
     else:
-        probe = [args.python, "-c", f"import {library}"]
+        probe = [args.python, "-c", f"import {library.split('-')[0]}"]
     try:
         found = subprocess.run(probe, capture_output=True, env=worker_env(args, library, 1)).returncode == 0
     except OSError:
@@ -117,6 +119,8 @@ def worker_env(args, library, threads):
         env[name] = str(threads)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     env["NNKIT_BACKEND"] = "cpu"
+    if library == "nnkit-numpy":
+        env["NNKIT_CPU_KERNELS"] = "0"
     if library == "keras-jax":
         env["KERAS_BACKEND"] = "jax"
         env["JAX_PLATFORMS"] = "cpu"
@@ -320,10 +324,9 @@ def run(trainer, args):
 
 class NnkitTrainer:
     """nnkit's ordinary loop: ``fit`` one epoch at a time; a step is the public ``train_step`` on one batch."""
-    label = "nnkit (NumPy)"
-
-    def __init__(self, model, workdir):
+    def __init__(self, model, workdir, label="nnkit (NumPy)"):
         from nnkit import backend
+        self.label = label
         self.x, self.y, self.x_test, self.y_test, weights = load(workdir, model)
         self.batch_size = MODELS[model]
         self.network = nnkit_model(model)
@@ -479,6 +482,8 @@ class KerasTrainer:
 def trainer(library, model, workdir, threads):
     if library == "nnkit":
         return NnkitTrainer(model, workdir)
+    if library == "nnkit-numpy":
+        return NnkitTrainer(model, workdir, label="nnkit (NumPy only)")
     if library == "torch":
         return TorchTrainer(model, workdir, threads)
     return KerasTrainer(model, workdir)
