@@ -324,6 +324,7 @@ def run(trainer, args):
 
 class NnkitTrainer:
     """nnkit's ordinary loop: ``fit`` one epoch at a time; a step is the public ``train_step`` on one batch."""
+
     def __init__(self, model, workdir, label="nnkit (NumPy)"):
         from nnkit import backend
         self.label = label
