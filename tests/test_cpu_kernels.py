@@ -27,10 +27,14 @@ POOL_CASES = [(2, 6, 8, 3, 2, 2, 2, 2, "valid"), (3, 7, 5, 4, 2, 2, 2, 2, "valid
 
 @pytest.fixture(params=[1, 3], ids=["1-thread", "3-threads"])
 def threads(request):
+    """The kernels on one thread, and on three with parts small enough that these small arrays are split."""
+    from nnkit._cpu import _kernels
     before = _cpu.num_threads()
-    _cpu.set_num_threads(request.param)
+    _kernels.set_num_threads(request.param)
+    part = _kernels.set_min_part_elements(1 if request.param > 1 else 262144)
     yield request.param
-    _cpu.set_num_threads(before)
+    _kernels.set_num_threads(before)
+    _kernels.set_min_part_elements(part)
 
 
 def _conv_args(case):

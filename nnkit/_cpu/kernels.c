@@ -25,6 +25,8 @@
 #endif
 
 static int num_threads = 1;
+/* The least number of elements a thread's part gets (see grain); tests lower it to make small arrays split. */
+static int64_t min_part_elements = 262144;
 
 /* ---- fork-join over [0, n) ------------------------------------------------------------------------------- */
 
@@ -44,18 +46,27 @@ static void *run_range(void *arg)
     return NULL;
 }
 
-/* How many parts parallel_for splits n items into when each part should hold at least grain of them. */
-static int parts_for(int64_t n, int64_t grain)
+/* How many parts parallel_for splits n items into when each part should hold at least min_items of them. */
+static int parts_for(int64_t n, int64_t min_items)
 {
-    int64_t parts = grain > 0 ? n / grain : n;
+    int64_t parts = min_items > 0 ? n / min_items : n;
     if (parts > num_threads) parts = num_threads;
     return parts < 1 ? 1 : (int)parts;
 }
 
-/* fn(ctx, begin, end, part) over parts_for(n, grain) contiguous parts; part 0 runs on the calling thread. */
-static void parallel_for(int64_t n, int64_t grain, range_fn fn, void *ctx)
+/* How many items of `width` elements each a thread must get before a second one is worth starting: starting and
+ * joining a thread costs tens of microseconds (far more on a loaded machine), so a part gets at least ~256K
+ * elements (about 0.1 ms of memory-bound work). */
+static int64_t grain(int64_t width)
 {
-    int parts = parts_for(n, grain);
+    width = width > 0 ? width : 1;
+    return (min_part_elements + width - 1) / width;
+}
+
+/* fn(ctx, begin, end, part) over parts_for(n, min_items) contiguous parts; part 0 runs on the calling thread. */
+static void parallel_for(int64_t n, int64_t min_items, range_fn fn, void *ctx)
+{
+    int parts = parts_for(n, min_items);
     range_task tasks[MAX_THREADS];
     pthread_t threads[MAX_THREADS];
     int started[MAX_THREADS] = {0};
@@ -160,7 +171,7 @@ static PyObject *im2col_f32(PyObject *self, PyObject *args)
     a.x = views[0].buf;
     a.cols = views[1].buf;
     Py_BEGIN_ALLOW_THREADS
-    parallel_for(g.N * g.OH * g.OW, 4096 / (g.KH * g.KW * g.C + 1) + 64, im2col_rows, &a);
+    parallel_for(g.N * g.OH * g.OW, grain(g.KH * g.KW * g.C), im2col_rows, &a);
     Py_END_ALLOW_THREADS
     release_buffers(2, views);
     Py_RETURN_NONE;
@@ -219,7 +230,7 @@ static PyObject *col2im_f32(PyObject *self, PyObject *args)
     a.cols = views[0].buf;
     a.dx = views[1].buf;
     Py_BEGIN_ALLOW_THREADS
-    parallel_for(g.N * g.H, 4096 / (g.W * g.KH * g.KW * g.C + 1) + 1, col2im_pixel_rows, &a);
+    parallel_for(g.N * g.H, grain(g.W * g.KH * g.KW * g.C), col2im_pixel_rows, &a);
     Py_END_ALLOW_THREADS
     release_buffers(2, views);
     Py_RETURN_NONE;
@@ -291,7 +302,7 @@ static PyObject *max_pool2d_f32(PyObject *self, PyObject *args)
     a.y = views[1].buf;
     a.first = views[2].buf;
     Py_BEGIN_ALLOW_THREADS
-    parallel_for(g.N * g.OH, 16384 / (g.OW * g.KH * g.KW * g.C + 1) + 1, max_pool_rows, &a);
+    parallel_for(g.N * g.OH, grain(g.OW * g.KH * g.KW * g.C), max_pool_rows, &a);
     Py_END_ALLOW_THREADS
     release_buffers(3, views);
     Py_RETURN_NONE;
@@ -339,7 +350,7 @@ static PyObject *max_pool2d_backward_f32(PyObject *self, PyObject *args)
     a.first_in = views[1].buf;
     a.dx = views[2].buf;
     Py_BEGIN_ALLOW_THREADS
-    parallel_for(g.N * g.H, 16384 / (g.W * g.C + 1) + 1, max_pool_backward_rows, &a);
+    parallel_for(g.N * g.H, grain(g.W * g.C), max_pool_backward_rows, &a);
     Py_END_ALLOW_THREADS
     release_buffers(3, views);
     Py_RETURN_NONE;
@@ -390,7 +401,7 @@ static PyObject *bias_activation_f32(PyObject *self, PyObject *args)
     a.F = F;
     a.relu = relu;
     Py_BEGIN_ALLOW_THREADS
-    parallel_for(rows, 65536 / (F + 1) + 1, bias_act_rows, &a);
+    parallel_for(rows, grain(F), bias_act_rows, &a);
     Py_END_ALLOW_THREADS
     release_buffers(2, views);
     Py_RETURN_NONE;
@@ -446,7 +457,7 @@ static PyObject *bias_activation_backward_f32(PyObject *self, PyObject *args)
     a.dz = views[2].buf;
     a.F = F;
     a.relu = relu;
-    int parts = parts_for(rows, 65536 / (F + 1) + 1);
+    int parts = parts_for(rows, grain(F));
     if (has_grad) {
         a.partials = PyMem_RawCalloc((size_t)(parts * F), sizeof(double));
         if (!a.partials) {
@@ -455,7 +466,7 @@ static PyObject *bias_activation_backward_f32(PyObject *self, PyObject *args)
         }
     }
     Py_BEGIN_ALLOW_THREADS
-    parallel_for(rows, 65536 / (F + 1) + 1, bias_act_backward_rows, &a);
+    parallel_for(rows, grain(F), bias_act_backward_rows, &a);
     if (has_grad) {
         float *grad = views[3].buf;
         for (int64_t f = 0; f < F; f++) {
@@ -544,7 +555,7 @@ static PyObject *adam_step_f32(PyObject *self, PyObject *args)
     a.m = views[2].buf;
     a.v = views[3].buf;
     Py_BEGIN_ALLOW_THREADS
-    parallel_for(size / 4, 1 << 16, adam_range, &a);
+    parallel_for(size / 4, grain(1), adam_range, &a);
     Py_END_ALLOW_THREADS
     release_buffers(4, views);
     Py_RETURN_NONE;
@@ -574,7 +585,7 @@ static PyObject *sgd_step_f32(PyObject *self, PyObject *args)
     a.g = views[1].buf;
     a.m = has_velocity ? views[2].buf : NULL;
     Py_BEGIN_ALLOW_THREADS
-    parallel_for(size / 4, 1 << 16, sgd_range, &a);
+    parallel_for(size / 4, grain(1), sgd_range, &a);
     Py_END_ALLOW_THREADS
     release_buffers(3, views);
     Py_RETURN_NONE;
@@ -792,6 +803,19 @@ static PyObject *set_num_threads(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+static PyObject *set_min_part_elements(PyObject *self, PyObject *args)
+{
+    long long n;
+    if (!PyArg_ParseTuple(args, "L", &n)) return NULL;
+    if (n < 1) {
+        PyErr_Format(PyExc_ValueError, "the part size must be positive. Received: %lld", n);
+        return NULL;
+    }
+    long long before = min_part_elements;
+    min_part_elements = n;
+    return PyLong_FromLongLong(before);
+}
+
 static PyObject *get_num_threads(PyObject *self, PyObject *args)
 {
     return PyLong_FromLong(num_threads);
@@ -816,6 +840,8 @@ static PyMethodDef methods[] = {
     {"scatter_add_rows_f32", scatter_add_rows_f32, METH_VARARGS,
      "scatter_add_rows_f32(target, indices, values, rows, D, V)"},
     {"set_num_threads", set_num_threads, METH_VARARGS, "set_num_threads(n)"},
+    {"set_min_part_elements", set_min_part_elements, METH_VARARGS,
+     "set_min_part_elements(n) -> the previous value: the least elements a thread's part gets"},
     {"get_num_threads", get_num_threads, METH_NOARGS, "get_num_threads()"},
     {NULL, NULL, 0, NULL},
 };
