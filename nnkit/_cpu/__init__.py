@@ -121,7 +121,11 @@ def col2im(cols, x_shape, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, out=None):
 
 
 def max_pool2d(x, KH, KW, SH, SW, PH, PW, OH, OW, out=None):
-    """``(y, first)``: the window maxima and the uint8 row-major tap of each window's first maximum."""
+    """``(y, first)``: the window maxima and the uint8 row-major tap of each window's first maximum.
+
+    A window holding a NaN gives NaN, as the NumPy twin; its tap may differ from the twin's (which keeps the last
+    strictly larger tap before the NaN), so the gradient of a NaN window may go to another of its pixels.
+    """
     if KH * KW > 256:
         raise ValueError(f"max_pool2d keeps the tap in a uint8: at most 256 taps. Received: {KH}x{KW}")
     x = _contiguous_f32("x", numpy.ascontiguousarray(x))
@@ -200,7 +204,10 @@ def lstm_step(xw, hr, h_prev, c_prev, mask, h, c, gates):
 
 
 def lstm_step_backward(dh, dc, c_prev, c, gates, mask, dz, dh_carry, dc_prev):
-    """One LSTM step backward: writes ``dz`` (N, 4U), ``dh_carry`` and ``dc_prev`` (N, U)."""
+    """One LSTM step backward: writes ``dz`` (N, 4U), ``dh_carry`` and ``dc_prev`` (N, U).
+
+    Without a mask ``dh_carry`` is ``dh * 0`` (the NumPy twin writes 0): the same unless ``dh`` holds inf or NaN.
+    """
     N, U = dh.shape
     for name, array in (("dz", dz), ("dh_carry", dh_carry), ("dc_prev", dc_prev)):
         _contiguous_f32(name, array)
