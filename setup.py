@@ -1,8 +1,14 @@
-"""Copies the top-level kernels/*.cu into the wheel as nnkit/kernels/ (pyproject.toml holds the rest)."""
+"""Copies the top-level kernels/*.cu into the wheel as nnkit/kernels/ and builds the optional compiled CPU kernels
+(nnkit/_cpu/kernels.c); pyproject.toml holds the rest.
+
+The C extension is optional: where no compiler is found or the build fails, the install goes on without it and
+nnkit runs its NumPy code (``nnkit._cpu.unavailable_reason()`` says why).
+"""
 import pathlib
 import shutil
 
-from setuptools import setup
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 from setuptools.command.build_py import build_py
 
 
@@ -15,4 +21,17 @@ class BuildPyWithKernels(build_py):
             shutil.copy2(source, target / source.name)
 
 
-setup(cmdclass={"build_py": BuildPyWithKernels})
+class BuildExtWithFlags(build_ext):
+    """GCC/Clang flags for the CPU kernels: vectorised loops; no errno or FP traps (so sqrtf and the masked
+    products vectorise: nnkit never reads either)."""
+    def build_extensions(self):
+        if self.compiler.compiler_type == "unix":
+            for extension in self.extensions:
+                extension.extra_compile_args = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-pthread", "-std=c11"]
+                extension.extra_link_args = ["-pthread"]
+        super().build_extensions()
+
+
+cpu_kernels = Extension("nnkit._cpu._kernels", sources=["nnkit/_cpu/kernels.c"], optional=True)
+
+setup(cmdclass={"build_py": BuildPyWithKernels, "build_ext": BuildExtWithFlags}, ext_modules=[cpu_kernels])

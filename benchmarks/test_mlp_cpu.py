@@ -16,7 +16,7 @@ import nnkit
 from nnkit import backend
 from nnkit.layers import Dense, Dropout, Input
 
-from training_step import benchmark_nnkit_step
+from training_step import benchmark_nnkit_step, wait_for_idle_threads
 
 BATCH, FEATURES, HIDDEN, CLASSES = 64, 784, 128, 10
 
@@ -46,6 +46,7 @@ def test_nnkit_numpy_fit_ten_batches(benchmark, batch):
     with backend.use("cpu"):
         model = _nnkit_model()
         model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0)
+        wait_for_idle_threads()
         benchmark(lambda: model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0))
 
 
@@ -74,4 +75,5 @@ def test_torch_cpu_train_step(benchmark, batch):
     for _ in range(20):
         step()
     assert step().item() < first
+    wait_for_idle_threads()
     benchmark(step)

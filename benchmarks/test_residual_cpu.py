@@ -19,7 +19,8 @@ import nnkit
 from nnkit import backend
 from nnkit.layers import Activation, Add, Conv2D, Dense, Flatten, Input, MaxPooling2D
 
-from training_step import assert_torch_agrees, benchmark_nnkit_step, benchmark_torch_step, torch_training
+from training_step import (assert_torch_agrees, benchmark_nnkit_step, benchmark_torch_step,
+                           torch_training, wait_for_idle_threads)
 
 BATCH, SIZE, FILTERS, CLASSES, EPOCH_BATCHES = 64, 28, 16, 10, 20
 POOLED = SIZE // 2
@@ -89,6 +90,7 @@ def test_nnkit_numpy_residual_fit_epoch(benchmark, data):
     with backend.use("cpu"):
         model = _nnkit_model()
         model.fit(*data, batch_size=BATCH, epochs=1, verbose=0)
+        wait_for_idle_threads()
         benchmark(lambda: model.fit(*data, batch_size=BATCH, epochs=1, verbose=0))
 
 
@@ -105,4 +107,5 @@ def test_torch_cpu_residual_train_step(benchmark, data):
 def test_torch_cpu_residual_epoch(benchmark, data):
     _, _, _, epoch = _torch_training(data)
     epoch()
+    wait_for_idle_threads()
     benchmark(epoch)

@@ -1,7 +1,50 @@
-"""One training step exactly as ``fit`` runs it per batch, for the benchmarks to time."""
+"""One training step exactly as ``fit`` runs it per batch, for the benchmarks to time; and the check that the other
+library's thread pools are idle before a timing starts."""
+import os
+import threading
+import time
+
 import numpy
+import pytest
 
 from nnkit import backend
+
+
+def wait_for_idle_threads(window=0.05, timeout=10.0):
+    """Block until no thread of this process but the caller used CPU time for ``window`` seconds.
+
+    nnkit and PyTorch benchmarks share a process here: OpenBLAS' threads (NumPy) busy-wait for a while after each
+    parallel GEMM, and so do OpenMP's (PyTorch), slowing whichever library is timed next (PyTorch ran 1.5x slower
+    right after NumPy, issue 15). Timing starts only once the counters in /proc say that every other thread sleeps.
+    Where /proc is missing (not Linux) it waits ``window`` seconds instead. Fails after ``timeout`` seconds.
+    """
+    tasks = "/proc/self/task"
+    if not os.path.isdir(tasks):
+        time.sleep(window)
+        return
+    me = str(threading.get_native_id())
+    deadline = time.monotonic() + timeout
+
+    def cpu_ticks():
+        total = 0
+        for task in os.listdir(tasks):
+            if task == me:
+                continue
+            try:
+                with open(f"{tasks}/{task}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except OSError:  # the thread ended
+                continue
+            total += int(fields[11]) + int(fields[12])  # utime + stime
+        return total
+    before = cpu_ticks()
+    while time.monotonic() < deadline:
+        time.sleep(window)
+        after = cpu_ticks()
+        if after == before:
+            return
+        before = after
+    pytest.fail(f"other threads of this process kept using CPU for {timeout} s: timings would be unfair")
 
 
 def one_step(model, x, y):
@@ -19,6 +62,7 @@ def benchmark_nnkit_step(benchmark, model, x, y, warm_up=10):
     for _ in range(warm_up):
         step()
     assert model.evaluate(x, y, verbose=0)[0] < before
+    wait_for_idle_threads()
     benchmark(step)
 
 
@@ -53,6 +97,7 @@ def benchmark_torch_step(benchmark, step, x, y, warm_up=10):
     for _ in range(warm_up):
         step(x, y)
     assert step(x, y).item() < first
+    wait_for_idle_threads()
     benchmark(step, x, y)
 
 

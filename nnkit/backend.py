@@ -165,7 +165,12 @@ def erf(array):
 
 
 def scatter_add(target, indices, values):
-    """``target[indices] += values`` with repeated indices summed (``numpy.add.at`` / ``cupy.add.at``)."""
+    """``target[indices] += values`` with repeated indices summed (``numpy.add.at`` / ``cupy.add.at``; rows of a
+    float32 NumPy matrix by the compiled CPU kernel when it is built)."""
+    if not is_device_array(target):
+        from . import _cpu
+        if _cpu.handles(target, values) and target.ndim == 2 and target.flags.c_contiguous:
+            return _cpu.scatter_add_rows(target, indices, values)
     (cupy if is_device_array(target) else numpy).add.at(target, indices, values)
 
 

@@ -210,7 +210,11 @@ class Conv2D(AffineLayer):
                 cols = None
             # ==== dx ====
             if self.needs_input_gradient:
-                dx_chunk = primitives.col2im(dz[rows] @ kernel.T, (stop - start,) + x.shape[1:], *args)
+                # A recycled buffer: a fresh multi-megabyte product page-faults on every step (workspace.py)
+                d_cols = workspace.empty(f"{self.name}.d_cols", (rows.stop - rows.start, kernel.shape[0]), dz.dtype, xp)
+                xp.matmul(dz[rows], kernel.T, out=d_cols)
+                dx_chunk = primitives.col2im(d_cols, (stop - start,) + x.shape[1:], *args)
+                d_cols = None
                 if len(chunks) == 1:
                     dx = dx_chunk
                 else:

@@ -11,6 +11,7 @@ copying whole ``(N, OH, OW)`` planes per tap beats gathering ``(KH, KW, C)`` blo
 (2-8x for C = 2..4), and makes the weight-gradient GEMM ``cols.T @ dz`` contiguous. With many channels the
 rows-first ``(N*OH*OW, KH*KW*C)`` copy moves contiguous runs of C values and wins instead (4.5x at C = 32).
 """
+from .. import _cpu as cpu_kernels
 from .. import backend
 from ..cuda import conv as cuda_conv
 from . import workspace
@@ -73,6 +74,13 @@ def im2col(x, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW):
     """
     if backend.is_device_array(x):
         return im2col_gpu(x, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW)
+    if cpu_kernels.handles(x) and x.shape[3] >= ROWS_FIRST_CHANNELS:  # few channels: NumPy's taps-first wins
+        return im2col_compiled(x, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW)
+    return im2col_reference(x, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW)
+
+
+def im2col_reference(x, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW):
+    """The NumPy version (the reference of both twins): one strided copy per tap."""
     xp = backend.get_array_module(x)
     N, H, W, C = x.shape
     source = padded(x, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW)
@@ -89,6 +97,13 @@ def im2col(x, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW):
     return cols.reshape(KH * KW * C, N * OH * OW).T
 
 
+def im2col_compiled(x, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW):
+    """The compiled CPU twin (float32): one pass writing the patch matrix rows-first, into a recycled buffer."""
+    N, C = x.shape[0], x.shape[3]
+    out = workspace.empty("im2col", (N * OH * OW, KH * KW * C), x.dtype)
+    return cpu_kernels.im2col(x, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, out=out)
+
+
 def im2col_gpu(x, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW):
     """The GPU twin: one kernel writing the patch matrix row-major (contiguous)."""
     return cuda_conv.im2col(backend.get_array_module(x).ascontiguousarray(x), KH, KW, SH, SW, PH, PW, DH, DW, OH, OW)
@@ -98,6 +113,13 @@ def col2im(cols, x_shape, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW):
     """The adjoint of ``im2col``: ``dx (N, H, W, C)`` with every entry of ``cols`` added to its source pixel."""
     if backend.is_device_array(cols):
         return col2im_gpu(cols, x_shape, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW)
+    if cpu_kernels.handles(cols):
+        return col2im_compiled(cols, x_shape, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW)
+    return col2im_reference(cols, x_shape, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW)
+
+
+def col2im_reference(cols, x_shape, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW):
+    """The NumPy version (the reference of both twins): one strided add per tap into a zeroed, padded image."""
     xp = backend.get_array_module(cols)
     N, H, W, C = x_shape
     taps = _tap_blocks(cols, N, OH, OW, KH, KW, C)
@@ -110,6 +132,12 @@ def col2im(cols, x_shape, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW):
     if PH == PW == bottom == right == 0:
         return dx
     return xp.ascontiguousarray(dx[:, PH:PH + H, PW:PW + W, :])
+
+
+def col2im_compiled(cols, x_shape, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW):
+    """The compiled CPU twin (float32): one pass over the input pixels, each gathering its entries."""
+    out = workspace.empty("col2im", x_shape, cols.dtype)
+    return cpu_kernels.col2im(cols, tuple(x_shape), KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, out=out)
 
 
 def col2im_gpu(cols, x_shape, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW):

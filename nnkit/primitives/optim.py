@@ -3,6 +3,7 @@
 Each takes the parameters ``p``, their gradients ``g`` and the optimizer's slot buffers, all 1-D of one
 length, and scalars already folded on the host (the bias correction lives in ``alpha``).
 """
+from .. import _cpu as cpu_kernels
 from .. import backend
 from ..cuda import optim as cuda_optim
 
@@ -15,8 +16,15 @@ def adam_step(p, g, m, v, alpha, beta_1, beta_2, epsilon, decay=0.0):
         v = beta_2 * v + (1 - beta_2) * g^2
         p -= alpha * m / (sqrt(v) + epsilon)  (alpha = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t))
     """
-    twin = adam_step_gpu if backend.is_device_array(p) else adam_step_reference
+    if backend.is_device_array(p):
+        twin = adam_step_gpu
+    else:
+        twin = adam_step_compiled if _compiled_handles(p, g, m, v) else adam_step_reference
     twin(p, g, m, v, alpha, beta_1, beta_2, epsilon, decay)
+
+
+def _compiled_handles(*buffers):
+    return cpu_kernels.handles(*buffers) and all(b is None or b.flags.c_contiguous for b in buffers)
 
 
 def adam_step_reference(p, g, m, v, alpha, beta_1, beta_2, epsilon, decay=0.0):
@@ -39,6 +47,11 @@ def adam_step_reference(p, g, m, v, alpha, beta_1, beta_2, epsilon, decay=0.0):
     p -= scratch
 
 
+def adam_step_compiled(p, g, m, v, alpha, beta_1, beta_2, epsilon, decay=0.0):
+    """The compiled CPU twin (float32): one pass reading p, g, m, v once and writing p, m, v once."""
+    cpu_kernels.adam_step(p, g, m, v, alpha, beta_1, beta_2, epsilon, decay)
+
+
 def adam_step_gpu(p, g, m, v, alpha, beta_1, beta_2, epsilon, decay=0.0):
     """The GPU twin: one launch over the flat buffers, float4 / double2 loads (28 bytes per float32 parameter)."""
     cuda_optim.adam_step(p, g, m, v, alpha, beta_1, beta_2, epsilon, decay)
@@ -52,7 +65,10 @@ def sgd_step(p, g, velocity, learning_rate, momentum=0.0, nesterov=False):
                       p += velocity                             (classic)
                       p += momentum * velocity - lr * g         (Nesterov)
     """
-    twin = sgd_step_gpu if backend.is_device_array(p) else sgd_step_reference
+    if backend.is_device_array(p):
+        twin = sgd_step_gpu
+    else:
+        twin = sgd_step_compiled if _compiled_handles(p, g, velocity if momentum else None) else sgd_step_reference
     twin(p, g, velocity, learning_rate, momentum, nesterov)
 
 
@@ -67,6 +83,11 @@ def sgd_step_reference(p, g, velocity, learning_rate, momentum=0.0, nesterov=Fal
         p += momentum * velocity - learning_rate * g
     else:
         p += velocity
+
+
+def sgd_step_compiled(p, g, velocity, learning_rate, momentum=0.0, nesterov=False):
+    """The compiled CPU twin (float32): one pass, in place on ``p`` and ``velocity``."""
+    cpu_kernels.sgd_step(p, g, velocity, learning_rate, momentum, nesterov)
 
 
 def sgd_step_gpu(p, g, velocity, learning_rate, momentum=0.0, nesterov=False):

@@ -8,6 +8,7 @@ inside the image (Keras' 'same' average pooling leaves the padding out of the co
 """
 import numpy
 
+from .. import _cpu as cpu_kernels
 from .. import backend
 from ..cuda import pool as cuda_pool
 from . import workspace
@@ -21,10 +22,17 @@ def _taps(KH, KW):
 def max_pool2d(x, KH, KW, SH, SW, PH, PW, OH, OW):
     """``(y, saved)``: ``y (N, OH, OW, C)`` the window maxima; ``saved`` what the backward needs (opaque).
 
-    The NumPy twin keeps, per output, the row-major index of the first maximal tap.
+    The CPU twins keep, per output, the row-major index of the first maximal tap (uint8 up to 256 taps).
     """
     if backend.is_device_array(x):
         return max_pool2d_gpu(x, KH, KW, SH, SW, PH, PW, OH, OW)
+    if cpu_kernels.handles(x) and KH * KW <= 256:
+        return max_pool2d_compiled(x, KH, KW, SH, SW, PH, PW, OH, OW)
+    return max_pool2d_reference(x, KH, KW, SH, SW, PH, PW, OH, OW)
+
+
+def max_pool2d_reference(x, KH, KW, SH, SW, PH, PW, OH, OW):
+    """The NumPy version (the reference of both twins): a running maximum over the taps."""
     xp = backend.get_array_module(x)
     source = padded(x, KH, KW, SH, SW, PH, PW, 1, 1, OH, OW, value=-numpy.inf)
     best = window_tap(source, 0, 0, SH, SW, 1, 1, OH, OW).copy()
@@ -38,6 +46,11 @@ def max_pool2d(x, KH, KW, SH, SW, PH, PW, OH, OW):
     return best, first
 
 
+def max_pool2d_compiled(x, KH, KW, SH, SW, PH, PW, OH, OW):
+    """The compiled CPU twin (float32): one pass over the outputs, every window read once."""
+    return cpu_kernels.max_pool2d(x, KH, KW, SH, SW, PH, PW, OH, OW)
+
+
 def max_pool2d_gpu(x, KH, KW, SH, SW, PH, PW, OH, OW):
     """The GPU twin: one thread per output; ``saved`` is the int32 window index of the first maximum."""
     return cuda_pool.max_pool2d(backend.get_array_module(x).ascontiguousarray(x), KH, KW, SH, SW, PH, PW, OH, OW)
@@ -47,6 +60,13 @@ def max_pool2d_backward(dy, saved, x_shape, KH, KW, SH, SW, PH, PW, OH, OW):
     """``dx (N, H, W, C)``: each ``dy`` entry added to the input its window's maximum came from."""
     if backend.is_device_array(dy):
         return max_pool2d_backward_gpu(dy, saved, x_shape, KH, KW, SH, SW, PH, PW, OH, OW)
+    if cpu_kernels.handles(dy) and saved.dtype == numpy.uint8:
+        return max_pool2d_backward_compiled(dy, saved, x_shape, KH, KW, SH, SW, PH, PW, OH, OW)
+    return max_pool2d_backward_reference(dy, saved, x_shape, KH, KW, SH, SW, PH, PW, OH, OW)
+
+
+def max_pool2d_backward_reference(dy, saved, x_shape, KH, KW, SH, SW, PH, PW, OH, OW):
+    """The NumPy version (the reference of both twins): one masked write per tap."""
     xp = backend.get_array_module(dy)
     first = saved
     shape = _padded_shape(x_shape, KH, KW, SH, SW, PH, PW, OH, OW)
@@ -62,6 +82,12 @@ def max_pool2d_backward(dy, saved, x_shape, KH, KW, SH, SW, PH, PW, OH, OW):
         else:
             target += dy * (first == tap)
     return _unpadded(xp, dx, x_shape, PH, PW)
+
+
+def max_pool2d_backward_compiled(dy, saved, x_shape, KH, KW, SH, SW, PH, PW, OH, OW):
+    """The compiled CPU twin (float32): one pass over the input pixels, each gathering from its windows."""
+    out = workspace.empty("max_pool2d_backward", x_shape, dy.dtype)
+    return cpu_kernels.max_pool2d_backward(dy, saved, tuple(x_shape), KH, KW, SH, SW, PH, PW, OH, OW, out=out)
 
 
 def max_pool2d_backward_gpu(dy, saved, x_shape, KH, KW, SH, SW, PH, PW, OH, OW):

@@ -18,6 +18,7 @@ Notation (besides that of ``nnkit.primitives``):
 Outputs are written into the arrays passed as ``h``, ``c``, ``gates``... (slices of the layer's per-sequence
 buffers), so a step allocates nothing on the GPU path.
 """
+from .. import _cpu as cpu_kernels
 from .. import backend
 from ..cuda import recurrent as kernels
 
@@ -39,6 +40,12 @@ def _carry(new, old, mask):
 def _is_fusable(array, activation, recurrent_activation):
     return (backend.is_device_array(array) and activation.name == "tanh"
             and recurrent_activation.name == "sigmoid")
+
+
+def _is_compiled(arrays, activation, recurrent_activation):
+    """The compiled CPU twin applies: float32 NumPy arrays, tanh and sigmoid."""
+    return (activation.name == "tanh" and recurrent_activation.name == "sigmoid"
+            and cpu_kernels.handles(*arrays))
 
 
 # ==== LSTM (Hochreiter & Schmidhuber 1997, with the forget gate of Gers et al. 2000) ====
@@ -96,17 +103,39 @@ def lstm_step_backward_gpu(dh, dc, xw, hr, c_prev, c, gates, mask, dz, dh_carry,
     kernels.lstm_step_backward(dh, dc, c_prev, c, gates, mask, dz, dh_carry, dc_prev)
 
 
+def lstm_step_compiled(xw, hr, h_prev, c_prev, mask, h, c, gates, activation, recurrent_activation):
+    """``lstm_step_reference``'s signature on the compiled CPU twin (float32; tanh and sigmoid only)."""
+    cpu_kernels.lstm_step(xw, hr, h_prev, c_prev, mask, h, c, gates)
+
+
+def lstm_step_backward_compiled(dh, dc, xw, hr, c_prev, c, gates, mask, dz, dh_carry, dc_prev,
+                                activation, recurrent_activation):
+    """``lstm_step_backward_reference``'s signature on the compiled CPU twin (float32; tanh and sigmoid only)."""
+    cpu_kernels.lstm_step_backward(dh, dc, c_prev, c, gates, mask, dz, dh_carry, dc_prev)
+
+
 def lstm_step(xw, hr, h_prev, c_prev, mask, h, c, gates, activation, recurrent_activation):
-    """One LSTM step: the fused kernel for CuPy arrays with tanh/sigmoid, else ``lstm_step_reference``."""
-    step = lstm_step_gpu if _is_fusable(xw, activation, recurrent_activation) else lstm_step_reference
+    """One LSTM step: the fused kernel for CuPy arrays with tanh/sigmoid, the compiled CPU twin for float32 NumPy
+    arrays with tanh/sigmoid, else ``lstm_step_reference``."""
+    if _is_fusable(xw, activation, recurrent_activation):
+        step = lstm_step_gpu
+    elif _is_compiled((xw, hr, h_prev, c_prev, h, c, gates), activation, recurrent_activation):
+        step = lstm_step_compiled
+    else:
+        step = lstm_step_reference
     step(xw, hr, h_prev, c_prev, mask, h, c, gates, activation, recurrent_activation)
 
 
 def lstm_step_backward(dh, dc, xw, hr, c_prev, c, gates, mask, dz, dh_carry, dc_prev,
                        activation, recurrent_activation):
-    """One LSTM step backward: the fused kernel for CuPy arrays with tanh/sigmoid, else ``lstm_step_backward_reference``."""
-    step = lstm_step_backward_gpu if _is_fusable(dh, activation, recurrent_activation) \
-        else lstm_step_backward_reference
+    """One LSTM step backward: the fused kernel for CuPy arrays with tanh/sigmoid, the compiled CPU twin for float32
+    NumPy arrays with tanh/sigmoid, else ``lstm_step_backward_reference``."""
+    if _is_fusable(dh, activation, recurrent_activation):
+        step = lstm_step_backward_gpu
+    elif _is_compiled((dh, dc, c_prev, c, gates, dz, dh_carry, dc_prev), activation, recurrent_activation):
+        step = lstm_step_backward_compiled
+    else:
+        step = lstm_step_backward_reference
     step(dh, dc, xw, hr, c_prev, c, gates, mask, dz, dh_carry, dc_prev, activation, recurrent_activation)
 
 

@@ -1,0 +1,855 @@
+/* nnkit's compiled CPU kernels: float32 twins of the NumPy references in nnkit/primitives.
+ *
+ * Each entry point takes C-contiguous buffers (the Python wrappers in nnkit/_cpu/__init__.py check dtype and
+ * layout and allocate the outputs) and the shape letters of nnkit.primitives' "Notation" as integers. Work is
+ * split over rows by a fork-join of pthreads (parallel_for): the threads exist only while a call runs, so
+ * they never spin between calls and never compete with OpenBLAS' threads for the cores (libgomp's idle
+ * threads busy-wait for a while after each parallel region, which on a 2-core machine taxed every GEMM that
+ * followed). The GIL is released while a kernel runs.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+
+#define MAX_THREADS 64
+
+/* The arithmetic-bound loops (the LSTM gates) are compiled twice on x86-64 with GCC: for AVX2 + FMA and for the
+ * baseline; the loader picks the clone the CPU runs (2.4x faster per gate on AVX2 than SSE2, measured). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define VECTOR_CLONES __attribute__((target_clones("arch=haswell", "default")))
+#else
+#define VECTOR_CLONES
+#endif
+
+static int num_threads = 1;
+/* The least number of elements a thread's part gets (see grain); tests lower it to make small arrays split. */
+static int64_t min_part_elements = 262144;
+
+/* ---- fork-join over [0, n) ------------------------------------------------------------------------------- */
+
+typedef void (*range_fn)(void *ctx, int64_t begin, int64_t end, int part);
+
+typedef struct {
+    range_fn fn;
+    void *ctx;
+    int64_t begin, end;
+    int part;
+} range_task;
+
+static void *run_range(void *arg)
+{
+    range_task *task = (range_task *)arg;
+    task->fn(task->ctx, task->begin, task->end, task->part);
+    return NULL;
+}
+
+/* How many parts parallel_for splits n items into when each part should hold at least min_items of them. */
+static int parts_for(int64_t n, int64_t min_items)
+{
+    int64_t parts = min_items > 0 ? n / min_items : n;
+    if (parts > num_threads) parts = num_threads;
+    return parts < 1 ? 1 : (int)parts;
+}
+
+/* How many items of `width` elements each a thread must get before a second one is worth starting: starting and
+ * joining a thread costs tens of microseconds (far more on a loaded machine), so a part gets at least ~256K
+ * elements (about 0.1 ms of memory-bound work). */
+static int64_t grain(int64_t width)
+{
+    width = width > 0 ? width : 1;
+    return (min_part_elements + width - 1) / width;
+}
+
+/* fn(ctx, begin, end, part) over parts_for(n, min_items) contiguous parts; part 0 runs on the calling thread. */
+static void parallel_for(int64_t n, int64_t min_items, range_fn fn, void *ctx)
+{
+    int parts = parts_for(n, min_items);
+    range_task tasks[MAX_THREADS];
+    pthread_t threads[MAX_THREADS];
+    int started[MAX_THREADS] = {0};
+    for (int p = 0; p < parts; p++) {
+        tasks[p] = (range_task){fn, ctx, n * p / parts, n * (p + 1) / parts, p};
+    }
+    for (int p = 1; p < parts; p++) {
+        started[p] = pthread_create(&threads[p], NULL, run_range, &tasks[p]) == 0;
+        if (!started[p]) run_range(&tasks[p]);  /* no thread to be had: do the part here */
+    }
+    run_range(&tasks[0]);
+    for (int p = 1; p < parts; p++) {
+        if (started[p]) pthread_join(threads[p], NULL);
+    }
+}
+
+/* ---- window geometry shared by convolution and pooling -------------------------------------------------- */
+
+typedef struct {
+    int64_t N, H, W, C, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW;
+} geometry;
+
+static int parse_geometry(PyObject *args, Py_ssize_t first, geometry *g)
+{
+    int64_t *fields[] = {&g->N, &g->H, &g->W, &g->C, &g->KH, &g->KW, &g->SH, &g->SW,
+                         &g->PH, &g->PW, &g->DH, &g->DW, &g->OH, &g->OW};
+    if (PyTuple_GET_SIZE(args) != first + 14) {
+        PyErr_Format(PyExc_TypeError, "expected %zd arguments, got %zd", first + 14, PyTuple_GET_SIZE(args));
+        return 0;
+    }
+    for (int i = 0; i < 14; i++) {
+        *fields[i] = PyLong_AsLongLong(PyTuple_GET_ITEM(args, first + i));
+        if (*fields[i] == -1 && PyErr_Occurred()) return 0;
+    }
+    return 1;
+}
+
+/* Borrow the buffers of the first `count` arguments (writable where asked) and check their byte sizes. */
+static int get_buffers(PyObject *args, int count, Py_buffer *views, const int *writable, const int64_t *nbytes)
+{
+    for (int i = 0; i < count; i++) {
+        int flags = PyBUF_C_CONTIGUOUS | (writable[i] ? PyBUF_WRITABLE : 0);
+        if (PyObject_GetBuffer(PyTuple_GET_ITEM(args, i), &views[i], flags) != 0) {
+            for (int j = 0; j < i; j++) PyBuffer_Release(&views[j]);
+            return 0;
+        }
+        if (views[i].len != nbytes[i]) {
+            PyErr_Format(PyExc_ValueError, "buffer argument %d holds %zd bytes; the shapes given need %lld",
+                         i, views[i].len, (long long)nbytes[i]);
+            for (int j = 0; j <= i; j++) PyBuffer_Release(&views[j]);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void release_buffers(int count, Py_buffer *views)
+{
+    for (int i = 0; i < count; i++) PyBuffer_Release(&views[i]);
+}
+
+/* ---- im2col: x (N, H, W, C) -> cols (N*OH*OW, KH*KW*C), rows-first, zeros in the padding ----------------- */
+
+typedef struct {
+    const float *x;
+    float *cols;
+    geometry g;
+} im2col_args;
+
+static void im2col_rows(void *ctx, int64_t begin, int64_t end, int part)
+{
+    const im2col_args *a = (const im2col_args *)ctx;
+    const geometry g = a->g;
+    (void)part;
+    for (int64_t row = begin; row < end; row++) {
+        int64_t n = row / (g.OH * g.OW), oh = row / g.OW % g.OH, ow = row % g.OW;
+        float *out = a->cols + row * g.KH * g.KW * g.C;
+        for (int64_t kh = 0; kh < g.KH; kh++) {
+            int64_t h = oh * g.SH - g.PH + kh * g.DH;
+            for (int64_t kw = 0; kw < g.KW; kw++, out += g.C) {
+                int64_t w = ow * g.SW - g.PW + kw * g.DW;
+                if (h < 0 || h >= g.H || w < 0 || w >= g.W) {
+                    memset(out, 0, g.C * sizeof(float));
+                    continue;
+                }
+                const float *in = a->x + ((n * g.H + h) * g.W + w) * g.C;
+                for (int64_t c = 0; c < g.C; c++) out[c] = in[c];
+            }
+        }
+    }
+}
+
+static PyObject *im2col_f32(PyObject *self, PyObject *args)
+{
+    im2col_args a;
+    Py_buffer views[2];
+    if (!parse_geometry(args, 2, &a.g)) return NULL;
+    const geometry g = a.g;
+    const int writable[] = {0, 1};
+    const int64_t nbytes[] = {g.N * g.H * g.W * g.C * 4, g.N * g.OH * g.OW * g.KH * g.KW * g.C * 4};
+    if (!get_buffers(args, 2, views, writable, nbytes)) return NULL;
+    a.x = views[0].buf;
+    a.cols = views[1].buf;
+    Py_BEGIN_ALLOW_THREADS
+    parallel_for(g.N * g.OH * g.OW, grain(g.KH * g.KW * g.C), im2col_rows, &a);
+    Py_END_ALLOW_THREADS
+    release_buffers(2, views);
+    Py_RETURN_NONE;
+}
+
+/* ---- col2im: the adjoint, as a gather: each input pixel sums the column entries that read it ------------- */
+
+typedef struct {
+    const float *cols;
+    float *dx;
+    geometry g;
+} col2im_args;
+
+/* The output index o with o*S - P + k*D == i for tap k, or -1 when no window reads pixel i through tap k. */
+static inline int64_t window_of(int64_t i, int64_t k, int64_t S, int64_t P, int64_t D, int64_t O)
+{
+    int64_t t = i + P - k * D;
+    if (t < 0 || t % S != 0 || t / S >= O) return -1;
+    return t / S;
+}
+
+static void col2im_pixel_rows(void *ctx, int64_t begin, int64_t end, int part)
+{
+    const col2im_args *a = (const col2im_args *)ctx;
+    const geometry g = a->g;
+    const int64_t row_length = g.KH * g.KW * g.C;
+    (void)part;
+    for (int64_t nh = begin; nh < end; nh++) {  /* one image row (n, h) */
+        int64_t n = nh / g.H, h = nh % g.H;
+        for (int64_t w = 0; w < g.W; w++) {
+            float *out = a->dx + (nh * g.W + w) * g.C;
+            memset(out, 0, g.C * sizeof(float));
+            for (int64_t kh = 0; kh < g.KH; kh++) {
+                int64_t oh = window_of(h, kh, g.SH, g.PH, g.DH, g.OH);
+                if (oh < 0) continue;
+                for (int64_t kw = 0; kw < g.KW; kw++) {
+                    int64_t ow = window_of(w, kw, g.SW, g.PW, g.DW, g.OW);
+                    if (ow < 0) continue;
+                    const float *in = a->cols + ((n * g.OH + oh) * g.OW + ow) * row_length + (kh * g.KW + kw) * g.C;
+                    for (int64_t c = 0; c < g.C; c++) out[c] += in[c];
+                }
+            }
+        }
+    }
+}
+
+static PyObject *col2im_f32(PyObject *self, PyObject *args)
+{
+    col2im_args a;
+    Py_buffer views[2];
+    if (!parse_geometry(args, 2, &a.g)) return NULL;
+    const geometry g = a.g;
+    const int writable[] = {0, 1};
+    const int64_t nbytes[] = {g.N * g.OH * g.OW * g.KH * g.KW * g.C * 4, g.N * g.H * g.W * g.C * 4};
+    if (!get_buffers(args, 2, views, writable, nbytes)) return NULL;
+    a.cols = views[0].buf;
+    a.dx = views[1].buf;
+    Py_BEGIN_ALLOW_THREADS
+    parallel_for(g.N * g.H, grain(g.W * g.KH * g.KW * g.C), col2im_pixel_rows, &a);
+    Py_END_ALLOW_THREADS
+    release_buffers(2, views);
+    Py_RETURN_NONE;
+}
+
+/* ---- max pooling: y (N, OH, OW, C) and the row-major tap of each window's first maximum (uint8) ---------- */
+
+typedef struct {
+    const float *x, *dy;
+    const uint8_t *first_in;
+    float *y, *dx;
+    uint8_t *first;
+    geometry g;  /* DH = DW = 1 */
+} pool_args;
+
+static void max_pool_rows(void *ctx, int64_t begin, int64_t end, int part)
+{
+    const pool_args *a = (const pool_args *)ctx;
+    const geometry g = a->g;
+    (void)part;
+    for (int64_t noh = begin; noh < end; noh++) {  /* one output row (n, oh) */
+        int64_t n = noh / g.OH, oh = noh % g.OH;
+        for (int64_t ow = 0; ow < g.OW; ow++) {
+            float *restrict best = a->y + (noh * g.OW + ow) * g.C;
+            uint8_t *restrict first = a->first + (noh * g.OW + ow) * g.C;
+            for (int64_t c = 0; c < g.C; c++) best[c] = -INFINITY;
+            /* pass 1: the maxima (padding is -inf; a NaN spreads, as in numpy.maximum) */
+            for (int64_t kh = 0; kh < g.KH; kh++) {
+                int64_t h = oh * g.SH - g.PH + kh;
+                for (int64_t kw = 0; kw < g.KW; kw++) {
+                    int64_t w = ow * g.SW - g.PW + kw;
+                    if (h < 0 || h >= g.H || w < 0 || w >= g.W) {
+                        continue;
+                    }
+                    const float *restrict in = a->x + ((n * g.H + h) * g.W + w) * g.C;
+                    for (int64_t c = 0; c < g.C; c++) best[c] = (in[c] > best[c] || in[c] != in[c]) ? in[c] : best[c];
+                }
+            }
+            /* pass 2: the first tap (row-major) holding the maximum, found by walking the taps backwards */
+            for (int64_t c = 0; c < g.C; c++) first[c] = 0;
+            for (int64_t kh = g.KH - 1; kh >= 0; kh--) {
+                int64_t h = oh * g.SH - g.PH + kh;
+                for (int64_t kw = g.KW - 1; kw >= 0; kw--) {
+                    int64_t w = ow * g.SW - g.PW + kw;
+                    const uint8_t tap = (uint8_t)(kh * g.KW + kw);
+                    if (h < 0 || h >= g.H || w < 0 || w >= g.W) {
+                        for (int64_t c = 0; c < g.C; c++) first[c] = best[c] == -INFINITY ? tap : first[c];
+                        continue;
+                    }
+                    const float *restrict in = a->x + ((n * g.H + h) * g.W + w) * g.C;
+                    for (int64_t c = 0; c < g.C; c++) first[c] = in[c] == best[c] ? tap : first[c];
+                }
+            }
+        }
+    }
+}
+
+static PyObject *max_pool2d_f32(PyObject *self, PyObject *args)
+{
+    pool_args a;
+    Py_buffer views[3];
+    if (!parse_geometry(args, 3, &a.g)) return NULL;
+    const geometry g = a.g;
+    const int writable[] = {0, 1, 1};
+    const int64_t out = g.N * g.OH * g.OW * g.C;
+    const int64_t nbytes[] = {g.N * g.H * g.W * g.C * 4, out * 4, out};
+    if (!get_buffers(args, 3, views, writable, nbytes)) return NULL;
+    a.x = views[0].buf;
+    a.y = views[1].buf;
+    a.first = views[2].buf;
+    Py_BEGIN_ALLOW_THREADS
+    parallel_for(g.N * g.OH, grain(g.OW * g.KH * g.KW * g.C), max_pool_rows, &a);
+    Py_END_ALLOW_THREADS
+    release_buffers(3, views);
+    Py_RETURN_NONE;
+}
+
+/* dx (N, H, W, C): each input pixel gathers dy of the windows whose first maximum it was (no scatter). */
+static void max_pool_backward_rows(void *ctx, int64_t begin, int64_t end, int part)
+{
+    const pool_args *a = (const pool_args *)ctx;
+    const geometry g = a->g;
+    (void)part;
+    for (int64_t nh = begin; nh < end; nh++) {
+        int64_t n = nh / g.H, h = nh % g.H;
+        for (int64_t w = 0; w < g.W; w++) {
+            float *restrict out = a->dx + (nh * g.W + w) * g.C;
+            memset(out, 0, g.C * sizeof(float));
+            for (int64_t kh = 0; kh < g.KH; kh++) {
+                int64_t oh = window_of(h, kh, g.SH, g.PH, 1, g.OH);
+                if (oh < 0) continue;
+                for (int64_t kw = 0; kw < g.KW; kw++) {
+                    int64_t ow = window_of(w, kw, g.SW, g.PW, 1, g.OW);
+                    if (ow < 0) continue;
+                    const uint8_t tap = (uint8_t)(kh * g.KW + kw);
+                    const int64_t at = ((n * g.OH + oh) * g.OW + ow) * g.C;
+                    const float *restrict dy = a->dy + at;
+                    const uint8_t *restrict first = a->first_in + at;
+                    for (int64_t c = 0; c < g.C; c++) out[c] += dy[c] * (float)(first[c] == tap);
+                }
+            }
+        }
+    }
+}
+
+static PyObject *max_pool2d_backward_f32(PyObject *self, PyObject *args)
+{
+    pool_args a;
+    Py_buffer views[3];
+    if (!parse_geometry(args, 3, &a.g)) return NULL;
+    const geometry g = a.g;
+    const int writable[] = {0, 0, 1};
+    const int64_t out = g.N * g.OH * g.OW * g.C;
+    const int64_t nbytes[] = {out * 4, out, g.N * g.H * g.W * g.C * 4};
+    if (!get_buffers(args, 3, views, writable, nbytes)) return NULL;
+    a.dy = views[0].buf;
+    a.first_in = views[1].buf;
+    a.dx = views[2].buf;
+    Py_BEGIN_ALLOW_THREADS
+    parallel_for(g.N * g.H, grain(g.W * g.C), max_pool_backward_rows, &a);
+    Py_END_ALLOW_THREADS
+    release_buffers(3, views);
+    Py_RETURN_NONE;
+}
+
+/* ---- bias + ReLU (or identity): z (rows, F) in place; backward dz and the bias gradient in one pass ------- */
+
+typedef struct {
+    float *z, *dz;
+    const float *bias, *dy, *y;
+    double *partials;  /* (parts, F) column sums, one row per part */
+    int64_t F;
+    int relu;
+} bias_act_args;
+
+static void bias_act_rows(void *ctx, int64_t begin, int64_t end, int part)
+{
+    const bias_act_args *a = (const bias_act_args *)ctx;
+    (void)part;
+    for (int64_t r = begin; r < end; r++) {
+        float *z = a->z + r * a->F;
+        if (a->bias) {
+            for (int64_t f = 0; f < a->F; f++) z[f] += a->bias[f];
+        }
+        if (a->relu) {
+            for (int64_t f = 0; f < a->F; f++) z[f] = z[f] < 0.0f ? 0.0f : z[f];  /* NaN stays NaN */
+        }
+    }
+}
+
+static PyObject *bias_activation_f32(PyObject *self, PyObject *args)
+{
+    bias_act_args a = {0};
+    Py_buffer views[2];
+    long long rows, F;
+    int relu, has_bias;
+    PyObject *z_obj, *bias_obj;
+    if (!PyArg_ParseTuple(args, "OOLLpp", &z_obj, &bias_obj, &rows, &F, &relu, &has_bias)) return NULL;
+    PyObject *arrays = Py_BuildValue("(OO)", z_obj, has_bias ? bias_obj : z_obj);
+    if (!arrays) return NULL;
+    const int writable[] = {1, 0};
+    const int64_t nbytes[] = {rows * F * 4, has_bias ? F * 4 : rows * F * 4};
+    int ok = get_buffers(arrays, 2, views, writable, nbytes);
+    Py_DECREF(arrays);
+    if (!ok) return NULL;
+    a.z = views[0].buf;
+    a.bias = has_bias ? views[1].buf : NULL;
+    a.F = F;
+    a.relu = relu;
+    Py_BEGIN_ALLOW_THREADS
+    parallel_for(rows, grain(F), bias_act_rows, &a);
+    Py_END_ALLOW_THREADS
+    release_buffers(2, views);
+    Py_RETURN_NONE;
+}
+
+static void bias_act_backward_rows(void *ctx, int64_t begin, int64_t end, int part)
+{
+    const bias_act_args *a = (const bias_act_args *)ctx;
+    double *sums = a->partials ? a->partials + part * a->F : NULL;
+    float block[256];  /* column sums of up to 64 rows in float, folded into the double sums per block */
+    for (int64_t f0 = 0; f0 < a->F; f0 += 256) {
+        int64_t width = a->F - f0 < 256 ? a->F - f0 : 256;
+        for (int64_t r0 = begin; r0 < end; r0 += 64) {
+            int64_t r1 = r0 + 64 < end ? r0 + 64 : end;
+            memset(block, 0, sizeof(block));
+            for (int64_t r = r0; r < r1; r++) {
+                const float *restrict dy = a->dy + r * a->F + f0, *restrict y = a->y + r * a->F + f0;
+                float *dz = a->dz + r * a->F + f0;
+                if (a->relu) {
+                    float *restrict relu_dz = dz;  /* its own buffer: the wrapper never passes dy as dz here */
+                    for (int64_t f = 0; f < width; f++) relu_dz[f] = dy[f] * (float)(y[f] > 0.0f);
+                } else if (dz != dy) {
+                    memcpy(dz, dy, width * sizeof(float));
+                }
+                for (int64_t f = 0; f < width; f++) block[f] += dz[f];
+            }
+            if (sums) {
+                for (int64_t f = 0; f < width; f++) sums[f0 + f] += block[f];
+            }
+        }
+    }
+}
+
+/* bias_activation_backward_f32(dy, y, dz, bias_grad_or_None, rows, F, relu): dz = dy * (y > 0) (or dy). */
+static PyObject *bias_activation_backward_f32(PyObject *self, PyObject *args)
+{
+    bias_act_args a = {0};
+    Py_buffer views[4];
+    PyObject *dy_obj, *y_obj, *dz_obj, *grad_obj;
+    long long rows, F;
+    int relu;
+    if (!PyArg_ParseTuple(args, "OOOOLLp", &dy_obj, &y_obj, &dz_obj, &grad_obj, &rows, &F, &relu)) return NULL;
+    int has_grad = grad_obj != Py_None;
+    PyObject *arrays = Py_BuildValue("(OOOO)", dy_obj, relu ? y_obj : dy_obj, dz_obj, has_grad ? grad_obj : dy_obj);
+    if (!arrays) return NULL;
+    const int writable[] = {0, 0, 1, has_grad};
+    const int64_t nbytes[] = {rows * F * 4, rows * F * 4, rows * F * 4, has_grad ? F * 4 : rows * F * 4};
+    int ok = get_buffers(arrays, 4, views, writable, nbytes);
+    Py_DECREF(arrays);
+    if (!ok) return NULL;
+    a.dy = views[0].buf;
+    a.y = views[1].buf;
+    a.dz = views[2].buf;
+    a.F = F;
+    a.relu = relu;
+    int parts = parts_for(rows, grain(F));
+    if (has_grad) {
+        a.partials = PyMem_RawCalloc((size_t)(parts * F), sizeof(double));
+        if (!a.partials) {
+            release_buffers(4, views);
+            return PyErr_NoMemory();
+        }
+    }
+    Py_BEGIN_ALLOW_THREADS
+    parallel_for(rows, grain(F), bias_act_backward_rows, &a);
+    if (has_grad) {
+        float *grad = views[3].buf;
+        for (int64_t f = 0; f < F; f++) {
+            double total = 0.0;
+            for (int p = 0; p < parts; p++) total += a.partials[p * F + f];
+            grad[f] = (float)total;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    PyMem_RawFree(a.partials);
+    release_buffers(4, views);
+    Py_RETURN_NONE;
+}
+
+/* ---- optimizer steps: one pass over the flat buffers ---------------------------------------------------- */
+
+typedef struct {
+    float *p, *m, *v;
+    const float *g;
+    /* 1 - beta and 1 - decay are taken in double before rounding (1.0f - 0.999f is 4.7e-5 off 0.001) */
+    float alpha, beta_1, beta_2, one_minus_beta_1, one_minus_beta_2, epsilon, keep, learning_rate, momentum;
+    int nesterov;
+} optim_args;
+
+static void adam_range(void *ctx, int64_t begin, int64_t end, int part)
+{
+    const optim_args *a = (const optim_args *)ctx;
+    const float keep = a->keep, b1 = a->beta_1, b2 = a->beta_2, c1 = a->one_minus_beta_1, c2 = a->one_minus_beta_2;
+    (void)part;
+    for (int64_t i = begin; i < end; i++) {
+        float g = a->g[i];
+        float m = a->m[i] * b1 + g * c1;
+        float v = a->v[i] * b2 + g * g * c2;
+        a->m[i] = m;
+        a->v[i] = v;
+        a->p[i] = a->p[i] * keep - a->alpha * (m / (sqrtf(v) + a->epsilon));
+    }
+}
+
+static void sgd_range(void *ctx, int64_t begin, int64_t end, int part)
+{
+    const optim_args *a = (const optim_args *)ctx;
+    const float lr = a->learning_rate, mu = a->momentum;
+    (void)part;
+    if (!a->m) {
+        for (int64_t i = begin; i < end; i++) a->p[i] -= lr * a->g[i];
+        return;
+    }
+    for (int64_t i = begin; i < end; i++) {
+        float g = a->g[i];
+        float velocity = mu * a->m[i] - lr * g;
+        a->m[i] = velocity;
+        a->p[i] += a->nesterov ? mu * velocity - lr * g : velocity;
+    }
+}
+
+/* adam_step_f32(p, g, m, v, alpha, beta_1, beta_2, epsilon, decay) */
+static PyObject *adam_step_f32(PyObject *self, PyObject *args)
+{
+    optim_args a = {0};
+    Py_buffer views[4];
+    PyObject *p_obj, *g_obj, *m_obj, *v_obj;
+    double alpha, beta_1, beta_2, epsilon, decay;
+    if (!PyArg_ParseTuple(args, "OOOOddddd", &p_obj, &g_obj, &m_obj, &v_obj, &alpha, &beta_1, &beta_2, &epsilon,
+                          &decay)) return NULL;
+    a.alpha = (float)alpha;
+    a.beta_1 = (float)beta_1;
+    a.beta_2 = (float)beta_2;
+    a.one_minus_beta_1 = (float)(1.0 - beta_1);
+    a.one_minus_beta_2 = (float)(1.0 - beta_2);
+    a.epsilon = (float)epsilon;
+    a.keep = (float)(1.0 - decay);
+    Py_buffer probe;
+    if (PyObject_GetBuffer(p_obj, &probe, PyBUF_C_CONTIGUOUS) != 0) return NULL;
+    const int64_t size = probe.len;  /* bytes: every buffer holds as many */
+    PyBuffer_Release(&probe);
+    PyObject *arrays = Py_BuildValue("(OOOO)", p_obj, g_obj, m_obj, v_obj);
+    if (!arrays) return NULL;
+    const int writable[] = {1, 0, 1, 1};
+    const int64_t nbytes[] = {size, size, size, size};
+    int ok = get_buffers(arrays, 4, views, writable, nbytes);
+    Py_DECREF(arrays);
+    if (!ok) return NULL;
+    a.p = views[0].buf;
+    a.g = views[1].buf;
+    a.m = views[2].buf;
+    a.v = views[3].buf;
+    Py_BEGIN_ALLOW_THREADS
+    parallel_for(size / 4, grain(1), adam_range, &a);
+    Py_END_ALLOW_THREADS
+    release_buffers(4, views);
+    Py_RETURN_NONE;
+}
+
+/* sgd_step_f32(p, g, velocity_or_None, learning_rate, momentum, nesterov) */
+static PyObject *sgd_step_f32(PyObject *self, PyObject *args)
+{
+    optim_args a = {0};
+    Py_buffer views[3];
+    PyObject *p_obj, *g_obj, *velocity_obj;
+    if (!PyArg_ParseTuple(args, "OOOffp", &p_obj, &g_obj, &velocity_obj, &a.learning_rate, &a.momentum,
+                          &a.nesterov)) return NULL;
+    int has_velocity = velocity_obj != Py_None;
+    Py_buffer probe;
+    if (PyObject_GetBuffer(p_obj, &probe, PyBUF_C_CONTIGUOUS) != 0) return NULL;
+    const int64_t size = probe.len;  /* bytes: every buffer holds as many */
+    PyBuffer_Release(&probe);
+    PyObject *arrays = Py_BuildValue("(OOO)", p_obj, g_obj, has_velocity ? velocity_obj : g_obj);
+    if (!arrays) return NULL;
+    const int writable[] = {1, 0, has_velocity};
+    const int64_t nbytes[] = {size, size, size};
+    int ok = get_buffers(arrays, 3, views, writable, nbytes);
+    Py_DECREF(arrays);
+    if (!ok) return NULL;
+    a.p = views[0].buf;
+    a.g = views[1].buf;
+    a.m = has_velocity ? views[2].buf : NULL;
+    Py_BEGIN_ALLOW_THREADS
+    parallel_for(size / 4, grain(1), sgd_range, &a);
+    Py_END_ALLOW_THREADS
+    release_buffers(3, views);
+    Py_RETURN_NONE;
+}
+
+/* ---- LSTM steps (tanh candidate and cell, sigmoid gates; Keras' gate order i, f, c, o) ------------------- */
+
+/* exp, sigmoid and tanh written as plain arithmetic so that the loops vectorise (glibc's expf/tanhf do not):
+ * Cephes' expf (range reduction by ln 2, degree-6 polynomial, 2^k from the exponent bits; < 2 ulp over the
+ * clamped range) and Cephes' tanhf polynomial below |x| = 0.625, where 1 - 2 / (1 + e^2x) would cancel. */
+static inline float exp_poly(float x)
+{
+    x = x < -87.0f ? -87.0f : x;
+    x = x > 88.0f ? 88.0f : x;
+    const int32_t k = (int32_t)(x * 1.44269504088896341f + 128.5f) - 128;  /* round(x / ln 2), via a positive floor */
+    const float kf = (float)k;
+    const float r = (x - kf * 0.693359375f) + kf * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    const int32_t bits = (k + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+
+static inline float sigmoid_poly(float x)
+{
+    return 1.0f / (1.0f + exp_poly(-x));
+}
+
+static inline float tanh_poly(float x)
+{
+    const float z = x * x;
+    float small = -5.70498872745e-3f;
+    small = small * z + 2.06390887954e-2f;
+    small = small * z - 5.37397155531e-2f;
+    small = small * z + 1.33314422036e-1f;
+    small = small * z - 3.33332819422e-1f;
+    small = small * z * x + x;
+    const float large = 1.0f - 2.0f / (1.0f + exp_poly(2.0f * x));
+    return fabsf(x) < 0.625f ? small : large;
+}
+
+/* One row of the LSTM step, each loop simple enough to vectorise. */
+VECTOR_CLONES static void sigmoid_of_sum(const float *restrict x, const float *restrict r, float *restrict out,
+                                        int64_t n)
+{
+    for (int64_t u = 0; u < n; u++) out[u] = sigmoid_poly(x[u] + r[u]);
+}
+
+VECTOR_CLONES static void tanh_of_sum(const float *restrict x, const float *restrict r, float *restrict out,
+                                     int64_t n)
+{
+    for (int64_t u = 0; u < n; u++) out[u] = tanh_poly(x[u] + r[u]);
+}
+
+/* c_t = f * c_{t-1} + i * g;  h_t = o * tanh(c_t), from the activated gates [i, f, g, o] of one row. */
+VECTOR_CLONES static void lstm_cell(const float *restrict gate, const float *restrict c_in,
+                                    float *restrict c_out, float *restrict h_out, int64_t U)
+{
+    for (int64_t u = 0; u < U; u++) {
+        const float c_new = gate[U + u] * c_in[u] + gate[u] * gate[2 * U + u];
+        c_out[u] = c_new;
+        h_out[u] = gate[3 * U + u] * tanh_poly(c_new);
+    }
+}
+
+/* One row backward; m is the row's mask (1 for a real step): the share 1 - m of dh and dc skips the step. */
+VECTOR_CLONES static void lstm_cell_backward(const float *restrict dh, const float *restrict dc,
+                                             const float *restrict c_in, const float *restrict c,
+                                             const float *restrict gate, float m, float *restrict dz,
+                                             float *restrict dh_carry, float *restrict dc_prev, int64_t U)
+{
+    const float skip = 1.0f - m;
+    for (int64_t u = 0; u < U; u++) {
+        const float i = gate[u], f = gate[U + u], g = gate[2 * U + u], o = gate[3 * U + u];
+        const float dh_real = dh[u] * m, tanh_c = tanh_poly(c[u]);
+        const float dc_total = dc[u] * m + dh_real * o * (1.0f - tanh_c * tanh_c);
+        dz[u] = dc_total * g * i * (1.0f - i);
+        dz[U + u] = dc_total * c_in[u] * f * (1.0f - f);
+        dz[2 * U + u] = dc_total * i * (1.0f - g * g);
+        dz[3 * U + u] = dh_real * tanh_c * o * (1.0f - o);
+        dh_carry[u] = dh[u] * skip;
+        dc_prev[u] = dc_total * f + dc[u] * skip;
+    }
+}
+
+/* lstm_step_f32(xw, hr, h_prev, c_prev, mask_or_None, h, c, gates, N, U): the twin of lstm_step_reference. */
+static PyObject *lstm_step_f32(PyObject *self, PyObject *args)
+{
+    PyObject *objects[8];
+    long long N, U;
+    if (!PyArg_ParseTuple(args, "OOOOOOOOLL", &objects[0], &objects[1], &objects[2], &objects[3], &objects[4],
+                          &objects[5], &objects[6], &objects[7], &N, &U)) return NULL;
+    const int has_mask = objects[4] != Py_None;
+    PyObject *arrays = Py_BuildValue("(OOOOOOOO)", objects[0], objects[1], objects[2], objects[3],
+                                     has_mask ? objects[4] : objects[2], objects[5], objects[6], objects[7]);
+    if (!arrays) return NULL;
+    Py_buffer views[8];
+    const int writable[] = {0, 0, 0, 0, 0, 1, 1, 1};
+    const int64_t state = N * U * 4, wide = 4 * N * U * 4;
+    const int64_t nbytes[] = {wide, wide, state, state, has_mask ? N * 4 : state, state, state, wide};
+    int ok = get_buffers(arrays, 8, views, writable, nbytes);
+    Py_DECREF(arrays);
+    if (!ok) return NULL;
+    const float *xw = views[0].buf, *hr = views[1].buf, *h_prev = views[2].buf, *c_prev = views[3].buf;
+    const float *mask = has_mask ? views[4].buf : NULL;
+    float *h = views[5].buf, *c = views[6].buf, *gates = views[7].buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (int64_t n = 0; n < N; n++) {
+        const int64_t wide_row = n * 4 * U, row = n * U;
+        sigmoid_of_sum(xw + wide_row, hr + wide_row, gates + wide_row, 2 * U);  /* i, f */
+        tanh_of_sum(xw + wide_row + 2 * U, hr + wide_row + 2 * U, gates + wide_row + 2 * U, U);  /* g */
+        sigmoid_of_sum(xw + wide_row + 3 * U, hr + wide_row + 3 * U, gates + wide_row + 3 * U, U);  /* o */
+        lstm_cell(gates + wide_row, c_prev + row, c + row, h + row, U);
+        if (mask && !(mask[n] > 0.0f)) {  /* a padded step carries the state over */
+            memcpy(c + row, c_prev + row, U * sizeof(float));
+            memcpy(h + row, h_prev + row, U * sizeof(float));
+        }
+    }
+    Py_END_ALLOW_THREADS
+    release_buffers(8, views);
+    Py_RETURN_NONE;
+}
+
+/* lstm_step_backward_f32(dh, dc, c_prev, c, gates, mask_or_None, dz, dh_carry, dc_prev, N, U):
+ * the twin of lstm_step_backward_reference (a padded step, mask 0, passes dh and dc on unchanged). */
+static PyObject *lstm_step_backward_f32(PyObject *self, PyObject *args)
+{
+    PyObject *objects[9];
+    long long N, U;
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOLL", &objects[0], &objects[1], &objects[2], &objects[3], &objects[4],
+                          &objects[5], &objects[6], &objects[7], &objects[8], &N, &U)) return NULL;
+    const int has_mask = objects[5] != Py_None;
+    PyObject *arrays = Py_BuildValue("(OOOOOOOOO)", objects[0], objects[1], objects[2], objects[3], objects[4],
+                                     has_mask ? objects[5] : objects[0], objects[6], objects[7], objects[8]);
+    if (!arrays) return NULL;
+    Py_buffer views[9];
+    const int writable[] = {0, 0, 0, 0, 0, 0, 1, 1, 1};
+    const int64_t state = N * U * 4, wide = 4 * N * U * 4;
+    const int64_t nbytes[] = {state, state, state, state, wide, has_mask ? N * 4 : state, wide, state, state};
+    int ok = get_buffers(arrays, 9, views, writable, nbytes);
+    Py_DECREF(arrays);
+    if (!ok) return NULL;
+    const float *dh = views[0].buf, *dc = views[1].buf, *c_prev = views[2].buf, *c = views[3].buf;
+    const float *gates = views[4].buf, *mask = has_mask ? views[5].buf : NULL;
+    float *dz = views[6].buf, *dh_carry = views[7].buf, *dc_prev = views[8].buf;
+    Py_BEGIN_ALLOW_THREADS
+    for (int64_t n = 0; n < N; n++) {
+        const float m = mask ? mask[n] : 1.0f;
+        const int64_t wide_row = n * 4 * U, row = n * U;
+        lstm_cell_backward(dh + row, dc + row, c_prev + row, c + row, gates + wide_row, m, dz + wide_row,
+                           dh_carry + row, dc_prev + row, U);
+    }
+    Py_END_ALLOW_THREADS
+    release_buffers(9, views);
+    Py_RETURN_NONE;
+}
+
+/* ---- scatter-add of rows: target[indices[i]] += values[i] (an embedding's gradient) ----------------------- */
+
+/* scatter_add_rows_f32(target, indices, values, rows, D, V): int64 indices in [0, V), checked before any write;
+ * one thread in index order, so repeated indices sum in the same order as numpy.add.at. */
+static PyObject *scatter_add_rows_f32(PyObject *self, PyObject *args)
+{
+    PyObject *target_obj, *indices_obj, *values_obj;
+    long long rows, D, V;
+    if (!PyArg_ParseTuple(args, "OOOLLL", &target_obj, &indices_obj, &values_obj, &rows, &D, &V)) return NULL;
+    PyObject *arrays = Py_BuildValue("(OOO)", target_obj, indices_obj, values_obj);
+    if (!arrays) return NULL;
+    Py_buffer views[3];
+    const int writable[] = {1, 0, 0};
+    const int64_t nbytes[] = {V * D * 4, rows * 8, rows * D * 4};
+    int ok = get_buffers(arrays, 3, views, writable, nbytes);
+    Py_DECREF(arrays);
+    if (!ok) return NULL;
+    float *target = views[0].buf;
+    const int64_t *indices = views[1].buf;
+    const float *values = views[2].buf;
+    for (int64_t i = 0; i < rows; i++) {
+        if (indices[i] < 0 || indices[i] >= V) {
+            PyErr_Format(PyExc_IndexError, "index %lld at position %lld is out of range for %lld rows",
+                         (long long)indices[i], (long long)i, V);
+            release_buffers(3, views);
+            return NULL;
+        }
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (int64_t i = 0; i < rows; i++) {
+        float *restrict out = target + indices[i] * D;
+        const float *restrict in = values + i * D;
+        for (int64_t d = 0; d < D; d++) out[d] += in[d];
+    }
+    Py_END_ALLOW_THREADS
+    release_buffers(3, views);
+    Py_RETURN_NONE;
+}
+
+/* ---- threads -------------------------------------------------------------------------------------------- */
+
+static PyObject *set_num_threads(PyObject *self, PyObject *args)
+{
+    int n;
+    if (!PyArg_ParseTuple(args, "i", &n)) return NULL;
+    if (n < 1 || n > MAX_THREADS) {
+        PyErr_Format(PyExc_ValueError, "the number of threads must be in 1..%d. Received: %d", MAX_THREADS, n);
+        return NULL;
+    }
+    num_threads = n;
+    Py_RETURN_NONE;
+}
+
+static PyObject *set_min_part_elements(PyObject *self, PyObject *args)
+{
+    long long n;
+    if (!PyArg_ParseTuple(args, "L", &n)) return NULL;
+    if (n < 1) {
+        PyErr_Format(PyExc_ValueError, "the part size must be positive. Received: %lld", n);
+        return NULL;
+    }
+    long long before = min_part_elements;
+    min_part_elements = n;
+    return PyLong_FromLongLong(before);
+}
+
+static PyObject *get_num_threads(PyObject *self, PyObject *args)
+{
+    return PyLong_FromLong(num_threads);
+}
+
+static PyMethodDef methods[] = {
+    {"im2col_f32", im2col_f32, METH_VARARGS, "im2col_f32(x, cols, N, H, W, C, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW)"},
+    {"col2im_f32", col2im_f32, METH_VARARGS, "col2im_f32(cols, dx, N, H, W, C, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW)"},
+    {"max_pool2d_f32", max_pool2d_f32, METH_VARARGS,
+     "max_pool2d_f32(x, y, first, N, H, W, C, KH, KW, SH, SW, PH, PW, 1, 1, OH, OW)"},
+    {"max_pool2d_backward_f32", max_pool2d_backward_f32, METH_VARARGS,
+     "max_pool2d_backward_f32(dy, first, dx, N, H, W, C, KH, KW, SH, SW, PH, PW, 1, 1, OH, OW)"},
+    {"bias_activation_f32", bias_activation_f32, METH_VARARGS, "bias_activation_f32(z, bias, rows, F, relu, has_bias)"},
+    {"bias_activation_backward_f32", bias_activation_backward_f32, METH_VARARGS,
+     "bias_activation_backward_f32(dy, y, dz, bias_grad_or_None, rows, F, relu)"},
+    {"adam_step_f32", adam_step_f32, METH_VARARGS, "adam_step_f32(p, g, m, v, alpha, beta_1, beta_2, epsilon, decay)"},
+    {"sgd_step_f32", sgd_step_f32, METH_VARARGS, "sgd_step_f32(p, g, velocity_or_None, learning_rate, momentum, nesterov)"},
+    {"lstm_step_f32", lstm_step_f32, METH_VARARGS,
+     "lstm_step_f32(xw, hr, h_prev, c_prev, mask_or_None, h, c, gates, N, U)"},
+    {"lstm_step_backward_f32", lstm_step_backward_f32, METH_VARARGS,
+     "lstm_step_backward_f32(dh, dc, c_prev, c, gates, mask_or_None, dz, dh_carry, dc_prev, N, U)"},
+    {"scatter_add_rows_f32", scatter_add_rows_f32, METH_VARARGS,
+     "scatter_add_rows_f32(target, indices, values, rows, D, V)"},
+    {"set_num_threads", set_num_threads, METH_VARARGS, "set_num_threads(n)"},
+    {"set_min_part_elements", set_min_part_elements, METH_VARARGS,
+     "set_min_part_elements(n) -> the previous value: the least elements a thread's part gets"},
+    {"get_num_threads", get_num_threads, METH_NOARGS, "get_num_threads()"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_kernels", "nnkit's compiled float32 CPU kernels", -1,
+                                    methods};
+
+PyMODINIT_FUNC PyInit__kernels(void)
+{
+    return PyModule_Create(&module);
+}
