@@ -170,6 +170,9 @@ def scatter_add(target, indices, values):
     if not is_device_array(target):
         from . import _cpu
         if _cpu.handles(target, values) and target.ndim == 2 and target.flags.c_contiguous:
+            indices = numpy.asarray(indices)
+            wraps = (indices < 0) & (indices >= -len(target))  # NumPy counts -1 as the last row
+            indices = numpy.where(wraps, indices + len(target), indices)
             return _cpu.scatter_add_rows(target, indices, values)
     (cupy if is_device_array(target) else numpy).add.at(target, indices, values)
 

@@ -250,3 +250,14 @@ def test_scatter_add_rows_refuses_an_index_out_of_range_before_writing():
     with pytest.raises(IndexError, match="index 3 at position 1 is out of range for 3 rows"):
         _cpu.scatter_add_rows(target, numpy.array([0, 3]), numpy.ones((2, 2), numpy.float32))
     numpy.testing.assert_array_equal(target, 0.0)
+
+
+def test_backend_scatter_add_counts_negative_indices_from_the_end_as_numpy():
+    from nnkit import backend
+    target, expected = numpy.zeros((3, 2), numpy.float32), numpy.zeros((3, 2), numpy.float32)
+    indices, values = numpy.array([-1, 0, -1, 2]), numpy.arange(8, dtype=numpy.float32).reshape(4, 2)
+    backend.scatter_add(target, indices, values)
+    numpy.add.at(expected, indices, values)
+    numpy.testing.assert_array_equal(target, expected)
+    with pytest.raises(IndexError, match="-4"):
+        backend.scatter_add(target, numpy.array([-4]), values[:1])
