@@ -84,29 +84,24 @@ def group(masking):
     return f"scaled-dot-product attention fwd+bwd {B}x{H}x{T}x{D}, {masking}, dropout {RATE}, f32"
 
 
+# nnkit's attention with each softmax pair: the fused kernel, and the CuPy composition of the reference twins.
+SOFTMAXES = {
+    "nnkit cuBLAS + fused softmax kernel": (attention_ops.attention_softmax, attention_ops.attention_softmax_backward),
+    "cupy composition (the reference twins)": (attention_ops.attention_softmax_reference,
+                                               attention_ops.attention_softmax_backward_reference),
+}
+
+
 @gpu
 @pytest.mark.parametrize("masking", list(MASKINGS))
-def test_sdpa_nnkit(benchmark, cupy, timed, masking):
+@pytest.mark.parametrize("variant", list(SOFTMAXES))
+def test_sdpa_nnkit(benchmark, cupy, timed, masking, variant):
     benchmark.group = group(masking)
     masked, causal = MASKINGS[masking]
     q, k, v, d_out, mask = inputs(cupy.asarray)
     seeds = iter(range(1, 2**62))
     timed(lambda: nnkit_attention(q, k, v, d_out, mask if masked else None, causal, RATE, next(seeds),
-                                  attention_ops.attention_softmax, attention_ops.attention_softmax_backward),
-          0, variant="nnkit cuBLAS + fused softmax kernel")
-
-
-@gpu
-@pytest.mark.parametrize("masking", list(MASKINGS))
-def test_sdpa_nnkit_cupy_composition(benchmark, cupy, timed, masking):
-    benchmark.group = group(masking)
-    masked, causal = MASKINGS[masking]
-    q, k, v, d_out, mask = inputs(cupy.asarray)
-    seeds = iter(range(1, 2**62))
-    timed(lambda: nnkit_attention(q, k, v, d_out, mask if masked else None, causal, RATE, next(seeds),
-                                  attention_ops.attention_softmax_reference,
-                                  attention_ops.attention_softmax_backward_reference),
-          0, variant="cupy composition (the reference twins)")
+                                  *SOFTMAXES[variant]), 0, variant=variant)
 
 
 @gpu

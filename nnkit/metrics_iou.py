@@ -7,6 +7,7 @@ weighted by ``sample_weight``) on the device; the result is the mean over the ta
 from . import backend
 from ._arguments import positive_int
 from .metrics import Metric
+from .metrics_more import _arrays
 
 #: Keras' ``backend.epsilon()``.
 EPSILON = 1e-7
@@ -43,9 +44,7 @@ class IoU(Metric):
     def update_state(self, y_true, y_pred, sample_weight=None):
         """Add the batch's (weighted) pairs of true and predicted class to the confusion matrix; pairs with a
         class outside ``[0, num_classes)`` or the ``ignore_class`` count nothing."""
-        y_pred = backend.to_device(getattr(y_pred, "value", y_pred))
-        xp = backend.get_array_module(y_pred)
-        y_true = xp.asarray(getattr(y_true, "value", y_true))
+        xp, y_true, y_pred = _arrays(y_true, y_pred)
         true = (y_true if self.sparse_y_true else y_true.argmax(axis=self.axis)).reshape(-1).astype("int64")
         predicted = (y_pred if self.sparse_y_pred else y_pred.argmax(axis=self.axis)).reshape(-1).astype("int64")
         if sample_weight is None:

@@ -512,8 +512,9 @@ class Trainer:
             hooks.on_test_batch_begin(step)
             logs = self.test_step(batch)
             hooks.on_test_batch_end(step, logs)
-        if distribution.data_parallel() is not None:
-            distribution.data_parallel().reduce_totals(self._totals)
+        parallel = distribution.data_parallel()
+        if parallel is not None:
+            parallel.reduce_totals(self._totals)
         logs = self._totals.logs()
         hooks.on_test_end(logs)
         return {prefix + name: value for name, value in logs.items()}
