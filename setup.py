@@ -33,6 +33,8 @@ class BuildExtWithFlags(build_ext):
         super().build_extensions()
 
 
-cpu_kernels = Extension("nnkit._cpu._kernels", sources=["nnkit/_cpu/kernels.c"], optional=True)
+cpu_kernels = Extension("nnkit._cpu._kernels",
+                        sources=["nnkit/_cpu/kernels.c", "nnkit/_cpu/matmul.c", "nnkit/_cpu/recurrent.c"],
+                        depends=["nnkit/_cpu/common.h"], optional=True)
 
 setup(cmdclass={"build_py": BuildPyWithKernels, "build_ext": BuildExtWithFlags}, ext_modules=[cpu_kernels])

@@ -261,3 +261,116 @@ def test_backend_scatter_add_counts_negative_indices_from_the_end_as_numpy():
     numpy.testing.assert_array_equal(target, expected)
     with pytest.raises(IndexError, match="-4"):
         backend.scatter_add(target, numpy.array([-4]), values[:1])
+
+
+def _lstm_scan_reference(xw, kernel, recurrent_mask, mask, h0, c0, dH, dc_last):
+    """The layer's step loop in float64 over ``lstm_step_reference`` and its backward: H, C, gates, dz, dh0, dc0."""
+    tanh, sigmoid = activations.get("tanh"), activations.get("sigmoid")
+    xw, kernel, dH = (numpy.asarray(a, numpy.float64) for a in (xw, kernel, dH))
+    T, N, U = dH.shape
+    keep = numpy.ones((N, U)) if recurrent_mask is None else recurrent_mask.astype(numpy.float64)
+    H, C = numpy.zeros((T + 1, N, U)), numpy.zeros((T + 1, N, U))
+    H[0], C[0] = h0, c0
+    gates, HR, dz = numpy.empty_like(xw), numpy.empty_like(xw), numpy.empty_like(xw)
+    step_mask = [None if mask is None else mask[t].astype(numpy.float64) for t in range(T)]
+    for t in range(T):
+        HR[t] = (H[t] * keep) @ kernel
+        recurrent.lstm_step_reference(xw[t], HR[t], H[t], C[t], step_mask[t], H[t + 1], C[t + 1], gates[t],
+                                      tanh, sigmoid)
+    dh = numpy.zeros((N, U))
+    dc = numpy.zeros((N, U)) if dc_last is None else dc_last.astype(numpy.float64)
+    dh_carry, dc_prev = numpy.empty((N, U)), numpy.empty((N, U))
+    for t in reversed(range(T)):
+        dh = dh + dH[t]
+        recurrent.lstm_step_backward_reference(dh, dc, xw[t], HR[t], C[t], C[t + 1], gates[t], step_mask[t], dz[t],
+                                               dh_carry, dc_prev, tanh, sigmoid)
+        dh = (dz[t] @ kernel.T) * keep + dh_carry
+        dc = dc_prev.copy()
+    return H, C, gates, dz, dh, dc
+
+
+# (T, N, U): tiles of 4 rows by 16 columns with row and column remainders, and none
+SCAN_CASES = [(5, 3, 5), (7, 9, 16), (4, 6, 20), (3, 1, 1), (6, 8, 12)]
+
+
+@pytest.mark.parametrize("case", SCAN_CASES)
+@pytest.mark.parametrize("padded", [False, True])
+@pytest.mark.parametrize("dropout", [False, True])
+def test_lstm_scan_forward_and_backward_match_the_float64_step_loop(case, padded, dropout, threads):
+    T, N, U = case
+    rng = numpy.random.default_rng(T * 100 + N * 10 + U)
+    f32 = numpy.float32
+    xw = rng.standard_normal((T, N, 4 * U)).astype(f32)
+    kernel = (rng.standard_normal((U, 4 * U)) / numpy.sqrt(U)).astype(f32)
+    h0, c0 = (rng.standard_normal((N, U)).astype(f32) for _ in range(2))
+    recurrent_mask = (rng.random((N, U)) > 0.3).astype(f32) / f32(0.7) if dropout else None
+    mask = (rng.random((T, N)) > 0.3).astype(f32) if padded else None
+    dH = rng.standard_normal((T, N, U)).astype(f32)
+    dc_last = rng.standard_normal((N, U)).astype(f32) if padded else None
+    H, C = numpy.full((T + 1, N, U), numpy.nan, f32), numpy.full((T + 1, N, U), numpy.nan, f32)
+    H[0], C[0] = h0, c0
+    gates, dz = numpy.full((T, N, 4 * U), numpy.nan, f32), numpy.full((T, N, 4 * U), numpy.nan, f32)
+    _cpu.lstm_scan(xw, kernel, recurrent_mask, mask, H, C, gates)
+    dh0, dc0 = _cpu.lstm_scan_backward(dH, dc_last, kernel, recurrent_mask, mask, C, gates, dz)
+    expected = _lstm_scan_reference(xw, kernel, recurrent_mask, mask, h0, c0, dH, dc_last)
+    for name, got, want in zip(["H", "C", "gates", "dz", "dh0", "dc0"], [H, C, gates, dz, dh0, dc0], expected):
+        numpy.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5 * numpy.abs(want).max(), err_msg=name)
+
+
+def test_lstm_layer_trains_the_same_through_the_compiled_scan_and_the_numpy_step_loop():
+    """A float32 LSTM (masked input, recurrent dropout, states returned) through the layer: compiled against NumPy."""
+    import nnkit
+    rng = numpy.random.default_rng(3)
+    tokens = rng.integers(1, 50, (6, 9))
+    tokens[0, 5:] = 0
+    tokens[3, 2:] = 0
+    results = []
+    for compiled in (True, False):
+        nnkit.utils.set_random_seed(11)
+        inputs = nnkit.Input(shape=(9,))
+        embedded = nnkit.layers.Embedding(50, 8, mask_zero=True)(inputs)
+        lstm = nnkit.layers.LSTM(12, return_sequences=True, return_state=True, recurrent_dropout=0.25)
+        sequence, h, c = lstm(embedded)
+        outputs = nnkit.layers.Dense(1)(nnkit.layers.Concatenate()([nnkit.layers.GlobalAveragePooling1D()(sequence),
+                                                                     h, c]))
+        model = nnkit.Model(inputs, outputs)
+        model.compile(optimizer="adam", loss="mse")
+        with _cpu.use_compiled(compiled):
+            history = model.fit(tokens, numpy.linspace(-1, 1, 6)[:, None], epochs=3, batch_size=3, verbose=0,
+                                shuffle=False)
+        assert lstm._compiled_scan is compiled
+        results.append((history.history["loss"], [w.copy() for w in model.get_weights()]))
+    (loss_compiled, weights_compiled), (loss_numpy, weights_numpy) = results
+    numpy.testing.assert_allclose(loss_compiled, loss_numpy, rtol=1e-5)
+    for a, b in zip(weights_compiled, weights_numpy):
+        numpy.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+# (rows, K, M): tiles of 4 rows by 16 columns with remainders, K over a block of 256, and single elements
+MATMUL_CASES = [(1, 1, 1), (5, 300, 17), (9, 7, 33), (32, 600, 48), (4, 256, 16), (13, 513, 5)]
+
+
+@pytest.mark.parametrize("case", MATMUL_CASES)
+@pytest.mark.parametrize("transpose_a", [False, True])
+@pytest.mark.parametrize("accumulate", [False, True])
+def test_matmul_matches_float64_products(case, transpose_a, accumulate, threads):
+    rows, K, M = case
+    rng = numpy.random.default_rng(rows * K + M)
+    a = rng.standard_normal((K, rows) if transpose_a else (rows, K)).astype(numpy.float32)
+    b = rng.standard_normal((K, M)).astype(numpy.float32)
+    start = rng.standard_normal((rows, M)).astype(numpy.float32)
+    out = start.copy()
+    got = _cpu.matmul(a, b, out=out, transpose_a=transpose_a, accumulate=accumulate)
+    a64 = a.astype(numpy.float64).T if transpose_a else a.astype(numpy.float64)
+    expected = a64 @ b.astype(numpy.float64) + (start if accumulate else 0)
+    assert got is out
+    numpy.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5 * numpy.sqrt(K))
+
+
+def test_matmul_refuses_mismatched_shapes_before_writing():
+    out = numpy.full((2, 3), 7.0, numpy.float32)
+    with pytest.raises(ValueError, match=r"inner dimensions differ: a is \(2, 4\), b is \(5, 3\)"):
+        _cpu.matmul(numpy.ones((2, 4), numpy.float32), numpy.ones((5, 3), numpy.float32), out=out)
+    with pytest.raises(ValueError, match="out must be a C-contiguous float32 array of shape"):
+        _cpu.matmul(numpy.ones((2, 4), numpy.float32), numpy.ones((4, 4), numpy.float32), out=out)
+    numpy.testing.assert_array_equal(out, 7.0)

@@ -187,8 +187,28 @@ def sgd_step(p, g, velocity, learning_rate, momentum=0.0, nesterov=False):
     _kernels.sgd_step_f32(p, g, velocity if momentum else None, learning_rate, momentum, nesterov)
 
 
-def _mask_f32(mask):
-    return None if mask is None else numpy.ascontiguousarray(mask, dtype=numpy.float32)
+def matmul(a, b, out=None, transpose_a=False, accumulate=False):
+    """``a @ b`` (``a.T @ b`` when ``transpose_a``) on the kernel threads, into ``out`` (added to it when
+    ``accumulate``). float32; ``a`` and ``b`` are made contiguous, ``out`` must be.
+
+    For layers whose other work runs on the kernel threads: an OpenBLAS product leaves its threads busy-waiting on
+    the cores for a while after it returns.
+    """
+    a = _contiguous_f32("a", numpy.ascontiguousarray(a))
+    b = _contiguous_f32("b", numpy.ascontiguousarray(b))
+    rows, K = (a.shape[1], a.shape[0]) if transpose_a else a.shape
+    if b.shape[0] != K:
+        raise ValueError(f"matmul: the inner dimensions differ: a{' transposed' if transpose_a else ''} is "
+                         f"({rows}, {K}), b is {b.shape}")
+    if out is None and accumulate:
+        raise ValueError("matmul: accumulate needs out")
+    out = _output(out, (rows, b.shape[1]), numpy.float32)
+    _kernels.matmul_f32(a, b, out, rows, K, b.shape[1], transpose_a, accumulate)
+    return out
+
+
+def _optional_f32(array):
+    return None if array is None else numpy.ascontiguousarray(array, dtype=numpy.float32)
 
 
 def lstm_step(xw, hr, h_prev, c_prev, mask, h, c, gates):
@@ -199,7 +219,7 @@ def lstm_step(xw, hr, h_prev, c_prev, mask, h, c, gates):
     N, U = h.shape
     for name, array in (("h", h), ("c", c), ("gates", gates)):
         _contiguous_f32(name, array)
-    _kernels.lstm_step_f32(*(numpy.ascontiguousarray(a) for a in (xw, hr, h_prev, c_prev)), _mask_f32(mask),
+    _kernels.lstm_step_f32(*(numpy.ascontiguousarray(a) for a in (xw, hr, h_prev, c_prev)), _optional_f32(mask),
                            h, c, gates, N, U)
 
 
@@ -212,7 +232,39 @@ def lstm_step_backward(dh, dc, c_prev, c, gates, mask, dz, dh_carry, dc_prev):
     for name, array in (("dz", dz), ("dh_carry", dh_carry), ("dc_prev", dc_prev)):
         _contiguous_f32(name, array)
     _kernels.lstm_step_backward_f32(*(numpy.ascontiguousarray(a) for a in (dh, dc, c_prev, c, gates)),
-                                    _mask_f32(mask), dz, dh_carry, dc_prev, N, U)
+                                    _optional_f32(mask), dz, dh_carry, dc_prev, N, U)
+
+
+def lstm_scan(xw, recurrent_kernel, recurrent_mask, mask, H, C, gates):
+    """Every step of an LSTM layer in one call: ``lstm_step`` with ``hr = (H[t] * recurrent_mask) @ recurrent_kernel``.
+
+    ``xw (T, N, 4U)`` holds the input projections; ``H``, ``C`` ``(T + 1, N, U)`` hold the initial state at ``[0]``
+    and receive each step's at ``[t + 1]``; ``gates (T, N, 4U)`` receives the activated gates. ``recurrent_mask``
+    ``(N, U)`` (recurrent dropout) and ``mask`` ``(T, N)`` (padding) may be None. The batch rows are split over the
+    kernel threads once for the whole sequence.
+    """
+    T, N, U = H.shape[0] - 1, H.shape[1], H.shape[2]
+    for name, array in (("H", H), ("C", C), ("gates", gates)):
+        _contiguous_f32(name, array)
+    _kernels.lstm_scan_f32(_contiguous_f32("xw", numpy.ascontiguousarray(xw)),
+                           numpy.ascontiguousarray(recurrent_kernel, dtype=numpy.float32),
+                           _optional_f32(recurrent_mask), _optional_f32(mask), H, C, gates, T, N, U)
+
+
+def lstm_scan_backward(dH, dc_last, recurrent_kernel, recurrent_mask, mask, C, gates, dz):
+    """``lstm_scan``'s steps backward: writes ``dz (T, N, 4U)`` and returns ``(dh_0, dc_0)``.
+
+    ``dH (T, N, U)`` is the gradient reaching each ``h_t`` from outside the recurrence, ``dc_last`` that of
+    ``c_T`` (None: zero); the other arguments are ``lstm_scan``'s.
+    """
+    T, N, U = dH.shape
+    _contiguous_f32("dz", dz)
+    dh, dc = numpy.empty((N, U), dtype=numpy.float32), numpy.empty((N, U), dtype=numpy.float32)
+    kernel_t = numpy.ascontiguousarray(numpy.asarray(recurrent_kernel, dtype=numpy.float32).T)
+    _kernels.lstm_scan_backward_f32(numpy.ascontiguousarray(dH, dtype=numpy.float32), _optional_f32(dc_last),
+                                    kernel_t, _optional_f32(recurrent_mask), _optional_f32(mask),
+                                    _contiguous_f32("C", C), _contiguous_f32("gates", gates), dz, dh, dc, T, N, U)
+    return dh, dc
 
 
 def scatter_add_rows(target, indices, values):

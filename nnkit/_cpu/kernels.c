@@ -7,40 +7,13 @@
  * threads busy-wait for a while after each parallel region, which on a 2-core machine taxed every GEMM that
  * followed). The GIL is released while a kernel runs.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-#include <math.h>
-#include <pthread.h>
-#include <stdint.h>
-#include <string.h>
+#include "common.h"
 
-#define MAX_THREADS 64
-
-/* The arithmetic-bound loops (the LSTM gates) are compiled twice on x86-64 with GCC: for x86-64-v3 (AVX2 + FMA)
- * and for the baseline; the loader picks the clone the CPU runs. The level is named, not a CPU ("arch=haswell" is
- * chosen only on Intel Haswell-family models: AMD CPUs ran the baseline clone). 2.3x faster per gate than the
- * SSE2 clone on an AMD EPYC, measured. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define VECTOR_CLONES
-#endif
-
-/* GCC does not inline a baseline-target helper into a target clone on its own (the clone then calls it once per
- * element, unvectorised), so the per-element helpers the clones use are forced inline. */
-#if defined(__GNUC__)
-#define ALWAYS_INLINE __attribute__((always_inline))
-#else
-#define ALWAYS_INLINE
-#endif
-
-static int num_threads = 1;
+int num_threads = 1;
 /* The least number of elements a thread's part gets (see grain); tests lower it to make small arrays split. */
 static int64_t min_part_elements = 262144;
 
 /* ---- fork-join over [0, n) ------------------------------------------------------------------------------- */
-
-typedef void (*range_fn)(void *ctx, int64_t begin, int64_t end, int part);
 
 typedef struct {
     range_fn fn;
@@ -67,14 +40,14 @@ static int parts_for(int64_t n, int64_t min_items)
 /* How many items of `width` elements each a thread must get before a second one is worth starting: starting and
  * joining a thread costs tens of microseconds (far more on a loaded machine), so a part gets at least ~256K
  * elements (about 0.1 ms of memory-bound work). */
-static int64_t grain(int64_t width)
+int64_t grain(int64_t width)
 {
     width = width > 0 ? width : 1;
     return (min_part_elements + width - 1) / width;
 }
 
 /* fn(ctx, begin, end, part) over parts_for(n, min_items) contiguous parts; part 0 runs on the calling thread. */
-static void parallel_for(int64_t n, int64_t min_items, range_fn fn, void *ctx)
+void parallel_for(int64_t n, int64_t min_items, range_fn fn, void *ctx)
 {
     int parts = parts_for(n, min_items);
     range_task tasks[MAX_THREADS];
@@ -114,28 +87,46 @@ static int parse_geometry(PyObject *args, Py_ssize_t first, geometry *g)
     return 1;
 }
 
-/* Borrow the buffers of the first `count` arguments (writable where asked) and check their byte sizes. */
-static int get_buffers(PyObject *args, int count, Py_buffer *views, const int *writable, const int64_t *nbytes)
+static int borrow(PyObject *const *objects, int count, Py_buffer *views, const int *writable, const int *optional,
+                  const int64_t *nbytes)
 {
     for (int i = 0; i < count; i++) {
+        if (optional && optional[i] && objects[i] == Py_None) {  /* absent: nothing borrowed, buf NULL */
+            views[i].buf = NULL;
+            views[i].obj = NULL;
+            continue;
+        }
         int flags = PyBUF_C_CONTIGUOUS | (writable[i] ? PyBUF_WRITABLE : 0);
-        if (PyObject_GetBuffer(PyTuple_GET_ITEM(args, i), &views[i], flags) != 0) {
-            for (int j = 0; j < i; j++) PyBuffer_Release(&views[j]);
+        if (PyObject_GetBuffer(objects[i], &views[i], flags) != 0) {
+            release_buffers(i, views);
             return 0;
         }
         if (views[i].len != nbytes[i]) {
             PyErr_Format(PyExc_ValueError, "buffer argument %d holds %zd bytes; the shapes given need %lld",
                          i, views[i].len, (long long)nbytes[i]);
-            for (int j = 0; j <= i; j++) PyBuffer_Release(&views[j]);
+            release_buffers(i + 1, views);
             return 0;
         }
     }
     return 1;
 }
 
-static void release_buffers(int count, Py_buffer *views)
+int get_buffers(PyObject *args, int count, Py_buffer *views, const int *writable, const int64_t *nbytes)
 {
-    for (int i = 0; i < count; i++) PyBuffer_Release(&views[i]);
+    return borrow(&PyTuple_GET_ITEM(args, 0), count, views, writable, NULL, nbytes);
+}
+
+int get_optional_buffers(PyObject *const *objects, int count, Py_buffer *views, const int *writable,
+                         const int *optional, const int64_t *nbytes)
+{
+    return borrow(objects, count, views, writable, optional, nbytes);
+}
+
+void release_buffers(int count, Py_buffer *views)
+{
+    for (int i = 0; i < count; i++) {
+        if (views[i].obj) PyBuffer_Release(&views[i]);
+    }
 }
 
 /* ---- im2col: x (N, H, W, C) -> cols (N*OH*OW, KH*KW*C), rows-first, zeros in the padding ----------------- */
@@ -601,165 +592,6 @@ static PyObject *sgd_step_f32(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
-/* ---- LSTM steps (tanh candidate and cell, sigmoid gates; Keras' gate order i, f, c, o) ------------------- */
-
-/* exp, sigmoid and tanh written as plain arithmetic so that the loops vectorise (glibc's expf/tanhf do not):
- * Cephes' expf (range reduction by ln 2, degree-6 polynomial, 2^k from the exponent bits; < 2 ulp over the
- * clamped range) and Cephes' tanhf polynomial below |x| = 0.625, where 1 - 2 / (1 + e^2x) would cancel. */
-ALWAYS_INLINE static inline float exp_poly(float x)
-{
-    x = x < -87.0f ? -87.0f : x;
-    x = x > 88.0f ? 88.0f : x;
-    const int32_t k = (int32_t)(x * 1.44269504088896341f + 128.5f) - 128;  /* round(x / ln 2), via a positive floor */
-    const float kf = (float)k;
-    const float r = (x - kf * 0.693359375f) + kf * 2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    const int32_t bits = (k + 127) << 23;
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
-}
-
-ALWAYS_INLINE static inline float sigmoid_poly(float x)
-{
-    return 1.0f / (1.0f + exp_poly(-x));
-}
-
-ALWAYS_INLINE static inline float tanh_poly(float x)
-{
-    const float z = x * x;
-    float small = -5.70498872745e-3f;
-    small = small * z + 2.06390887954e-2f;
-    small = small * z - 5.37397155531e-2f;
-    small = small * z + 1.33314422036e-1f;
-    small = small * z - 3.33332819422e-1f;
-    small = small * z * x + x;
-    const float large = 1.0f - 2.0f / (1.0f + exp_poly(2.0f * x));
-    return fabsf(x) < 0.625f ? small : large;
-}
-
-/* One row of the LSTM step, each loop simple enough to vectorise. */
-VECTOR_CLONES static void sigmoid_of_sum(const float *restrict x, const float *restrict r, float *restrict out,
-                                        int64_t n)
-{
-    for (int64_t u = 0; u < n; u++) out[u] = sigmoid_poly(x[u] + r[u]);
-}
-
-VECTOR_CLONES static void tanh_of_sum(const float *restrict x, const float *restrict r, float *restrict out,
-                                     int64_t n)
-{
-    for (int64_t u = 0; u < n; u++) out[u] = tanh_poly(x[u] + r[u]);
-}
-
-/* c_t = f * c_{t-1} + i * g;  h_t = o * tanh(c_t), from the activated gates [i, f, g, o] of one row. */
-VECTOR_CLONES static void lstm_cell(const float *restrict gate, const float *restrict c_in,
-                                    float *restrict c_out, float *restrict h_out, int64_t U)
-{
-    for (int64_t u = 0; u < U; u++) {
-        const float c_new = gate[U + u] * c_in[u] + gate[u] * gate[2 * U + u];
-        c_out[u] = c_new;
-        h_out[u] = gate[3 * U + u] * tanh_poly(c_new);
-    }
-}
-
-/* One row backward; m is the row's mask (1 for a real step): the share 1 - m of dh and dc skips the step. */
-VECTOR_CLONES static void lstm_cell_backward(const float *restrict dh, const float *restrict dc,
-                                             const float *restrict c_in, const float *restrict c,
-                                             const float *restrict gate, float m, float *restrict dz,
-                                             float *restrict dh_carry, float *restrict dc_prev, int64_t U)
-{
-    const float skip = 1.0f - m;
-    for (int64_t u = 0; u < U; u++) {
-        const float i = gate[u], f = gate[U + u], g = gate[2 * U + u], o = gate[3 * U + u];
-        const float dh_real = dh[u] * m, tanh_c = tanh_poly(c[u]);
-        const float dc_total = dc[u] * m + dh_real * o * (1.0f - tanh_c * tanh_c);
-        dz[u] = dc_total * g * i * (1.0f - i);
-        dz[U + u] = dc_total * c_in[u] * f * (1.0f - f);
-        dz[2 * U + u] = dc_total * i * (1.0f - g * g);
-        dz[3 * U + u] = dh_real * tanh_c * o * (1.0f - o);
-        dh_carry[u] = dh[u] * skip;
-        dc_prev[u] = dc_total * f + dc[u] * skip;
-    }
-}
-
-/* lstm_step_f32(xw, hr, h_prev, c_prev, mask_or_None, h, c, gates, N, U): the twin of lstm_step_reference. */
-static PyObject *lstm_step_f32(PyObject *self, PyObject *args)
-{
-    PyObject *objects[8];
-    long long N, U;
-    if (!PyArg_ParseTuple(args, "OOOOOOOOLL", &objects[0], &objects[1], &objects[2], &objects[3], &objects[4],
-                          &objects[5], &objects[6], &objects[7], &N, &U)) return NULL;
-    const int has_mask = objects[4] != Py_None;
-    PyObject *arrays = Py_BuildValue("(OOOOOOOO)", objects[0], objects[1], objects[2], objects[3],
-                                     has_mask ? objects[4] : objects[2], objects[5], objects[6], objects[7]);
-    if (!arrays) return NULL;
-    Py_buffer views[8];
-    const int writable[] = {0, 0, 0, 0, 0, 1, 1, 1};
-    const int64_t state = N * U * 4, wide = 4 * N * U * 4;
-    const int64_t nbytes[] = {wide, wide, state, state, has_mask ? N * 4 : state, state, state, wide};
-    int ok = get_buffers(arrays, 8, views, writable, nbytes);
-    Py_DECREF(arrays);
-    if (!ok) return NULL;
-    const float *xw = views[0].buf, *hr = views[1].buf, *h_prev = views[2].buf, *c_prev = views[3].buf;
-    const float *mask = has_mask ? views[4].buf : NULL;
-    float *h = views[5].buf, *c = views[6].buf, *gates = views[7].buf;
-    Py_BEGIN_ALLOW_THREADS
-    for (int64_t n = 0; n < N; n++) {
-        const int64_t wide_row = n * 4 * U, row = n * U;
-        sigmoid_of_sum(xw + wide_row, hr + wide_row, gates + wide_row, 2 * U);  /* i, f */
-        tanh_of_sum(xw + wide_row + 2 * U, hr + wide_row + 2 * U, gates + wide_row + 2 * U, U);  /* g */
-        sigmoid_of_sum(xw + wide_row + 3 * U, hr + wide_row + 3 * U, gates + wide_row + 3 * U, U);  /* o */
-        lstm_cell(gates + wide_row, c_prev + row, c + row, h + row, U);
-        if (mask && !(mask[n] > 0.0f)) {  /* a padded step carries the state over */
-            memcpy(c + row, c_prev + row, U * sizeof(float));
-            memcpy(h + row, h_prev + row, U * sizeof(float));
-        }
-    }
-    Py_END_ALLOW_THREADS
-    release_buffers(8, views);
-    Py_RETURN_NONE;
-}
-
-/* lstm_step_backward_f32(dh, dc, c_prev, c, gates, mask_or_None, dz, dh_carry, dc_prev, N, U):
- * the twin of lstm_step_backward_reference (a padded step, mask 0, passes dh and dc on unchanged). */
-static PyObject *lstm_step_backward_f32(PyObject *self, PyObject *args)
-{
-    PyObject *objects[9];
-    long long N, U;
-    if (!PyArg_ParseTuple(args, "OOOOOOOOOLL", &objects[0], &objects[1], &objects[2], &objects[3], &objects[4],
-                          &objects[5], &objects[6], &objects[7], &objects[8], &N, &U)) return NULL;
-    const int has_mask = objects[5] != Py_None;
-    PyObject *arrays = Py_BuildValue("(OOOOOOOOO)", objects[0], objects[1], objects[2], objects[3], objects[4],
-                                     has_mask ? objects[5] : objects[0], objects[6], objects[7], objects[8]);
-    if (!arrays) return NULL;
-    Py_buffer views[9];
-    const int writable[] = {0, 0, 0, 0, 0, 0, 1, 1, 1};
-    const int64_t state = N * U * 4, wide = 4 * N * U * 4;
-    const int64_t nbytes[] = {state, state, state, state, wide, has_mask ? N * 4 : state, wide, state, state};
-    int ok = get_buffers(arrays, 9, views, writable, nbytes);
-    Py_DECREF(arrays);
-    if (!ok) return NULL;
-    const float *dh = views[0].buf, *dc = views[1].buf, *c_prev = views[2].buf, *c = views[3].buf;
-    const float *gates = views[4].buf, *mask = has_mask ? views[5].buf : NULL;
-    float *dz = views[6].buf, *dh_carry = views[7].buf, *dc_prev = views[8].buf;
-    Py_BEGIN_ALLOW_THREADS
-    for (int64_t n = 0; n < N; n++) {
-        const float m = mask ? mask[n] : 1.0f;
-        const int64_t wide_row = n * 4 * U, row = n * U;
-        lstm_cell_backward(dh + row, dc + row, c_prev + row, c + row, gates + wide_row, m, dz + wide_row,
-                           dh_carry + row, dc_prev + row, U);
-    }
-    Py_END_ALLOW_THREADS
-    release_buffers(9, views);
-    Py_RETURN_NONE;
-}
-
 /* ---- scatter-add of rows: target[indices[i]] += values[i] (an embedding's gradient) ----------------------- */
 
 /* scatter_add_rows_f32(target, indices, values, rows, D, V): int64 indices in [0, V), checked before any write;
@@ -847,6 +679,12 @@ static PyMethodDef methods[] = {
      "lstm_step_f32(xw, hr, h_prev, c_prev, mask_or_None, h, c, gates, N, U)"},
     {"lstm_step_backward_f32", lstm_step_backward_f32, METH_VARARGS,
      "lstm_step_backward_f32(dh, dc, c_prev, c, gates, mask_or_None, dz, dh_carry, dc_prev, N, U)"},
+    {"matmul_f32", matmul_f32, METH_VARARGS, "matmul_f32(a, b, out, rows, K, M, transpose_a, accumulate)"},
+    {"lstm_scan_f32", lstm_scan_f32, METH_VARARGS,
+     "lstm_scan_f32(xw, recurrent_kernel, recurrent_mask_or_None, mask_or_None, H, C, gates, T, N, U)"},
+    {"lstm_scan_backward_f32", lstm_scan_backward_f32, METH_VARARGS,
+     "lstm_scan_backward_f32(dH, dc_last_or_None, recurrent_kernel_t, recurrent_mask_or_None, mask_or_None, C, "
+     "gates, dz, dh0, dc0, T, N, U)"},
     {"scatter_add_rows_f32", scatter_add_rows_f32, METH_VARARGS,
      "scatter_add_rows_f32(target, indices, values, rows, D, V)"},
     {"set_num_threads", set_num_threads, METH_VARARGS, "set_num_threads(n)"},

@@ -70,12 +70,20 @@ class LSTM(Recurrent):
             return _UnitForgetBias(self.bias_initializer, self.units)
         return self.bias_initializer
 
+    def _scan_is_compiled(self, x_tm):
+        return recurrent.lstm_scan_is_compiled((x_tm, self.kernel, self.recurrent_kernel), self.activation,
+                                               self.recurrent_activation)
+
     def _scan(self, xw, initial_states):
         xp = backend.get_array_module(xw)
         T = xw.shape[0]
         H, C = (self._state_buffer(xw, state) for state in initial_states)
-        HR = xp.empty_like(xw)
         gates = xp.empty_like(xw)
+        if self._compiled_scan:
+            recurrent.lstm_scan_compiled(xw, self.recurrent_kernel, self._recurrent_mask, self._mask_tm, H, C, gates)
+            self._C, self._gates = C, gates
+            return H, [H[T], C[T]]
+        HR = xp.empty_like(xw)
         for t in range(T):
             xp.matmul(self._recurrent_input(H[t]), self.recurrent_kernel, out=HR[t])
             recurrent.lstm_step(xw[t], HR[t], H[t], C[t], self._step_mask(t), H[t + 1], C[t + 1], gates[t],
@@ -88,6 +96,11 @@ class LSTM(Recurrent):
         T, N, U = dH.shape
         C = self._C
         dz = xp.empty_like(self._gates)
+        if self._compiled_scan:
+            dh, dc = recurrent.lstm_scan_backward_compiled(dH, d_final_states[0], self.recurrent_kernel,
+                                                           self._recurrent_mask, self._mask_tm, C, self._gates, dz)
+            self._recurrent_kernel_grad(xp, dz)
+            return dz, [dh, dc]
         dh = xp.zeros((N, U), dtype=dH.dtype)
         dc = xp.zeros((N, U), dtype=dH.dtype) if d_final_states[0] is None else xp.array(d_final_states[0])
         dh_carry, dc_prev = xp.empty_like(dh), xp.empty_like(dc)

@@ -17,6 +17,7 @@ A subclass sets ``gates`` (G), builds its weights and writes ``_scan`` and ``_sc
 """
 import numpy
 
+from .. import _cpu as cpu_kernels
 from .. import activations, backend, initializers, regularizers
 from .._arguments import dropout_rate
 from .base import Layer, positive_int
@@ -66,6 +67,7 @@ class Recurrent(Layer):
         self.unroll = bool(unroll)
         # Keras' RNN option (set by Bidirectional): padded steps output zeros instead of the carried state.
         self.zero_output_for_mask = bool(zero_output_for_mask)
+        self._compiled_scan = False  # set by each forward pass (_scan_is_compiled)
 
     # ---- shapes and weights ----------------------------------------------------------------------------
     def build(self, input_shape):
@@ -225,8 +227,9 @@ class Recurrent(Layer):
         self._recurrent_mask = self._dropout_mask((N, U), self.recurrent_dropout, training, xp, dtype)
         self._mask_tm = None if mask is None else xp.ascontiguousarray(xp.asarray(mask).T, dtype=dtype)  # (T, N)
         self._x_tm = x_tm
+        self._compiled_scan = self._scan_is_compiled(x_tm)
         # ==== all input projections: one GEMM ====
-        xw = (x_tm.reshape(T * N, D) @ self.kernel).reshape(T, N, -1)
+        xw = self._product(x_tm.reshape(T * N, D), self.kernel).reshape(T, N, -1)
         bias = self._input_bias()
         if bias is not None:
             xw += bias
@@ -308,14 +311,14 @@ class Recurrent(Layer):
         dxw2 = dxw.reshape(T * N, -1)
         # ==== dW, db ====
         if "kernel" in self.grads:
-            xp.matmul(self._x_tm.reshape(T * N, D).T, dxw2, out=self.grads["kernel"])
+            self._product(self._x_tm.reshape(T * N, D), dxw2, out=self.grads["kernel"], transpose_a=True)
         bias_grad = self._input_bias_grad()
         if bias_grad is not None:
             dxw2.sum(axis=0, out=bias_grad)
         # ==== dx ====
         if not self.needs_input_gradient:
             return None
-        dx_tm = (dxw2 @ self.kernel.T).reshape(T, N, D)
+        dx_tm = self._product(dxw2, self.kernel.T).reshape(T, N, D)
         if self._input_mask is not None:
             dx_tm *= self._input_mask
         dx = dx_tm.transpose(1, 0, 2)
@@ -333,7 +336,19 @@ class Recurrent(Layer):
             return
         T, N, U = self._H.shape[0] - 1, self._H.shape[1], self.units
         h_in = self._recurrent_input(self._H[:-1]).reshape(T * N, U)
-        xp.matmul(h_in.T, dz.reshape(T * N, -1), out=self.grads["recurrent_kernel"])
+        self._product(h_in, dz.reshape(T * N, -1), out=self.grads["recurrent_kernel"], transpose_a=True)
+
+    def _scan_is_compiled(self, x_tm):
+        """Whether the whole sequence runs on the compiled CPU kernels (a subclass with a compiled scan says)."""
+        return False
+
+    def _product(self, a, b, out=None, transpose_a=False):
+        """``a @ b`` (``a.T @ b`` when ``transpose_a``) for the layer's GEMMs outside the scan: on the compiled
+        kernels' threads when the scan runs there (OpenBLAS' threads, busy-waiting after a product, would take the
+        cores from the scan), else the array module's."""
+        if self._compiled_scan:
+            return cpu_kernels.matmul(a, b, out=out, transpose_a=transpose_a)
+        return backend.get_array_module(a).matmul(a.T if transpose_a else a, b, out=out)
 
     def _recurrent_backward(self, dz, carry):
         """``dh_{t-1}`` from ``dz_t``: through the recurrent kernel (and its dropout mask), plus ``carry``."""

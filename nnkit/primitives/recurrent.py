@@ -4,7 +4,9 @@ The layers batch the input projections of all time steps into one GEMM and run o
 recurrent projection; what is left per step is element-wise, and lives here. Each step exists as a
 reference written with the array module of its arguments (any activation), and, for the default
 activations (tanh for the candidate, sigmoid for the gates), a fused GPU kernel (``kernels/recurrent.cu``).
-The kernel is used when the arrays are on the GPU and the activations allow it.
+The kernel is used when the arrays are on the GPU and the activations allow it. On the CPU, float32 arrays with
+the default activations use the compiled twins (``nnkit._cpu``); for the LSTM, a whole sequence runs in one
+compiled call (``lstm_scan_compiled``, the twin of the layer's loop over ``lstm_step_reference``).
 
 Notation (besides that of ``nnkit.primitives``):
     T          time steps
@@ -137,6 +139,27 @@ def lstm_step_backward(dh, dc, xw, hr, c_prev, c, gates, mask, dz, dh_carry, dc_
     else:
         step = lstm_step_backward_reference
     step(dh, dc, xw, hr, c_prev, c, gates, mask, dz, dh_carry, dc_prev, activation, recurrent_activation)
+
+
+def lstm_scan_is_compiled(arrays, activation, recurrent_activation):
+    """Whether ``lstm_scan_compiled`` runs a sequence: float32 NumPy arrays, tanh and sigmoid."""
+    return _is_compiled(arrays, activation, recurrent_activation)
+
+
+def lstm_scan_compiled(xw, recurrent_kernel, recurrent_mask, mask, H, C, gates):
+    """Every step of an LSTM layer on the compiled CPU twin, the rows split over its threads once.
+
+    ``xw (T, N, 4U)``; ``H``, ``C`` ``(T + 1, N, U)`` with the initial state at ``[0]``; ``gates (T, N, 4U)``;
+    ``recurrent_mask (N, U)`` or None; ``mask (T, N)`` or None. Step t is ``lstm_step_reference`` with
+    ``hr = (H[t] * recurrent_mask) @ recurrent_kernel``.
+    """
+    cpu_kernels.lstm_scan(xw, recurrent_kernel, recurrent_mask, mask, H, C, gates)
+
+
+def lstm_scan_backward_compiled(dH, dc_last, recurrent_kernel, recurrent_mask, mask, C, gates, dz):
+    """``lstm_scan_compiled`` backward from ``dH (T, N, U)`` and ``dc_last`` (or None): writes ``dz`` and returns
+    ``(dh_0, dc_0)``."""
+    return cpu_kernels.lstm_scan_backward(dH, dc_last, recurrent_kernel, recurrent_mask, mask, C, gates, dz)
 
 
 # ==== GRU with the reset gate applied after the recurrent projection (Keras' reset_after=True) ====
