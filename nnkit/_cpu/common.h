@@ -49,10 +49,14 @@ int get_optional_buffers(PyObject *const *objects, int count, Py_buffer *views, 
 void release_buffers(int count, Py_buffer *views);
 
 /* ---- matrix product (matmul.c) ---- */
-/* out (rows, M) = a @ b, or += where accumulate; b (K, M) with row stride ldb, out with row stride ldo, and a[r, k]
- * at a[r * a_row_step + k * a_k_step] (a transposed without a copy: a_row_step 1). One thread. */
-void matrix_product(const float *a, int64_t a_row_step, int64_t a_k_step, const float *b, int64_t ldb, float *out,
-                    int64_t ldo, int64_t rows, int64_t K, int64_t M, int accumulate);
+/* out (rows, M) = a @ b, or += where accumulate; b (K, M) with row step ldb, out with row step ldo, and a[r, k]
+ * at a[r * a_row_step + k * a_k_step] (a transposed without a copy: a_row_step 1). `packed` is NULL or b's
+ * pack_panels (its columns read contiguously, for products that read b from many row tiles). One thread. */
+void matrix_product(const float *a, int64_t a_row_step, int64_t a_k_step, const float *b, int64_t ldb,
+                    const float *packed, float *out, int64_t ldo, int64_t rows, int64_t K, int64_t M, int accumulate);
+/* b's whole 16-column panels, each K x 16 and contiguous: packed_size(K, M) floats. */
+int64_t packed_size(int64_t K, int64_t M);
+void pack_panels(const float *b, int64_t ldb, int64_t K, int64_t M, float *packed);
 PyObject *matmul_f32(PyObject *self, PyObject *args);
 
 /* ---- entry points defined in recurrent.c ---- */

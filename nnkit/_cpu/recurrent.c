@@ -191,6 +191,7 @@ typedef struct {
     const float *xw, *kernel, *recurrent_mask, *mask;   /* xw (T, N, 4U), kernel (U, 4U), masks (N, U), (T, N) */
     float *H, *C, *gates;                               /* (T + 1, N, U) twice, (T, N, 4U) */
     float *hr, *masked_h;                               /* scratch: (N, 4U), (N, U) */
+    const float *packed_kernel;                         /* pack_panels(kernel), or NULL */
     int64_t T, N, U;
 } scan_args;
 
@@ -206,7 +207,7 @@ static void scan_rows(void *ctx, int64_t begin, int64_t end, int part)
             multiply(h_in, a->recurrent_mask + begin * U, masked_h, rows * U);
             h_in = masked_h;
         }
-        matrix_product(h_in, U, 1, a->kernel, 4 * U, hr, 4 * U, rows, U, 4 * U, 0);
+        matrix_product(h_in, U, 1, a->kernel, 4 * U, a->packed_kernel, hr, 4 * U, rows, U, 4 * U, 0);
         lstm_forward_rows(a->xw + wide, hr, a->H + state, a->C + state, a->mask ? a->mask + t * N + begin : NULL,
                           a->H + next, a->C + next, a->gates + wide, rows, U);
     }
@@ -225,14 +226,16 @@ PyObject *lstm_scan_f32(PyObject *self, PyObject *args)
     const int64_t states = (T + 1) * N * U * 4, wide = T * N * 4 * U * 4;
     const int64_t nbytes[] = {wide, U * 4 * U * 4, N * U * 4, T * N * 4, states, states, wide};
     if (!get_optional_buffers(objects, 7, views, writable, optional, nbytes)) return NULL;
-    float *scratch = PyMem_RawMalloc((size_t)(N * 5 * U) * sizeof(float) + 1);
+    const int64_t packed = packed_size(U, 4 * U);
+    float *scratch = PyMem_RawMalloc((size_t)(N * 5 * U + packed) * sizeof(float) + 1);
     if (!scratch) {
         release_buffers(7, views);
         return PyErr_NoMemory();
     }
     scan_args a = {views[0].buf, views[1].buf, views[2].buf, views[3].buf, views[4].buf, views[5].buf,
-                   views[6].buf, scratch, scratch + N * 4 * U, T, N, U};
+                   views[6].buf, scratch, scratch + N * 4 * U, packed ? scratch + N * 5 * U : NULL, T, N, U};
     Py_BEGIN_ALLOW_THREADS
+    if (packed) pack_panels(a.kernel, 4 * U, U, 4 * U, scratch + N * 5 * U);
     parallel_for(N, grain(scan_row_work(T, U)), scan_rows, &a);
     Py_END_ALLOW_THREADS
     PyMem_RawFree(scratch);
@@ -245,6 +248,7 @@ typedef struct {
     const float *C, *gates;                                        /* (T + 1, N, U), (T, N, 4U) */
     float *dz, *dh, *dc;                                           /* (T, N, 4U); (N, U) twice: dh_0, dc_0 */
     float *dh_carry, *dc_prev;                                     /* scratch: (N, U) twice */
+    const float *packed_kernel_t;                                  /* pack_panels(kernel_t), or NULL */
     int64_t T, N, U;
 } scan_backward_args;
 
@@ -262,7 +266,7 @@ static void scan_backward_rows(void *ctx, int64_t begin, int64_t end, int part)
         add_to(dh, a->dH + state, rows * U);
         lstm_backward_rows(dh, dc, a->C + state, a->C + next, a->gates + wide, mask, a->dz + wide, dh_carry,
                            dc_prev, rows, U);
-        matrix_product(a->dz + wide, 4 * U, 1, a->kernel_t, U, dh, U, rows, 4 * U, U, 0);
+        matrix_product(a->dz + wide, 4 * U, 1, a->kernel_t, U, a->packed_kernel_t, dh, U, rows, 4 * U, U, 0);
         if (a->recurrent_mask) multiply_into(dh, a->recurrent_mask + first, rows * U);
         if (mask) add_to(dh, dh_carry, rows * U);  /* without a mask the carry is zero */
         memcpy(dc, dc_prev, rows * U * sizeof(float));
@@ -284,15 +288,17 @@ PyObject *lstm_scan_backward_f32(PyObject *self, PyObject *args)
     const int64_t nbytes[] = {T * state, state, 4 * U * U * 4, state, T * N * 4, (T + 1) * state, wide, wide,
                               state, state};
     if (!get_optional_buffers(objects, 10, views, writable, optional, nbytes)) return NULL;
-    float *scratch = PyMem_RawMalloc((size_t)(2 * N * U) * sizeof(float) + 1);
+    const int64_t packed = packed_size(4 * U, U);
+    float *scratch = PyMem_RawMalloc((size_t)(2 * N * U + packed) * sizeof(float) + 1);
     if (!scratch) {
         release_buffers(10, views);
         return PyErr_NoMemory();
     }
     scan_backward_args a = {views[0].buf, views[1].buf, views[2].buf, views[3].buf, views[4].buf, views[5].buf,
                             views[6].buf, views[7].buf, views[8].buf, views[9].buf, scratch, scratch + N * U,
-                            T, N, U};
+                            packed ? scratch + 2 * N * U : NULL, T, N, U};
     Py_BEGIN_ALLOW_THREADS
+    if (packed) pack_panels(a.kernel_t, U, 4 * U, U, scratch + 2 * N * U);
     parallel_for(N, grain(scan_row_work(T, U)), scan_backward_rows, &a);
     Py_END_ALLOW_THREADS
     PyMem_RawFree(scratch);
