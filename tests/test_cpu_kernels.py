@@ -31,10 +31,10 @@ def threads(request):
     from nnkit._cpu import _kernels
     before = _cpu.num_threads()
     _kernels.set_num_threads(request.param)
-    part = _kernels.set_min_part_elements(1 if request.param > 1 else 262144)
+    parts = _kernels.set_min_part_sizes(*((1, 1) if request.param > 1 else (4194304, 262144)))
     yield request.param
     _kernels.set_num_threads(before)
-    _kernels.set_min_part_elements(part)
+    _kernels.set_min_part_sizes(*parts)
 
 
 def _conv_args(case):

@@ -35,8 +35,10 @@ typedef void (*range_fn)(void *ctx, int64_t begin, int64_t end, int part);
 
 /* fn(ctx, begin, end, part) over contiguous parts of at least min_items items; part 0 runs on the calling thread. */
 void parallel_for(int64_t n, int64_t min_items, range_fn fn, void *ctx);
-/* How many items of `width` elements each a thread must get before a second thread is worth starting. */
+/* How many items a thread must get before a second thread is started: items of `width` elements in a
+ * memory-bound kernel (grain), of `work` multiply-adds in a compute-bound one (work_grain). */
 int64_t grain(int64_t width);
+int64_t work_grain(int64_t work);
 
 /* ---- buffers (kernels.c) ---- */
 /* Borrow the buffers of the first `count` items of the tuple `args` (writable where asked, C-contiguous) and check

@@ -10,8 +10,8 @@
 #include "common.h"
 
 int num_threads = 1;
-/* The least number of elements a thread's part gets (see grain); tests lower it to make small arrays split. */
-static int64_t min_part_elements = 262144;
+/* The least a thread's part gets (see grain and work_grain); tests lower both to make small arrays split. */
+static int64_t min_part_elements = 4194304, min_part_work = 262144;
 
 /* ---- fork-join over [0, n) ------------------------------------------------------------------------------- */
 
@@ -37,13 +37,27 @@ static int parts_for(int64_t n, int64_t min_items)
     return parts < 1 ? 1 : (int)parts;
 }
 
-/* How many items of `width` elements each a thread must get before a second one is worth starting: starting and
- * joining a thread costs tens of microseconds (far more on a loaded machine), so a part gets at least ~256K
- * elements (about 0.1 ms of memory-bound work). */
-int64_t grain(int64_t width)
+static int64_t items_for(int64_t least, int64_t width)
 {
     width = width > 0 ? width : 1;
-    return (min_part_elements + width - 1) / width;
+    return (least + width - 1) / width;
+}
+
+/* For the memory-bound kernels (copies, pooling, element-wise, optimizer steps): how many items of `width`
+ * elements a thread must get before a second one is started. They run between BLAS products, whose threads
+ * busy-wait on the cores for a while after returning: a second thread then competed with them, and splitting
+ * below 4M elements (16 MB) made a Conv2D network's epoch 15-20 % slower on 2 cores (measured). */
+int64_t grain(int64_t width)
+{
+    return items_for(min_part_elements, width);
+}
+
+/* For the compute-bound kernels (matrix products, the LSTM scan), which run on nnkit's threads alone: items of
+ * `work` multiply-adds each; a part gets at least 256K of them (starting and joining a thread costs tens of
+ * microseconds). */
+int64_t work_grain(int64_t work)
+{
+    return items_for(min_part_work, work);
 }
 
 /* fn(ctx, begin, end, part) over parts_for(n, min_items) contiguous parts; part 0 runs on the calling thread. */
@@ -653,17 +667,20 @@ static PyObject *set_num_threads(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
-static PyObject *set_min_part_elements(PyObject *self, PyObject *args)
+static PyObject *set_min_part_sizes(PyObject *self, PyObject *args)
 {
-    long long n;
-    if (!PyArg_ParseTuple(args, "L", &n)) return NULL;
-    if (n < 1) {
-        PyErr_Format(PyExc_ValueError, "the part size must be positive. Received: %lld", n);
+    long long elements, work;
+    if (!PyArg_ParseTuple(args, "LL", &elements, &work)) return NULL;
+    if (elements < 1 || work < 1) {
+        PyErr_Format(PyExc_ValueError, "the part sizes must be positive. Received: %lld, %lld", elements, work);
         return NULL;
     }
-    long long before = min_part_elements;
-    min_part_elements = n;
-    return PyLong_FromLongLong(before);
+    PyObject *before = Py_BuildValue("(LL)", (long long)min_part_elements, (long long)min_part_work);
+    if (before) {
+        min_part_elements = elements;
+        min_part_work = work;
+    }
+    return before;
 }
 
 static PyObject *get_num_threads(PyObject *self, PyObject *args)
@@ -696,8 +713,9 @@ static PyMethodDef methods[] = {
     {"scatter_add_rows_f32", scatter_add_rows_f32, METH_VARARGS,
      "scatter_add_rows_f32(target, indices, values, rows, D, V)"},
     {"set_num_threads", set_num_threads, METH_VARARGS, "set_num_threads(n)"},
-    {"set_min_part_elements", set_min_part_elements, METH_VARARGS,
-     "set_min_part_elements(n) -> the previous value: the least elements a thread's part gets"},
+    {"set_min_part_sizes", set_min_part_sizes, METH_VARARGS,
+     "set_min_part_sizes(elements, work) -> the previous pair: the least a thread's part gets in the memory-bound "
+     "kernels (elements) and in the compute-bound ones (multiply-adds)"},
     {"get_num_threads", get_num_threads, METH_NOARGS, "get_num_threads()"},
     {NULL, NULL, 0, NULL},
 };

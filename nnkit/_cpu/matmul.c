@@ -158,7 +158,7 @@ PyObject *matmul_f32(PyObject *self, PyObject *args)
                       rows, K, M, accumulate};
     Py_BEGIN_ALLOW_THREADS
     if (packed) pack_panels(p.b, M, K, M, packed);
-    parallel_for((rows + TILE_ROWS - 1) / TILE_ROWS, grain(TILE_ROWS * K * M), product_row_tiles, &p);
+    parallel_for((rows + TILE_ROWS - 1) / TILE_ROWS, work_grain(TILE_ROWS * K * M), product_row_tiles, &p);
     Py_END_ALLOW_THREADS
     PyMem_RawFree(packed);
     release_buffers(3, views);

@@ -236,7 +236,7 @@ PyObject *lstm_scan_f32(PyObject *self, PyObject *args)
                    views[6].buf, scratch, scratch + N * 4 * U, packed ? scratch + N * 5 * U : NULL, T, N, U};
     Py_BEGIN_ALLOW_THREADS
     if (packed) pack_panels(a.kernel, 4 * U, U, 4 * U, scratch + N * 5 * U);
-    parallel_for(N, grain(scan_row_work(T, U)), scan_rows, &a);
+    parallel_for(N, work_grain(scan_row_work(T, U)), scan_rows, &a);
     Py_END_ALLOW_THREADS
     PyMem_RawFree(scratch);
     release_buffers(7, views);
@@ -299,7 +299,7 @@ PyObject *lstm_scan_backward_f32(PyObject *self, PyObject *args)
                             packed ? scratch + 2 * N * U : NULL, T, N, U};
     Py_BEGIN_ALLOW_THREADS
     if (packed) pack_panels(a.kernel_t, U, 4 * U, U, scratch + 2 * N * U);
-    parallel_for(N, grain(scan_row_work(T, U)), scan_backward_rows, &a);
+    parallel_for(N, work_grain(scan_row_work(T, U)), scan_backward_rows, &a);
     Py_END_ALLOW_THREADS
     PyMem_RawFree(scratch);
     release_buffers(10, views);
