@@ -1,5 +1,5 @@
 """Copies the top-level kernels/*.cu into the wheel as nnkit/kernels/ and builds the optional compiled CPU kernels
-(nnkit/_cpu/kernels.c); pyproject.toml holds the rest.
+(nnkit/_cpu/*.c); pyproject.toml holds the rest.
 
 The C extension is optional: where no compiler is found or the build fails, the install goes on without it and
 nnkit runs its NumPy code (``nnkit._cpu.unavailable_reason()`` says why).
@@ -28,7 +28,8 @@ class BuildExtWithFlags(build_ext):
     def build_extensions(self):
         if self.compiler.compiler_type == "unix":
             for extension in self.extensions:
-                extension.extra_compile_args = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-ffp-contract=fast", "-pthread", "-std=c11"]
+                extension.extra_compile_args = ["-O3", "-fno-math-errno", "-fno-trapping-math", "-ffp-contract=fast",
+                                                "-pthread", "-std=c11"]
                 extension.extra_link_args = ["-pthread"]
         super().build_extensions()
 

@@ -1,4 +1,5 @@
-"""The compiled CPU kernels (nnkit/_cpu/kernels.c) against float64 index-map oracles and their NumPy twins.
+"""The compiled CPU kernels (nnkit/_cpu/*.c) against float64 index-map oracles, float64 products and loops, and
+their NumPy twins.
 
 Each kernel is checked on random geometries, odd sizes, padding, strides and dilation included, with the work
 split over one and several threads. The suite skips here where the extension is not built (no compiler); CI

@@ -1,4 +1,5 @@
-"""nnkit's compiled CPU kernels (``kernels.c``): float32 twins of NumPy references in ``nnkit.primitives``.
+"""nnkit's compiled CPU kernels (``kernels.c``, ``matmul.c``, ``recurrent.c``): float32 twins of the NumPy
+references in ``nnkit.primitives``, a matrix product, and the LSTM's whole-sequence scan.
 
 The extension is built at install time when a C compiler is there (``setup.py``; in a source tree:
 ``python setup.py build_ext --inplace``). Where it is missing, or ``NNKIT_CPU_KERNELS=0`` is set, or inside

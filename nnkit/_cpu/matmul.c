@@ -110,7 +110,9 @@ VECTOR_CLONES void matrix_product(const float *a, int64_t a_row_step, int64_t a_
         for (int64_t r = 0; r < rows; r++) {  /* the columns past the last whole tile */
             for (int64_t j = tiled; j < M; j++) {
                 float sum = add ? out[r * ldo + j] : 0.0f;
-                for (int64_t k = 0; k < depth; k++) sum += a_block[r * a_row_step + k * a_k_step] * b_block[k * ldb + j];
+                for (int64_t k = 0; k < depth; k++) {
+                    sum += a_block[r * a_row_step + k * a_k_step] * b_block[k * ldb + j];
+                }
                 out[r * ldo + j] = sum;
             }
         }
