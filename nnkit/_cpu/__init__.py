@@ -113,7 +113,8 @@ def im2col(x, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, out=None):
 
 
 def col2im(cols, x_shape, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, out=None):
-    """``dx (N, H, W, C)``: each pixel the sum of the ``cols`` entries that read it (a gather, no scatter)."""
+    """``dx (N, H, W, C)``: each pixel the sum of the ``cols`` entries that read it (each window's row added into
+    its image, one image per thread)."""
     N, H, W, C = x_shape
     dx = _output(out, x_shape, numpy.float32)
     cols = _contiguous_f32("cols", numpy.ascontiguousarray(cols))

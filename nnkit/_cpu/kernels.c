@@ -192,7 +192,7 @@ static PyObject *im2col_f32(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
-/* ---- col2im: the adjoint, as a gather: each input pixel sums the column entries that read it ------------- */
+/* ---- col2im: the adjoint, a scatter-add of each window's row into its image, one image per thread ---------- */
 
 typedef struct {
     const float *cols;
@@ -200,33 +200,35 @@ typedef struct {
     geometry g;
 } col2im_args;
 
-/* The output index o with o*S - P + k*D == i for tap k, or -1 when no window reads pixel i through tap k. */
-static inline int64_t window_of(int64_t i, int64_t k, int64_t S, int64_t P, int64_t D, int64_t O)
+static inline void add_row(float *restrict out, const float *restrict in, int64_t n)
 {
-    int64_t t = i + P - k * D;
-    if (t < 0 || t % S != 0 || t / S >= O) return -1;
-    return t / S;
+    for (int64_t c = 0; c < n; c++) out[c] += in[c];
 }
 
-static void col2im_pixel_rows(void *ctx, int64_t begin, int64_t end, int part)
+/* The patch matrix is read once, in order (a stream the prefetcher follows), and each image's gradient (small
+ * enough to stay in cache) takes the sums: 2.5x faster than gathering each pixel's entries from the windows that
+ * read it, which fetched the patch matrix in 128-byte pieces (measured on a 15488 x 288 patch matrix). Threads
+ * take whole images, so no two write the same pixel. */
+static void col2im_images(void *ctx, int64_t begin, int64_t end, int part)
 {
     const col2im_args *a = (const col2im_args *)ctx;
     const geometry g = a->g;
     const int64_t row_length = g.KH * g.KW * g.C;
     (void)part;
-    for (int64_t nh = begin; nh < end; nh++) {  /* one image row (n, h) */
-        int64_t n = nh / g.H, h = nh % g.H;
-        for (int64_t w = 0; w < g.W; w++) {
-            float *out = a->dx + (nh * g.W + w) * g.C;
-            memset(out, 0, g.C * sizeof(float));
-            for (int64_t kh = 0; kh < g.KH; kh++) {
-                int64_t oh = window_of(h, kh, g.SH, g.PH, g.DH, g.OH);
-                if (oh < 0) continue;
-                for (int64_t kw = 0; kw < g.KW; kw++) {
-                    int64_t ow = window_of(w, kw, g.SW, g.PW, g.DW, g.OW);
-                    if (ow < 0) continue;
-                    const float *in = a->cols + ((n * g.OH + oh) * g.OW + ow) * row_length + (kh * g.KW + kw) * g.C;
-                    for (int64_t c = 0; c < g.C; c++) out[c] += in[c];
+    for (int64_t n = begin; n < end; n++) {
+        float *image = a->dx + n * g.H * g.W * g.C;
+        memset(image, 0, g.H * g.W * g.C * sizeof(float));
+        for (int64_t oh = 0; oh < g.OH; oh++) {
+            for (int64_t ow = 0; ow < g.OW; ow++) {
+                const float *row = a->cols + ((n * g.OH + oh) * g.OW + ow) * row_length;
+                for (int64_t kh = 0; kh < g.KH; kh++) {
+                    const int64_t h = oh * g.SH - g.PH + kh * g.DH;
+                    if (h < 0 || h >= g.H) continue;
+                    for (int64_t kw = 0; kw < g.KW; kw++) {
+                        const int64_t w = ow * g.SW - g.PW + kw * g.DW;
+                        if (w < 0 || w >= g.W) continue;
+                        add_row(image + (h * g.W + w) * g.C, row + (kh * g.KW + kw) * g.C, g.C);
+                    }
                 }
             }
         }
@@ -245,13 +247,21 @@ static PyObject *col2im_f32(PyObject *self, PyObject *args)
     a.cols = views[0].buf;
     a.dx = views[1].buf;
     Py_BEGIN_ALLOW_THREADS
-    parallel_for(g.N * g.H, grain(g.W * g.KH * g.KW * g.C), col2im_pixel_rows, &a);
+    parallel_for(g.N, grain(g.OH * g.OW * g.KH * g.KW * g.C), col2im_images, &a);
     Py_END_ALLOW_THREADS
     release_buffers(2, views);
     Py_RETURN_NONE;
 }
 
 /* ---- max pooling: y (N, OH, OW, C) and the row-major tap of each window's first maximum (uint8) ---------- */
+
+/* The output index o with o*S - P + k*D == i for tap k, or -1 when no window reads pixel i through tap k. */
+static inline int64_t window_of(int64_t i, int64_t k, int64_t S, int64_t P, int64_t D, int64_t O)
+{
+    int64_t t = i + P - k * D;
+    if (t < 0 || t % S != 0 || t / S >= O) return -1;
+    return t / S;
+}
 
 typedef struct {
     const float *x, *dy;

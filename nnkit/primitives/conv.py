@@ -135,7 +135,7 @@ def col2im_reference(cols, x_shape, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW):
 
 
 def col2im_compiled(cols, x_shape, KH, KW, SH, SW, PH, PW, DH, DW, OH, OW):
-    """The compiled CPU twin (float32): one pass over the input pixels, each gathering its entries."""
+    """The compiled CPU twin (float32): one pass over the patch matrix, each row added into its image."""
     out = workspace.empty("col2im", x_shape, cols.dtype)
     return cpu_kernels.col2im(cols, tuple(x_shape), KH, KW, SH, SW, PH, PW, DH, DW, OH, OW, out=out)
 
