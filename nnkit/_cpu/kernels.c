@@ -255,12 +255,16 @@ static PyObject *col2im_f32(PyObject *self, PyObject *args)
 
 /* ---- max pooling: y (N, OH, OW, C) and the row-major tap of each window's first maximum (uint8) ---------- */
 
-/* The output index o with o*S - P + k*D == i for tap k, or -1 when no window reads pixel i through tap k. */
-static inline int64_t window_of(int64_t i, int64_t k, int64_t S, int64_t P, int64_t D, int64_t O)
+/* window[i * K + k]: the output index o with o*S - P + k == i, or -1 when no window reads pixel i through tap k.
+ * Filled once per call for every pixel i < I (the divisions per pixel and tap had been a third of the backward). */
+static void fill_windows(int64_t *window, int64_t I, int64_t K, int64_t S, int64_t P, int64_t O)
 {
-    int64_t t = i + P - k * D;
-    if (t < 0 || t % S != 0 || t / S >= O) return -1;
-    return t / S;
+    for (int64_t i = 0; i < I; i++) {
+        for (int64_t k = 0; k < K; k++) {
+            const int64_t t = i + P - k;
+            window[i * K + k] = (t < 0 || t % S != 0 || t / S >= O) ? -1 : t / S;
+        }
+    }
 }
 
 typedef struct {
@@ -268,6 +272,7 @@ typedef struct {
     const uint8_t *first_in;
     float *y, *dx;
     uint8_t *first;
+    const int64_t *row_window, *column_window;  /* backward: fill_windows over (H, KH) and (W, KW) */
     geometry g;  /* DH = DW = 1 */
 } pool_args;
 
@@ -340,15 +345,17 @@ static void max_pool_backward_rows(void *ctx, int64_t begin, int64_t end, int pa
     const geometry g = a->g;
     (void)part;
     for (int64_t nh = begin; nh < end; nh++) {
-        int64_t n = nh / g.H, h = nh % g.H;
+        const int64_t n = nh / g.H, h = nh % g.H;
+        const int64_t *oh_of = a->row_window + h * g.KH;
         for (int64_t w = 0; w < g.W; w++) {
             float *restrict out = a->dx + (nh * g.W + w) * g.C;
+            const int64_t *ow_of = a->column_window + w * g.KW;
             memset(out, 0, g.C * sizeof(float));
             for (int64_t kh = 0; kh < g.KH; kh++) {
-                int64_t oh = window_of(h, kh, g.SH, g.PH, 1, g.OH);
+                const int64_t oh = oh_of[kh];
                 if (oh < 0) continue;
                 for (int64_t kw = 0; kw < g.KW; kw++) {
-                    int64_t ow = window_of(w, kw, g.SW, g.PW, 1, g.OW);
+                    const int64_t ow = ow_of[kw];
                     if (ow < 0) continue;
                     const uint8_t tap = (uint8_t)(kh * g.KW + kw);
                     const int64_t at = ((n * g.OH + oh) * g.OW + ow) * g.C;
@@ -371,12 +378,22 @@ static PyObject *max_pool2d_backward_f32(PyObject *self, PyObject *args)
     const int64_t out = g.N * g.OH * g.OW * g.C;
     const int64_t nbytes[] = {out * 4, out, g.N * g.H * g.W * g.C * 4};
     if (!get_buffers(args, 3, views, writable, nbytes)) return NULL;
+    int64_t *windows = PyMem_RawMalloc((size_t)(g.H * g.KH + g.W * g.KW) * sizeof(int64_t) + 1);
+    if (!windows) {
+        release_buffers(3, views);
+        return PyErr_NoMemory();
+    }
+    fill_windows(windows, g.H, g.KH, g.SH, g.PH, g.OH);
+    fill_windows(windows + g.H * g.KH, g.W, g.KW, g.SW, g.PW, g.OW);
     a.dy = views[0].buf;
     a.first_in = views[1].buf;
     a.dx = views[2].buf;
+    a.row_window = windows;
+    a.column_window = windows + g.H * g.KH;
     Py_BEGIN_ALLOW_THREADS
     parallel_for(g.N * g.H, grain(g.W * g.C), max_pool_backward_rows, &a);
     Py_END_ALLOW_THREADS
+    PyMem_RawFree(windows);
     release_buffers(3, views);
     Py_RETURN_NONE;
 }
