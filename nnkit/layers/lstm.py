@@ -81,7 +81,7 @@ class LSTM(Recurrent):
         gates = xp.empty_like(xw)
         if self._compiled_scan:
             recurrent.lstm_scan_compiled(xw, self.recurrent_kernel, self._recurrent_mask, self._mask_tm, H, C, gates)
-            self._C, self._gates = C, gates
+            self._C, self._xw, self._HR, self._gates = C, None, None, gates  # the compiled backward needs no xw, hr
             return H, [H[T], C[T]]
         HR = xp.empty_like(xw)
         for t in range(T):
