@@ -1,5 +1,5 @@
-"""The LSTM on the CPU, in parts: the compiled whole-sequence scan against the NumPy step loop it replaces, and
-nnkit's compiled product against NumPy's BLAS on the LSTM's shapes.
+"""The LSTM and the GRU on the CPU, in parts: the compiled whole-sequence scans against the NumPy step loops they
+replace, and nnkit's compiled product against NumPy's BLAS on the LSTM's shapes.
 
 The shapes are those of the race's text classifier (``cpu_training_race.py``): 80 time steps, batch 64, 32
 input features, 64 units. Each figure is one process's; the race gives the whole-epoch comparison with PyTorch.
@@ -19,17 +19,18 @@ T, N, D, U = 80, 64, 32, 64
 pytestmark = pytest.mark.skipif(_cpu.unavailable_reason() is not None, reason=str(_cpu.unavailable_reason()))
 
 
-def _lstm_and_batch():
+def _layer_and_batch(kind):
     nnkit.utils.set_random_seed(0)
-    layer = nnkit.layers.LSTM(U)
+    layer = getattr(nnkit.layers, kind)(U)
     layer.build((N, T, D))
     x = numpy.random.default_rng(0).standard_normal((N, T, D)).astype(numpy.float32)
     return layer, x
 
 
 @pytest.mark.parametrize("compiled", [True, False], ids=["compiled-scan", "numpy-step-loop"])
-def test_lstm_layer_forward_and_backward(benchmark, compiled):
-    layer, x = _lstm_and_batch()
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+def test_recurrent_layer_forward_and_backward(benchmark, kind, compiled):
+    layer, x = _layer_and_batch(kind)
     dy = numpy.ones((N, U), numpy.float32)
 
     def step():

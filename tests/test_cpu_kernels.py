@@ -318,8 +318,57 @@ def test_lstm_scan_forward_and_backward_match_the_float64_step_loop(case, padded
         numpy.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5 * numpy.abs(want).max(), err_msg=name)
 
 
-def test_lstm_layer_trains_the_same_through_the_compiled_scan_and_the_numpy_step_loop():
-    """A float32 LSTM (masked input, recurrent dropout, states returned) through the layer: compiled against NumPy."""
+def _gru_scan_reference(xw, kernel, bias, recurrent_mask, mask, h0, dH):
+    """The GRU layer's step loop in float64 over ``gru_step_reference`` and its backward: H, HR, gates, dxw, dhr,
+    dh0."""
+    tanh, sigmoid = activations.get("tanh"), activations.get("sigmoid")
+    xw, kernel, dH = (numpy.asarray(a, numpy.float64) for a in (xw, kernel, dH))
+    T, N, U = dH.shape
+    keep = numpy.ones((N, U)) if recurrent_mask is None else recurrent_mask.astype(numpy.float64)
+    H = numpy.zeros((T + 1, N, U))
+    H[0] = h0
+    HR, gates, dxw, dhr = (numpy.empty_like(xw) for _ in range(4))
+    step_mask = [None if mask is None else mask[t].astype(numpy.float64) for t in range(T)]
+    for t in range(T):
+        HR[t] = (H[t] * keep) @ kernel + (0 if bias is None else bias)
+        recurrent.gru_step_reference(xw[t], HR[t], H[t], step_mask[t], H[t + 1], gates[t], tanh, sigmoid)
+    dh, dh_carry = numpy.zeros((N, U)), numpy.empty((N, U))
+    for t in reversed(range(T)):
+        dh = dh + dH[t]
+        recurrent.gru_step_backward_reference(dh, xw[t], HR[t], H[t], gates[t], step_mask[t], dxw[t], dhr[t],
+                                              dh_carry, tanh, sigmoid)
+        dh = (dhr[t] @ kernel.T) * keep + dh_carry
+    return H, HR, gates, dxw, dhr, dh
+
+
+@pytest.mark.parametrize("case", SCAN_CASES)
+@pytest.mark.parametrize("padded", [False, True])
+@pytest.mark.parametrize("dropout", [False, True])
+def test_gru_scan_forward_and_backward_match_the_float64_step_loop(case, padded, dropout, threads):
+    T, N, U = case
+    rng = numpy.random.default_rng(T * 100 + N * 10 + U + 1)
+    f32 = numpy.float32
+    xw = rng.standard_normal((T, N, 3 * U)).astype(f32)
+    kernel = (rng.standard_normal((U, 3 * U)) / numpy.sqrt(U)).astype(f32)
+    bias = rng.standard_normal(3 * U).astype(f32) if padded else None
+    h0 = rng.standard_normal((N, U)).astype(f32)
+    recurrent_mask = (rng.random((N, U)) > 0.3).astype(f32) / f32(0.7) if dropout else None
+    mask = (rng.random((T, N)) > 0.3).astype(f32) if padded else None
+    dH = rng.standard_normal((T, N, U)).astype(f32)
+    H = numpy.full((T + 1, N, U), numpy.nan, f32)
+    H[0] = h0
+    HR, gates, dxw, dhr = (numpy.full((T, N, 3 * U), numpy.nan, f32) for _ in range(4))
+    _cpu.gru_scan(xw, kernel, bias, recurrent_mask, mask, H, HR, gates)
+    dh0 = _cpu.gru_scan_backward(dH, kernel, recurrent_mask, mask, H, HR, gates, dxw, dhr)
+    expected = _gru_scan_reference(xw, kernel, bias, recurrent_mask, mask, h0, dH)
+    for name, got, want in zip(["H", "HR", "gates", "dxw", "dhr", "dh0"], [H, HR, gates, dxw, dhr, dh0], expected):
+        numpy.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5 * numpy.abs(want).max(), err_msg=name)
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+def test_recurrent_layer_trains_the_same_through_the_compiled_scan_and_the_numpy_step_loop(kind):
+    """A float32 LSTM or GRU (masked input, recurrent dropout, states returned) through the layer: compiled
+    against NumPy."""
     import nnkit
     rng = numpy.random.default_rng(3)
     tokens = rng.integers(1, 50, (6, 9))
@@ -330,16 +379,16 @@ def test_lstm_layer_trains_the_same_through_the_compiled_scan_and_the_numpy_step
         nnkit.utils.set_random_seed(11)
         inputs = nnkit.Input(shape=(9,))
         embedded = nnkit.layers.Embedding(50, 8, mask_zero=True)(inputs)
-        lstm = nnkit.layers.LSTM(12, return_sequences=True, return_state=True, recurrent_dropout=0.25)
-        sequence, h, c = lstm(embedded)
+        layer = getattr(nnkit.layers, kind)(12, return_sequences=True, return_state=True, recurrent_dropout=0.25)
+        sequence, *states = layer(embedded)
         outputs = nnkit.layers.Dense(1)(nnkit.layers.Concatenate()([nnkit.layers.GlobalAveragePooling1D()(sequence),
-                                                                     h, c]))
+                                                                     *states]))
         model = nnkit.Model(inputs, outputs)
         model.compile(optimizer="adam", loss="mse")
         with _cpu.use_compiled(compiled):
             history = model.fit(tokens, numpy.linspace(-1, 1, 6)[:, None], epochs=3, batch_size=3, verbose=0,
                                 shuffle=False)
-        assert lstm._compiled_scan is compiled
+        assert layer._compiled_scan is compiled
         results.append((history.history["loss"], [w.copy() for w in model.get_weights()]))
     (loss_compiled, weights_compiled), (loss_numpy, weights_numpy) = results
     numpy.testing.assert_allclose(loss_compiled, loss_numpy, rtol=1e-5)

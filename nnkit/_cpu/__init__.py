@@ -269,6 +269,38 @@ def lstm_scan_backward(dH, dc_last, recurrent_kernel, recurrent_mask, mask, C, g
     return dh, dc
 
 
+def gru_scan(xw, recurrent_kernel, recurrent_bias, recurrent_mask, mask, H, HR, gates):
+    """Every step of a GRU layer (``reset_after=True``) in one call: ``gru_step_reference`` with
+    ``HR[t] = (H[t] * recurrent_mask) @ recurrent_kernel + recurrent_bias``.
+
+    ``xw (T, N, 3U)``; ``H (T + 1, N, U)`` holds the initial state at ``[0]``; ``HR`` and ``gates`` ``(T, N, 3U)``
+    receive the recurrent projections and the activated gates ``[z, r, hh]``. ``recurrent_bias (3U,)``,
+    ``recurrent_mask (N, U)`` and ``mask (T, N)`` may be None.
+    """
+    T, N, U = H.shape[0] - 1, H.shape[1], H.shape[2]
+    for name, array in (("H", H), ("HR", HR), ("gates", gates)):
+        _contiguous_f32(name, array)
+    _kernels.gru_scan_f32(_contiguous_f32("xw", numpy.ascontiguousarray(xw)),
+                          numpy.ascontiguousarray(recurrent_kernel, dtype=numpy.float32),
+                          _optional_f32(recurrent_bias), _optional_f32(recurrent_mask), _optional_f32(mask),
+                          H, HR, gates, T, N, U)
+
+
+def gru_scan_backward(dH, recurrent_kernel, recurrent_mask, mask, H, HR, gates, dxw, dhr):
+    """``gru_scan``'s steps backward from ``dH (T, N, U)``: writes ``dxw`` and ``dhr`` ``(T, N, 3U)``, the gradients
+    of the two projections, and returns ``dh_0``."""
+    T, N, U = dH.shape
+    for name, array in (("dxw", dxw), ("dhr", dhr)):
+        _contiguous_f32(name, array)
+    dh = numpy.empty((N, U), dtype=numpy.float32)
+    kernel_t = numpy.ascontiguousarray(numpy.asarray(recurrent_kernel, dtype=numpy.float32).T)
+    _kernels.gru_scan_backward_f32(numpy.ascontiguousarray(dH, dtype=numpy.float32), kernel_t,
+                                   _optional_f32(recurrent_mask), _optional_f32(mask), _contiguous_f32("H", H),
+                                   _contiguous_f32("HR", HR), _contiguous_f32("gates", gates), dxw, dhr, dh,
+                                   T, N, U)
+    return dh
+
+
 def scatter_add_rows(target, indices, values):
     """``target[indices] += values`` for a float32 ``target (V, D)``, ``values (rows, D)``: ``numpy.add.at``'s twin.
 

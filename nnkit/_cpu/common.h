@@ -66,5 +66,7 @@ PyObject *lstm_step_f32(PyObject *self, PyObject *args);
 PyObject *lstm_step_backward_f32(PyObject *self, PyObject *args);
 PyObject *lstm_scan_f32(PyObject *self, PyObject *args);
 PyObject *lstm_scan_backward_f32(PyObject *self, PyObject *args);
+PyObject *gru_scan_f32(PyObject *self, PyObject *args);
+PyObject *gru_scan_backward_f32(PyObject *self, PyObject *args);
 
 #endif

@@ -737,6 +737,12 @@ static PyMethodDef methods[] = {
     {"lstm_scan_backward_f32", lstm_scan_backward_f32, METH_VARARGS,
      "lstm_scan_backward_f32(dH, dc_last_or_None, recurrent_kernel_t, recurrent_mask_or_None, mask_or_None, C, "
      "gates, dz, dh0, dc0, T, N, U)"},
+    {"gru_scan_f32", gru_scan_f32, METH_VARARGS,
+     "gru_scan_f32(xw, recurrent_kernel, recurrent_bias_or_None, recurrent_mask_or_None, mask_or_None, H, HR, "
+     "gates, T, N, U)"},
+    {"gru_scan_backward_f32", gru_scan_backward_f32, METH_VARARGS,
+     "gru_scan_backward_f32(dH, recurrent_kernel_t, recurrent_mask_or_None, mask_or_None, H, HR, gates, dxw, dhr, "
+     "dh0, T, N, U)"},
     {"scatter_add_rows_f32", scatter_add_rows_f32, METH_VARARGS,
      "scatter_add_rows_f32(target, indices, values, rows, D, V)"},
     {"set_num_threads", set_num_threads, METH_VARARGS, "set_num_threads(n)"},

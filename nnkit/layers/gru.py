@@ -54,6 +54,10 @@ class GRU(Recurrent):
             return None
         return self.grads["bias"][0] if self.reset_after else self.grads["bias"]
 
+    def _scan_is_compiled(self, x_tm):
+        return self.reset_after and recurrent.scan_is_compiled((x_tm, self.kernel, self.recurrent_kernel),
+                                                               self.activation, self.recurrent_activation)
+
     def _scan(self, xw, initial_states):
         H = self._state_buffer(xw, initial_states[0])
         if not self.reset_after:
@@ -62,6 +66,11 @@ class GRU(Recurrent):
         T = xw.shape[0]
         HR = xp.empty_like(xw)
         gates = xp.empty_like(xw)
+        if self._compiled_scan:
+            recurrent.gru_scan_compiled(xw, self.recurrent_kernel, self.bias[1] if self.use_bias else None,
+                                        self._recurrent_mask, self._mask_tm, H, HR, gates)
+            self._xw, self._HR, self._gates = None, HR, gates  # the compiled backward does not read xw
+            return H, [H[T]]
         for t in range(T):
             xp.matmul(self._recurrent_input(H[t]), self.recurrent_kernel, out=HR[t])
             if self.use_bias:
@@ -78,17 +87,28 @@ class GRU(Recurrent):
         T, N, U = dH.shape
         H = self._H
         dxw, dhr = xp.empty_like(self._gates), xp.empty_like(self._gates)
-        dh = xp.zeros((N, U), dtype=dH.dtype)
-        dh_carry = xp.empty_like(dh)
-        for t in reversed(range(T)):
-            dh += dH[t]
-            recurrent.gru_step_backward(dh, self._xw[t], self._HR[t], H[t], self._gates[t], self._step_mask(t),
-                                  dxw[t], dhr[t], dh_carry, self.activation, self.recurrent_activation)
-            dh = self._recurrent_backward(dhr[t], dh_carry)
+        if self._compiled_scan:
+            dh = recurrent.gru_scan_backward_compiled(dH, self.recurrent_kernel, self._recurrent_mask, self._mask_tm,
+                                                      H, self._HR, self._gates, dxw, dhr)
+        else:
+            dh = self._step_loop_backward(dH, dxw, dhr)
         self._recurrent_kernel_grad(xp, dhr)
         if self.use_bias and "bias" in self.grads:
             dhr.reshape(T * N, -1).sum(axis=0, out=self.grads["bias"][1])
         return dxw, [dh]
+
+    def _step_loop_backward(self, dH, dxw, dhr):
+        xp = backend.get_array_module(dH)
+        T, N, U = dH.shape
+        dh = xp.zeros((N, U), dtype=dH.dtype)
+        dh_carry = xp.empty_like(dh)
+        for t in reversed(range(T)):
+            dh += dH[t]
+            recurrent.gru_step_backward(dh, self._xw[t], self._HR[t], self._H[t], self._gates[t],
+                                        self._step_mask(t), dxw[t], dhr[t], dh_carry, self.activation,
+                                        self.recurrent_activation)
+            dh = self._recurrent_backward(dhr[t], dh_carry)
+        return dh
 
     # ---- reset_after=False: the reset gate scales h before the recurrent projection (no fused kernel) ----
     def _scan_reset_before(self, xw, H):

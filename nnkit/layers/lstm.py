@@ -71,8 +71,8 @@ class LSTM(Recurrent):
         return self.bias_initializer
 
     def _scan_is_compiled(self, x_tm):
-        return recurrent.lstm_scan_is_compiled((x_tm, self.kernel, self.recurrent_kernel), self.activation,
-                                               self.recurrent_activation)
+        return recurrent.scan_is_compiled((x_tm, self.kernel, self.recurrent_kernel), self.activation,
+                                          self.recurrent_activation)
 
     def _scan(self, xw, initial_states):
         xp = backend.get_array_module(xw)

@@ -6,7 +6,8 @@ reference written with the array module of its arguments (any activation), and, 
 activations (tanh for the candidate, sigmoid for the gates), a fused GPU kernel (``kernels/recurrent.cu``).
 The kernel is used when the arrays are on the GPU and the activations allow it. On the CPU, float32 arrays with
 the default activations use the compiled twins (``nnkit._cpu``); for the LSTM, a whole sequence runs in one
-compiled call (``lstm_scan_compiled``, the twin of the layer's loop over ``lstm_step_reference``).
+compiled call (``lstm_scan_compiled``, ``gru_scan_compiled``: the twins of the layers' loops over the reference
+steps).
 
 Notation (besides that of ``nnkit.primitives``):
     T          time steps
@@ -141,8 +142,9 @@ def lstm_step_backward(dh, dc, xw, hr, c_prev, c, gates, mask, dz, dh_carry, dc_
     step(dh, dc, xw, hr, c_prev, c, gates, mask, dz, dh_carry, dc_prev, activation, recurrent_activation)
 
 
-def lstm_scan_is_compiled(arrays, activation, recurrent_activation):
-    """Whether ``lstm_scan_compiled`` runs a sequence: float32 NumPy arrays, tanh and sigmoid."""
+def scan_is_compiled(arrays, activation, recurrent_activation):
+    """Whether ``lstm_scan_compiled`` or ``gru_scan_compiled`` runs a sequence: float32 NumPy arrays, tanh and
+    sigmoid."""
     return _is_compiled(arrays, activation, recurrent_activation)
 
 
@@ -210,6 +212,18 @@ def gru_step_gpu(xw, hr, h_prev, mask, h, gates, activation, recurrent_activatio
 def gru_step_backward_gpu(dh, xw, hr, h_prev, gates, mask, dxw, dhr, dh_carry, activation, recurrent_activation):
     """``gru_step_backward_reference``'s signature on the fused CUDA kernel (tanh and sigmoid only)."""
     kernels.gru_step_backward(dh, hr, h_prev, gates, mask, dxw, dhr, dh_carry)
+
+
+def gru_scan_compiled(xw, recurrent_kernel, recurrent_bias, recurrent_mask, mask, H, HR, gates):
+    """Every step of a GRU layer (``reset_after=True``) on the compiled CPU twin, the rows split over its threads
+    once. Step t is ``gru_step_reference`` with ``HR[t] = (H[t] * recurrent_mask) @ recurrent_kernel +
+    recurrent_bias``; ``recurrent_bias``, ``recurrent_mask`` and ``mask`` may be None."""
+    cpu_kernels.gru_scan(xw, recurrent_kernel, recurrent_bias, recurrent_mask, mask, H, HR, gates)
+
+
+def gru_scan_backward_compiled(dH, recurrent_kernel, recurrent_mask, mask, H, HR, gates, dxw, dhr):
+    """``gru_scan_compiled`` backward from ``dH (T, N, U)``: writes ``dxw`` and ``dhr``, returns ``dh_0``."""
+    return cpu_kernels.gru_scan_backward(dH, recurrent_kernel, recurrent_mask, mask, H, HR, gates, dxw, dhr)
 
 
 def gru_step(xw, hr, h_prev, mask, h, gates, activation, recurrent_activation):
