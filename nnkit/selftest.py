@@ -4,7 +4,8 @@ Prints the device, CuPy and CUDA versions, compiles every ``kernels/*.cu``, then
 shapes (odd sizes included) with its outputs poisoned with NaN beforehand, so an element the kernel forgets
 to write shows, and compares it with an independent float64 reference written with NumPy index maps.
 Prints a pass/fail table and exits non-zero when anything fails. Without a GPU it says so and checks the
-CPU path (the NumPy functions of ``nnkit.primitives``) against the same references.
+CPU path (the functions of ``nnkit.primitives``, which use the compiled CPU kernels for float32 where they are
+built, and the compiled matrix product and recurrent scans) against the same references.
 """
 import sys
 import time
@@ -187,6 +188,57 @@ def reference_attention_softmax_backward(d_dropped, probs, scale, keep=None, rat
 
 
 # ---- the cases ----------------------------------------------------------------------------------------------
+def reference_lstm_scan(xw, kernel, recurrent_mask, mask, h0, c0, dH, dc_last):
+    """An LSTM layer's loop in float64 over ``lstm_step_reference`` and its backward, with the recurrent product
+    ``(H[t] * recurrent_mask) @ kernel`` per step: ``(H, C, gates, dz, dh0, dc0)``."""
+    from .primitives import recurrent as steps
+    tanh, sigmoid = activations.get("tanh"), activations.get("sigmoid")
+    xw, kernel, dH = (numpy.asarray(a, numpy.float64) for a in (xw, kernel, dH))
+    T, N, U = dH.shape
+    keep = numpy.ones((N, U)) if recurrent_mask is None else recurrent_mask.astype(numpy.float64)
+    H, C = numpy.zeros((T + 1, N, U)), numpy.zeros((T + 1, N, U))
+    H[0], C[0] = h0, c0
+    gates, HR, dz = numpy.empty_like(xw), numpy.empty_like(xw), numpy.empty_like(xw)
+    step_mask = [None if mask is None else mask[t].astype(numpy.float64) for t in range(T)]
+    for t in range(T):
+        HR[t] = (H[t] * keep) @ kernel
+        steps.lstm_step_reference(xw[t], HR[t], H[t], C[t], step_mask[t], H[t + 1], C[t + 1], gates[t], tanh, sigmoid)
+    dh = numpy.zeros((N, U))
+    dc = numpy.zeros((N, U)) if dc_last is None else dc_last.astype(numpy.float64)
+    dh_carry, dc_prev = numpy.empty((N, U)), numpy.empty((N, U))
+    for t in reversed(range(T)):
+        dh = dh + dH[t]
+        steps.lstm_step_backward_reference(dh, dc, xw[t], HR[t], C[t], C[t + 1], gates[t], step_mask[t], dz[t],
+                                           dh_carry, dc_prev, tanh, sigmoid)
+        dh = (dz[t] @ kernel.T) * keep + dh_carry
+        dc = dc_prev.copy()
+    return H, C, gates, dz, dh, dc
+
+
+def reference_gru_scan(xw, kernel, bias, recurrent_mask, mask, h0, dH):
+    """A GRU layer's loop (``reset_after=True``) in float64 over ``gru_step_reference`` and its backward, with
+    ``HR[t] = (H[t] * recurrent_mask) @ kernel + bias``: ``(H, HR, gates, dxw, dhr, dh0)``."""
+    from .primitives import recurrent as steps
+    tanh, sigmoid = activations.get("tanh"), activations.get("sigmoid")
+    xw, kernel, dH = (numpy.asarray(a, numpy.float64) for a in (xw, kernel, dH))
+    T, N, U = dH.shape
+    keep = numpy.ones((N, U)) if recurrent_mask is None else recurrent_mask.astype(numpy.float64)
+    H = numpy.zeros((T + 1, N, U))
+    H[0] = h0
+    HR, gates, dxw, dhr = (numpy.empty_like(xw) for _ in range(4))
+    step_mask = [None if mask is None else mask[t].astype(numpy.float64) for t in range(T)]
+    for t in range(T):
+        HR[t] = (H[t] * keep) @ kernel + (0 if bias is None else bias)
+        steps.gru_step_reference(xw[t], HR[t], H[t], step_mask[t], H[t + 1], gates[t], tanh, sigmoid)
+    dh, dh_carry = numpy.zeros((N, U)), numpy.empty((N, U))
+    for t in reversed(range(T)):
+        dh = dh + dH[t]
+        steps.gru_step_backward_reference(dh, xw[t], HR[t], H[t], gates[t], step_mask[t], dxw[t], dhr[t], dh_carry,
+                                          tanh, sigmoid)
+        dh = (dhr[t] @ kernel.T) * keep + dh_carry
+    return H, HR, gates, dxw, dhr, dh
+
+
 @dataclass
 class Result:
     """One checked case: the kernel, dtype, case description, relative error and its tolerance."""
@@ -432,12 +484,53 @@ class Runner:
                         reference_attention_softmax_backward(dd, backend.to_host(probs), dtype.type(scale), keep,
                                                              rate), "reduction")
 
+    def check_compiled_cpu(self, dtype):
+        """The compiled CPU kernels that have no NumPy twin in ``nnkit.primitives``' dispatch (float32, CPU runs
+        only, where the extension is built): the matrix product and the LSTM and GRU sequence scans, forward and
+        backward, against float64 products and loops, with padding and recurrent dropout masks."""
+        from . import _cpu
+        if self.device or dtype != numpy.float32 or _cpu.unavailable_reason() is not None:
+            return
+        for rows, K, M in ((1, 1, 1), (13, 300, 37), (40, 64, 256)):
+            for transposed in (False, True):
+                a = self.random((K, rows) if transposed else (rows, K), dtype)
+                b = self.random((K, M), dtype)
+                expected = (a.astype(numpy.float64).T if transposed else a.astype(numpy.float64)) @ b
+                self.record("cpu matmul", dtype, f"{rows}x{K}x{M} transposed={transposed}",
+                            _cpu.matmul(a, b, transpose_a=transposed), expected, "reduction")
+        for T, N, U in ((3, 1, 1), (6, 5, 20), (9, 7, 16)):
+            recurrent_mask = (self.rng.random((N, U)) > 0.3).astype(dtype) / dtype.type(0.7)
+            mask = (self.rng.random((T, N)) > 0.3).astype(dtype)
+            h0, dH = self.random((N, U), dtype), self.random((T, N, U), dtype)
+            case = f"T={T} N={N} U={U}"
+            xw, kernel = self.random((T, N, 4 * U), dtype), self.random((U, 4 * U), dtype, 1 / numpy.sqrt(U))
+            c0, dc_last = self.random((N, U), dtype), self.random((N, U), dtype)
+            H, C = numpy.zeros((T + 1, N, U), dtype), numpy.zeros((T + 1, N, U), dtype)
+            H[0], C[0] = h0, c0
+            gates, dz = numpy.full((T, N, 4 * U), numpy.nan, dtype), numpy.full((T, N, 4 * U), numpy.nan, dtype)
+            _cpu.lstm_scan(xw, kernel, recurrent_mask, mask, H, C, gates)
+            dh0, dc0 = _cpu.lstm_scan_backward(dH, dc_last, kernel, recurrent_mask, mask, C, gates, dz)
+            expected = reference_lstm_scan(xw, kernel, recurrent_mask, mask, h0, c0, dH, dc_last)
+            for name, got, want in zip(("H", "C", "gates", "dz", "dh0", "dc0"), (H, C, gates, dz, dh0, dc0), expected):
+                self.record(f"cpu lstm_scan ({name})", dtype, case, got, want, "reduction")
+            xw, kernel = self.random((T, N, 3 * U), dtype), self.random((U, 3 * U), dtype, 1 / numpy.sqrt(U))
+            bias = self.random(3 * U, dtype)
+            H = numpy.zeros((T + 1, N, U), dtype)
+            H[0] = h0
+            HR, gates, dxw, dhr = (numpy.full((T, N, 3 * U), numpy.nan, dtype) for _ in range(4))
+            _cpu.gru_scan(xw, kernel, bias, recurrent_mask, mask, H, HR, gates)
+            dh0 = _cpu.gru_scan_backward(dH, kernel, recurrent_mask, mask, H, HR, gates, dxw, dhr)
+            expected = reference_gru_scan(xw, kernel, bias, recurrent_mask, mask, h0, dH)
+            for name, got, want in zip(("H", "HR", "gates", "dxw", "dhr", "dh0"), (H, HR, gates, dxw, dhr, dh0),
+                                       expected):
+                self.record(f"cpu gru_scan ({name})", dtype, case, got, want, "reduction")
+
     def run_all(self):
         """Run every check in float32 and float64; a check that raises becomes a failed Result."""
         for dtype in (numpy.float32, numpy.float64):
             for check in (self.check_conv, self.check_pool, self.check_bias_act, self.check_cross_entropy,
                           self.check_optim, self.check_layer_norm,
-                          self.check_attention_softmax):
+                          self.check_attention_softmax, self.check_compiled_cpu):
                 try:
                     check(numpy.dtype(dtype))
                 except Exception as error:  # report the failure in the table, keep checking the rest
@@ -511,8 +604,8 @@ def main(argv=None):
             results = Runner(device=True).run_all()
         print("\nGPU kernels against float64 NumPy references (outputs poisoned with NaN before each run):")
     else:
-        print(f"No GPU: {reason}.\nChecking the CPU path instead (nnkit.primitives' NumPy functions against float64 "
-              f"NumPy references).")
+        print(f"No GPU: {reason}.\nChecking the CPU path instead (nnkit.primitives' functions and the compiled CPU "
+              f"kernels against float64 NumPy references).")
         with backend.use("cpu"):
             results = Runner(device=False).run_all()
         print()

@@ -12,8 +12,8 @@ import pytest
 
 from nnkit import _cpu, activations, primitives
 from nnkit.primitives import bias_act, conv, optim, pool, recurrent
-from nnkit.selftest import (reference_col2im, reference_im2col, reference_max_pool2d,
-                            reference_max_pool2d_backward)
+from nnkit.selftest import (reference_col2im, reference_gru_scan, reference_im2col, reference_lstm_scan,
+                            reference_max_pool2d, reference_max_pool2d_backward)
 
 if _cpu.unavailable_reason() is not None and os.environ.get("CI") != "true":
     pytest.skip(_cpu.unavailable_reason(), allow_module_level=True)
@@ -264,32 +264,6 @@ def test_backend_scatter_add_counts_negative_indices_from_the_end_as_numpy():
         backend.scatter_add(target, numpy.array([-4]), values[:1])
 
 
-def _lstm_scan_reference(xw, kernel, recurrent_mask, mask, h0, c0, dH, dc_last):
-    """The layer's step loop in float64 over ``lstm_step_reference`` and its backward: H, C, gates, dz, dh0, dc0."""
-    tanh, sigmoid = activations.get("tanh"), activations.get("sigmoid")
-    xw, kernel, dH = (numpy.asarray(a, numpy.float64) for a in (xw, kernel, dH))
-    T, N, U = dH.shape
-    keep = numpy.ones((N, U)) if recurrent_mask is None else recurrent_mask.astype(numpy.float64)
-    H, C = numpy.zeros((T + 1, N, U)), numpy.zeros((T + 1, N, U))
-    H[0], C[0] = h0, c0
-    gates, HR, dz = numpy.empty_like(xw), numpy.empty_like(xw), numpy.empty_like(xw)
-    step_mask = [None if mask is None else mask[t].astype(numpy.float64) for t in range(T)]
-    for t in range(T):
-        HR[t] = (H[t] * keep) @ kernel
-        recurrent.lstm_step_reference(xw[t], HR[t], H[t], C[t], step_mask[t], H[t + 1], C[t + 1], gates[t],
-                                      tanh, sigmoid)
-    dh = numpy.zeros((N, U))
-    dc = numpy.zeros((N, U)) if dc_last is None else dc_last.astype(numpy.float64)
-    dh_carry, dc_prev = numpy.empty((N, U)), numpy.empty((N, U))
-    for t in reversed(range(T)):
-        dh = dh + dH[t]
-        recurrent.lstm_step_backward_reference(dh, dc, xw[t], HR[t], C[t], C[t + 1], gates[t], step_mask[t], dz[t],
-                                               dh_carry, dc_prev, tanh, sigmoid)
-        dh = (dz[t] @ kernel.T) * keep + dh_carry
-        dc = dc_prev.copy()
-    return H, C, gates, dz, dh, dc
-
-
 # (T, N, U): tiles of 4 rows by 16 columns with row and column remainders, and none
 SCAN_CASES = [(5, 3, 5), (7, 9, 16), (4, 6, 20), (3, 1, 1), (6, 8, 12)]
 
@@ -313,32 +287,9 @@ def test_lstm_scan_forward_and_backward_match_the_float64_step_loop(case, padded
     gates, dz = numpy.full((T, N, 4 * U), numpy.nan, f32), numpy.full((T, N, 4 * U), numpy.nan, f32)
     _cpu.lstm_scan(xw, kernel, recurrent_mask, mask, H, C, gates)
     dh0, dc0 = _cpu.lstm_scan_backward(dH, dc_last, kernel, recurrent_mask, mask, C, gates, dz)
-    expected = _lstm_scan_reference(xw, kernel, recurrent_mask, mask, h0, c0, dH, dc_last)
+    expected = reference_lstm_scan(xw, kernel, recurrent_mask, mask, h0, c0, dH, dc_last)
     for name, got, want in zip(["H", "C", "gates", "dz", "dh0", "dc0"], [H, C, gates, dz, dh0, dc0], expected):
         numpy.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5 * numpy.abs(want).max(), err_msg=name)
-
-
-def _gru_scan_reference(xw, kernel, bias, recurrent_mask, mask, h0, dH):
-    """The GRU layer's step loop in float64 over ``gru_step_reference`` and its backward: H, HR, gates, dxw, dhr,
-    dh0."""
-    tanh, sigmoid = activations.get("tanh"), activations.get("sigmoid")
-    xw, kernel, dH = (numpy.asarray(a, numpy.float64) for a in (xw, kernel, dH))
-    T, N, U = dH.shape
-    keep = numpy.ones((N, U)) if recurrent_mask is None else recurrent_mask.astype(numpy.float64)
-    H = numpy.zeros((T + 1, N, U))
-    H[0] = h0
-    HR, gates, dxw, dhr = (numpy.empty_like(xw) for _ in range(4))
-    step_mask = [None if mask is None else mask[t].astype(numpy.float64) for t in range(T)]
-    for t in range(T):
-        HR[t] = (H[t] * keep) @ kernel + (0 if bias is None else bias)
-        recurrent.gru_step_reference(xw[t], HR[t], H[t], step_mask[t], H[t + 1], gates[t], tanh, sigmoid)
-    dh, dh_carry = numpy.zeros((N, U)), numpy.empty((N, U))
-    for t in reversed(range(T)):
-        dh = dh + dH[t]
-        recurrent.gru_step_backward_reference(dh, xw[t], HR[t], H[t], gates[t], step_mask[t], dxw[t], dhr[t],
-                                              dh_carry, tanh, sigmoid)
-        dh = (dhr[t] @ kernel.T) * keep + dh_carry
-    return H, HR, gates, dxw, dhr, dh
 
 
 @pytest.mark.parametrize("case", SCAN_CASES)
@@ -360,7 +311,7 @@ def test_gru_scan_forward_and_backward_match_the_float64_step_loop(case, padded,
     HR, gates, dxw, dhr = (numpy.full((T, N, 3 * U), numpy.nan, f32) for _ in range(4))
     _cpu.gru_scan(xw, kernel, bias, recurrent_mask, mask, H, HR, gates)
     dh0 = _cpu.gru_scan_backward(dH, kernel, recurrent_mask, mask, H, HR, gates, dxw, dhr)
-    expected = _gru_scan_reference(xw, kernel, bias, recurrent_mask, mask, h0, dH)
+    expected = reference_gru_scan(xw, kernel, bias, recurrent_mask, mask, h0, dH)
     for name, got, want in zip(["H", "HR", "gates", "dxw", "dhr", "dh0"], [H, HR, gates, dxw, dhr, dh0], expected):
         numpy.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5 * numpy.abs(want).max(), err_msg=name)
 
