@@ -1,12 +1,15 @@
-/* nnkit's compiled LSTM: float32 twins of nnkit.primitives.recurrent's LSTM step (forward and backward), and the
- * whole-sequence scans that run every time step of a layer in one call.
+/* nnkit's compiled recurrent cells: float32 twins of nnkit.primitives.recurrent's LSTM step (forward and
+ * backward), and the whole-sequence scans of the LSTM and the GRU (reset_after=True) that run every time step of
+ * a layer in one call.
  *
- * A scan splits the batch rows over threads once for the whole sequence: rows never interact in an LSTM, so each
- * thread runs all T steps of its rows (the recurrent product with nnkit's own register-tiled loop, then the gates)
- * without a join per step. That removes the per-step Python dispatch and the per-step BLAS call, and keeps the
- * gate arithmetic on every core.
+ * A scan splits the batch rows over threads once for the whole sequence: rows never interact in a recurrent
+ * layer, so each thread runs all T steps of its rows (the recurrent product with matmul.c's register-tiled loop,
+ * then the cell) without a join per step. That removes the per-step Python dispatch and the per-step BLAS call,
+ * and keeps the gate arithmetic on every core.
  */
 #include "common.h"
+
+/* ---- sigmoid and tanh ------------------------------------------------------------------------------------------ */
 
 /* exp, sigmoid and tanh written as plain arithmetic so that the loops vectorise (glibc's expf/tanhf do not):
  * Cephes' expf (range reduction by ln 2, degree-6 polynomial, 2^k from the exponent bits; < 2 ulp over the
@@ -48,6 +51,8 @@ ALWAYS_INLINE static inline float tanh_poly(float x)
     const float large = 1.0f - 2.0f / (1.0f + exp_poly(2.0f * x));
     return fabsf(x) < 0.625f ? small : large;
 }
+
+/* ---- LSTM rows (Keras' gate order i, f, c, o) ------------------------------------------------------------------ */
 
 /* One row of the LSTM step, each loop simple enough to vectorise. */
 VECTOR_CLONES static void sigmoid_of_sum(const float *restrict x, const float *restrict r, float *restrict out,
@@ -121,6 +126,8 @@ static void lstm_backward_rows(const float *dh, const float *dc, const float *c_
     }
 }
 
+/* ---- element-wise helpers of the scans ------------------------------------------------------------------------ */
+
 VECTOR_CLONES static void multiply(const float *restrict a, const float *restrict b, float *restrict out, int64_t n)
 {
     for (int64_t i = 0; i < n; i++) out[i] = a[i] * b[i];
@@ -177,7 +184,7 @@ VECTOR_CLONES static void gru_cell_backward(const float *restrict dh_in, const f
     }
 }
 
-/* ---- one step ------------------------------------------------------------------------------------------------ */
+/* ---- one LSTM step (nnkit.primitives.recurrent.lstm_step on float32 arrays; the layers use the scans) -------- */
 
 /* lstm_step_f32(xw, hr, h_prev, c_prev, mask_or_None, h, c, gates, N, U): the twin of lstm_step_reference. */
 PyObject *lstm_step_f32(PyObject *self, PyObject *args)
