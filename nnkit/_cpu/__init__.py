@@ -157,7 +157,7 @@ def bias_activation(z, bias, relu):
     _contiguous_f32("z", z)
     if bias is not None:
         bias = _contiguous_f32("bias", numpy.ascontiguousarray(bias).reshape(-1))
-    _kernels.bias_activation_f32(z, bias, rows, F, relu, bias is not None)
+    _kernels.bias_activation_f32(z, bias, rows, F, relu)
     return z
 
 

@@ -428,18 +428,14 @@ static PyObject *bias_activation_f32(PyObject *self, PyObject *args)
     bias_act_args a = {0};
     Py_buffer views[2];
     long long rows, F;
-    int relu, has_bias;
+    int relu;
     PyObject *z_obj, *bias_obj;
-    if (!PyArg_ParseTuple(args, "OOLLpp", &z_obj, &bias_obj, &rows, &F, &relu, &has_bias)) return NULL;
-    PyObject *arrays = Py_BuildValue("(OO)", z_obj, has_bias ? bias_obj : z_obj);
-    if (!arrays) return NULL;
-    const int writable[] = {1, 0};
-    const int64_t nbytes[] = {rows * F * 4, has_bias ? F * 4 : rows * F * 4};
-    int ok = get_buffers(arrays, 2, views, writable, nbytes);
-    Py_DECREF(arrays);
-    if (!ok) return NULL;
+    if (!PyArg_ParseTuple(args, "OOLLp", &z_obj, &bias_obj, &rows, &F, &relu)) return NULL;
+    const int writable[] = {1, 0}, optional[] = {0, 1};
+    const int64_t nbytes[] = {rows * F * 4, F * 4};
+    if (!get_optional_buffers(&PyTuple_GET_ITEM(args, 0), 2, views, writable, optional, nbytes)) return NULL;
     a.z = views[0].buf;
-    a.bias = has_bias ? views[1].buf : NULL;
+    a.bias = views[1].buf;
     a.F = F;
     a.relu = relu;
     Py_BEGIN_ALLOW_THREADS
@@ -460,9 +456,10 @@ static void bias_act_backward_rows(void *ctx, int64_t begin, int64_t end, int pa
             int64_t r1 = r0 + 64 < end ? r0 + 64 : end;
             memset(block, 0, sizeof(block));
             for (int64_t r = r0; r < r1; r++) {
-                const float *restrict dy = a->dy + r * a->F + f0, *restrict y = a->y + r * a->F + f0;
+                const float *restrict dy = a->dy + r * a->F + f0;
                 float *dz = a->dz + r * a->F + f0;
                 if (a->relu) {
+                    const float *restrict y = a->y + r * a->F + f0;
                     float *restrict relu_dz = dz;  /* its own buffer: the wrapper never passes dy as dz here */
                     for (int64_t f = 0; f < width; f++) relu_dz[f] = dy[f] * (float)(y[f] > 0.0f);
                 } else if (dz != dy) {
@@ -486,14 +483,11 @@ static PyObject *bias_activation_backward_f32(PyObject *self, PyObject *args)
     long long rows, F;
     int relu;
     if (!PyArg_ParseTuple(args, "OOOOLLp", &dy_obj, &y_obj, &dz_obj, &grad_obj, &rows, &F, &relu)) return NULL;
-    int has_grad = grad_obj != Py_None;
-    PyObject *arrays = Py_BuildValue("(OOOO)", dy_obj, relu ? y_obj : dy_obj, dz_obj, has_grad ? grad_obj : dy_obj);
-    if (!arrays) return NULL;
-    const int writable[] = {0, 0, 1, has_grad};
-    const int64_t nbytes[] = {rows * F * 4, rows * F * 4, rows * F * 4, has_grad ? F * 4 : rows * F * 4};
-    int ok = get_buffers(arrays, 4, views, writable, nbytes);
-    Py_DECREF(arrays);
-    if (!ok) return NULL;
+    const int has_grad = grad_obj != Py_None;
+    PyObject *objects[] = {dy_obj, relu ? y_obj : Py_None, dz_obj, grad_obj};  /* y is read for ReLU only */
+    const int writable[] = {0, 0, 1, 1}, optional[] = {0, 1, 0, 1};
+    const int64_t nbytes[] = {rows * F * 4, rows * F * 4, rows * F * 4, F * 4};
+    if (!get_optional_buffers(objects, 4, views, writable, optional, nbytes)) return NULL;
     a.dy = views[0].buf;
     a.y = views[1].buf;
     a.dz = views[2].buf;
@@ -573,6 +567,16 @@ static void sgd_range(void *ctx, int64_t begin, int64_t end, int part)
     }
 }
 
+/* The byte size of the flat buffer `obj` (the optimizer's parameters: every other buffer must hold as many). */
+static int flat_bytes(PyObject *obj, int64_t *size)
+{
+    Py_buffer probe;
+    if (PyObject_GetBuffer(obj, &probe, PyBUF_C_CONTIGUOUS) != 0) return 0;
+    *size = probe.len;
+    PyBuffer_Release(&probe);
+    return 1;
+}
+
 /* adam_step_f32(p, g, m, v, alpha, beta_1, beta_2, epsilon, decay) */
 static PyObject *adam_step_f32(PyObject *self, PyObject *args)
 {
@@ -589,17 +593,11 @@ static PyObject *adam_step_f32(PyObject *self, PyObject *args)
     a.one_minus_beta_2 = (float)(1.0 - beta_2);
     a.epsilon = (float)epsilon;
     a.keep = (float)(1.0 - decay);
-    Py_buffer probe;
-    if (PyObject_GetBuffer(p_obj, &probe, PyBUF_C_CONTIGUOUS) != 0) return NULL;
-    const int64_t size = probe.len;  /* bytes: every buffer holds as many */
-    PyBuffer_Release(&probe);
-    PyObject *arrays = Py_BuildValue("(OOOO)", p_obj, g_obj, m_obj, v_obj);
-    if (!arrays) return NULL;
+    int64_t size;
+    if (!flat_bytes(p_obj, &size)) return NULL;
     const int writable[] = {1, 0, 1, 1};
     const int64_t nbytes[] = {size, size, size, size};
-    int ok = get_buffers(arrays, 4, views, writable, nbytes);
-    Py_DECREF(arrays);
-    if (!ok) return NULL;
+    if (!get_buffers(args, 4, views, writable, nbytes)) return NULL;
     a.p = views[0].buf;
     a.g = views[1].buf;
     a.m = views[2].buf;
@@ -619,21 +617,14 @@ static PyObject *sgd_step_f32(PyObject *self, PyObject *args)
     PyObject *p_obj, *g_obj, *velocity_obj;
     if (!PyArg_ParseTuple(args, "OOOffp", &p_obj, &g_obj, &velocity_obj, &a.learning_rate, &a.momentum,
                           &a.nesterov)) return NULL;
-    int has_velocity = velocity_obj != Py_None;
-    Py_buffer probe;
-    if (PyObject_GetBuffer(p_obj, &probe, PyBUF_C_CONTIGUOUS) != 0) return NULL;
-    const int64_t size = probe.len;  /* bytes: every buffer holds as many */
-    PyBuffer_Release(&probe);
-    PyObject *arrays = Py_BuildValue("(OOO)", p_obj, g_obj, has_velocity ? velocity_obj : g_obj);
-    if (!arrays) return NULL;
-    const int writable[] = {1, 0, has_velocity};
+    int64_t size;
+    if (!flat_bytes(p_obj, &size)) return NULL;
+    const int writable[] = {1, 0, 1}, optional[] = {0, 0, 1};
     const int64_t nbytes[] = {size, size, size};
-    int ok = get_buffers(arrays, 3, views, writable, nbytes);
-    Py_DECREF(arrays);
-    if (!ok) return NULL;
+    if (!get_optional_buffers(&PyTuple_GET_ITEM(args, 0), 3, views, writable, optional, nbytes)) return NULL;
     a.p = views[0].buf;
     a.g = views[1].buf;
-    a.m = has_velocity ? views[2].buf : NULL;
+    a.m = views[2].buf;  /* NULL without momentum */
     Py_BEGIN_ALLOW_THREADS
     parallel_for(size / 4, grain(1), sgd_range, &a);
     Py_END_ALLOW_THREADS
@@ -650,14 +641,10 @@ static PyObject *scatter_add_rows_f32(PyObject *self, PyObject *args)
     PyObject *target_obj, *indices_obj, *values_obj;
     long long rows, D, V;
     if (!PyArg_ParseTuple(args, "OOOLLL", &target_obj, &indices_obj, &values_obj, &rows, &D, &V)) return NULL;
-    PyObject *arrays = Py_BuildValue("(OOO)", target_obj, indices_obj, values_obj);
-    if (!arrays) return NULL;
     Py_buffer views[3];
     const int writable[] = {1, 0, 0};
     const int64_t nbytes[] = {V * D * 4, rows * 8, rows * D * 4};
-    int ok = get_buffers(arrays, 3, views, writable, nbytes);
-    Py_DECREF(arrays);
-    if (!ok) return NULL;
+    if (!get_buffers(args, 3, views, writable, nbytes)) return NULL;
     float *target = views[0].buf;
     const int64_t *indices = views[1].buf;
     const float *values = views[2].buf;
@@ -722,7 +709,7 @@ static PyMethodDef methods[] = {
      "max_pool2d_f32(x, y, first, N, H, W, C, KH, KW, SH, SW, PH, PW, 1, 1, OH, OW)"},
     {"max_pool2d_backward_f32", max_pool2d_backward_f32, METH_VARARGS,
      "max_pool2d_backward_f32(dy, first, dx, N, H, W, C, KH, KW, SH, SW, PH, PW, 1, 1, OH, OW)"},
-    {"bias_activation_f32", bias_activation_f32, METH_VARARGS, "bias_activation_f32(z, bias, rows, F, relu, has_bias)"},
+    {"bias_activation_f32", bias_activation_f32, METH_VARARGS, "bias_activation_f32(z, bias_or_None, rows, F, relu)"},
     {"bias_activation_backward_f32", bias_activation_backward_f32, METH_VARARGS,
      "bias_activation_backward_f32(dy, y, dz, bias_grad_or_None, rows, F, relu)"},
     {"adam_step_f32", adam_step_f32, METH_VARARGS, "adam_step_f32(p, g, m, v, alpha, beta_1, beta_2, epsilon, decay)"},
